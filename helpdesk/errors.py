@@ -1,0 +1,27 @@
+"""Domain errors: raised by services, turned into an HTTP answer or an error frame in one place each."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """An act that the rules do not allow; `code` is stable for clients, `message` is for people."""
+
+    http_status = 409
+
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    def as_dict(self) -> dict:
+        return {"code": self.code, "message": self.message}
+
+
+class ChatError(DomainError):
+    pass
+
+
+class NotAllowed(DomainError):
+    """The actor may not touch this object (not theirs, or not visible to them)."""
+
+    http_status = 403

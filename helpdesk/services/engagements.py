@@ -1,0 +1,146 @@
+"""Acts on an engagement: start a chat, post a message, add a note, hand over, end."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .. import events
+from ..errors import ChatError, NotAllowed
+from ..lock_objects import lock_engagement
+from ..models import Availability, Engagement, Media, Message, Note, Operator, Ownership, Queue, Visitor
+from ..signals import engagement_ended
+from .routing import release_ownership, schedule_routing, take_ownership
+
+VISITOR_NAME_MAX_LENGTH = 100
+
+
+def clean_text(body: object, *, field: str = "message", max_length: int | None = None) -> str:
+    """Text as people type it: a string, not blank once trimmed, not longer than the limit."""
+    max_length = max_length or settings.MESSAGE_MAX_LENGTH
+    if not isinstance(body, str):
+        raise ChatError("invalid", f"The {field} must be text.")
+    body = body.strip()
+    if not body:
+        raise ChatError("empty", f"The {field} is empty.")
+    if len(body) > max_length:
+        raise ChatError("too_long", f"The {field} is longer than {max_length} characters.")
+    return body
+
+
+def start_engagement(*, queue: Queue, visitor_name: str = "", phone_number: str = "") -> Engagement:
+    """A visitor (or caller) enters a queue; routing runs once this is committed."""
+    visitor_name = (visitor_name or "").strip()
+    if len(visitor_name) > VISITOR_NAME_MAX_LENGTH:
+        raise ChatError("too_long", f"The name is longer than {VISITOR_NAME_MAX_LENGTH} characters.")
+    now = timezone.now()
+    with transaction.atomic():
+        visitor = Visitor.objects.create(name=visitor_name, phone_number=phone_number)
+        engagement = Engagement.objects.create(
+            site_id=queue.site_id, queue=queue, visitor=visitor, media=queue.media, queued_at=now
+        )
+        events.queues_changed(queue.site_id)
+        schedule_routing(engagement_id=engagement.pk)
+    return engagement
+
+
+def start_chat(*, queue: Queue, visitor_name: str = "") -> Engagement:
+    if queue.media != Media.CHAT:
+        raise ChatError("wrong_media", "That queue does not take chats.")
+    return start_engagement(queue=queue, visitor_name=visitor_name)
+
+
+def post_message(*, engagement_id: int, sender: str, body: object, operator: Operator | None = None) -> Message:
+    """Store a message with the next sequence number, then publish it.
+
+    An operator may write only on an engagement they own; nobody writes on an ended one.
+    The engagement row lock makes sequence numbers gap-free and unique.
+    """
+    body = clean_text(body)
+    with transaction.atomic():
+        engagement = lock_engagement(engagement_id)
+        if sender == Message.Sender.OPERATOR and (operator is None or engagement.owner_id != operator.pk):
+            raise NotAllowed("not_owner", "You do not own this engagement.")
+        if engagement.state == Engagement.State.ENDED:
+            raise ChatError("ended", "This conversation has ended.")
+        engagement.last_seq += 1
+        engagement.save(update_fields=["last_seq"])
+        message = Message.objects.create(
+            engagement=engagement, seq=engagement.last_seq, sender=sender, operator=operator, body=body
+        )
+        message.engagement = engagement
+        if sender == Message.Sender.OPERATOR:
+            Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).update(
+                last_read_seq=engagement.last_seq
+            )
+        events.message_created(message)
+    return message
+
+
+def post_system_message(*, engagement: Engagement, body: str) -> Message:
+    return post_message(engagement_id=engagement.pk, sender=Message.Sender.SYSTEM, body=body)
+
+
+def add_note(*, engagement_id: int, author: Operator | None, body: object, source: str = Note.Source.MANUAL) -> Note:
+    """An internal note; by hand only on an engagement the author owns."""
+    body = clean_text(body, field="note")
+    with transaction.atomic():
+        engagement = Engagement.objects.get(pk=engagement_id)
+        if source == Note.Source.MANUAL and (author is None or engagement.owner_id != author.pk):
+            raise NotAllowed("not_owner", "You do not own this engagement.")
+        note = Note.objects.create(engagement=engagement, author=author, body=body, source=source)
+        note.engagement = engagement
+        events.note_created(note)
+    return note
+
+
+def mark_read(*, engagement_id: int, operator: Operator, seq: int) -> None:
+    Ownership.objects.filter(
+        engagement_id=engagement_id, operator=operator, ended_at__isnull=True, last_read_seq__lt=seq
+    ).update(last_read_seq=seq)
+
+
+def hand_over(*, engagement_id: int, to_operator_id: int) -> Engagement:
+    """Move ownership to another operator atomically (Transfer Now, or a call transfer).
+
+    The old owner's stretch ends as 'transferred' and their capacity frees; the new owner's
+    load rises, and the database refuses it past capacity (ChatError 'at_capacity').
+    Call inside the caller's transaction if it must be atomic with more writes.
+    """
+    with transaction.atomic():
+        engagement = lock_engagement(engagement_id)
+        if engagement.state == Engagement.State.ENDED:
+            raise ChatError("ended", "This conversation has ended.")
+        if engagement.owner_id == to_operator_id:
+            raise ChatError("same_owner", "That operator already owns this engagement.")
+        release_ownership(engagement=engagement, because=Ownership.End.TRANSFERRED)
+        availability = Availability.objects.select_for_update().get(operator_id=to_operator_id, media=engagement.media)
+        try:
+            with transaction.atomic():
+                take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.TRANSFERRED)
+        except IntegrityError:
+            raise ChatError("at_capacity", "The operator has reached their capacity.") from None
+        events.engagement_assigned(engagement, operator=availability.operator)
+    return engagement
+
+
+def end_engagement(*, engagement_id: int, reason: str, operator: Operator | None = None) -> Engagement:
+    """End a conversation (visitor left, operator ended, caller hung up). Ending twice is harmless."""
+    with transaction.atomic():
+        engagement = lock_engagement(engagement_id)
+        if operator is not None and engagement.owner_id != operator.pk:
+            raise NotAllowed("not_owner", "You do not own this engagement.")
+        if engagement.state == Engagement.State.ENDED:
+            return engagement
+        was_queued = engagement.state == Engagement.State.QUEUED
+        engagement.state = Engagement.State.ENDED
+        engagement.ended_at = timezone.now()
+        engagement.end_reason = Engagement.EndReason.ABANDONED if was_queued else reason
+        engagement.save(update_fields=["state", "ended_at", "end_reason"])
+        engagement_ended.send(sender=Engagement, engagement=engagement, reason=engagement.end_reason)
+        events.engagement_ended(engagement)
+        release_ownership(engagement=engagement, because=Ownership.End.ENDED)
+        if was_queued:
+            events.queues_changed(engagement.site_id)
+    return engagement

@@ -1,0 +1,126 @@
+"""Routing: a waiting engagement goes to the longest-idle available operator of its queue.
+
+Race-safety: the engagement row is locked (waiting), candidate operator availabilities are
+locked with SKIP LOCKED (never waiting), and the database refuses a load above capacity.
+Two routers therefore never give one engagement two owners nor overfill an operator.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+from django.db.models import F, QuerySet
+from django.utils import timezone
+
+from .. import events
+from ..lock_objects import free_availabilities, lock_engagement
+from ..models import Availability, Engagement, Operator, Ownership, Queue
+
+
+def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> QuerySet[Availability]:
+    """Availabilities that could take an engagement of `queue` now, longest idle first."""
+    serving = Operator.objects.filter(teams__queues=queue).values("pk")
+    return (
+        Availability.objects.filter(
+            operator__in=serving,
+            media=queue.media,
+            status=Availability.Status.AVAILABLE,
+            load__lt=F("capacity"),
+        )
+        .exclude(operator_id__in=exclude_operator_ids)
+        .order_by(F("idle_since").asc(nulls_first=True), "pk")
+    )
+
+
+def pick_free_availability(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> Availability | None:
+    """Lock and return the first candidate no other transaction is routing to. Call inside atomic()."""
+    return free_availabilities(candidate_availabilities(queue=queue, exclude_operator_ids=exclude_operator_ids)).first()
+
+
+def take_ownership(*, engagement: Engagement, availability: Availability, because: str) -> Ownership:
+    """Give a locked engagement to the operator of a locked availability; caller holds both locks.
+
+    Raises IntegrityError (from the capacity constraint) if the operator is full.
+    """
+    now = timezone.now()
+    Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
+    availability.refresh_from_db(fields=["load"])
+    ownership = Ownership.objects.create(
+        engagement=engagement,
+        operator_id=availability.operator_id,
+        started_at=now,
+        started_because=because,
+        last_read_seq=0 if because == Ownership.Start.ROUTED else engagement.last_seq,
+    )
+    engagement.owner_id = availability.operator_id
+    engagement.state = Engagement.State.ACTIVE
+    if engagement.answered_at is None:
+        engagement.answered_at = now
+    engagement.save(update_fields=["owner", "state", "answered_at"])
+    return ownership
+
+
+def release_ownership(*, engagement: Engagement, because: str) -> None:
+    """End the current owner's stretch and free their capacity; caller holds the engagement lock."""
+    if not engagement.owner_id:
+        return
+    now = timezone.now()
+    Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).update(ended_at=now, ended_because=because)
+    availability = Availability.objects.select_for_update().get(operator_id=engagement.owner_id, media=engagement.media)
+    availability.load = max(availability.load - 1, 0)
+    if availability.load == 0:
+        availability.idle_since = now
+    availability.save(update_fields=["load", "idle_since"])
+    events.engagement_released(engagement, operator_id=engagement.owner_id, reason=because)
+    if availability.status == Availability.Status.AVAILABLE:
+        schedule_routing_for_operator(operator_id=engagement.owner_id, media=engagement.media)
+
+
+def route_engagement(*, engagement_id: int) -> Operator | None:
+    """Give a waiting engagement to the first free operator of its queue; None if nobody can take it."""
+    with transaction.atomic():
+        engagement = lock_engagement(engagement_id)
+        if engagement.state != Engagement.State.QUEUED:
+            return None
+        availability = pick_free_availability(queue=engagement.queue)
+        if availability is None:
+            return None
+        take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
+        operator = availability.operator
+        events.engagement_assigned(engagement, operator=operator)
+        events.queues_changed(engagement.site_id)
+    return operator
+
+
+def route_waiting_for_operator(*, operator_id: int, media: str) -> int:
+    """Fill a newly free operator with the oldest waiting engagements they serve. Returns how many."""
+    routed = 0
+    while True:
+        with transaction.atomic():
+            availability = Availability.objects.select_for_update().get(operator_id=operator_id, media=media)
+            if not availability.has_room:
+                return routed
+            engagement = (
+                Engagement.objects.select_for_update(skip_locked=True)
+                .filter(
+                    state=Engagement.State.QUEUED,
+                    media=media,
+                    queue__in=Queue.objects.filter(teams__operators=operator_id).values("pk"),
+                )
+                .order_by("queued_at", "pk")
+                .first()
+            )
+            if engagement is None:
+                return routed
+            take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
+            events.engagement_assigned(engagement, operator=availability.operator)
+            events.queues_changed(engagement.site_id)
+        routed += 1
+
+
+def schedule_routing_for_operator(*, operator_id: int, media: str) -> None:
+    """After commit, try to give the operator waiting work (in-process: it is short and local)."""
+    transaction.on_commit(lambda: route_waiting_for_operator(operator_id=operator_id, media=media), robust=True)
+
+
+def schedule_routing(*, engagement_id: int) -> None:
+    transaction.on_commit(lambda: route_engagement(engagement_id=engagement_id), robust=True)

@@ -1,0 +1,17 @@
+"""Test settings: PostgreSQL and the real local Redis, isolated per test run.
+
+Each run gets its own channel-layer prefix (Redis pub/sub is not split by database number),
+inherited by the Daphne and Celery processes the tests start.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk")
+os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"hdtest{os.getpid()}")
+os.environ.setdefault("CACHE_PREFIX", os.environ["CHANNEL_LAYER_PREFIX"])
+os.environ.setdefault("AXES_ENABLED", "false")
+
+from helpdesk.settings import *  # noqa: E402,F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/helpdesk-test-beat-schedule")
