@@ -1,4 +1,5 @@
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 
 from tests.processes import CeleryBeat, CeleryWorker, DaphneServer
@@ -6,8 +7,15 @@ from tests.processes import CeleryBeat, CeleryWorker, DaphneServer
 
 @pytest.fixture(autouse=True)
 def _clear_cache():
-    """Rate-limit counters and other cached state live in Redis: start every test clean."""
-    cache.clear()
+    """Rate-limit counters and other cached state live in Redis: start every test clean.
+
+    Only this run's keys go: `cache.clear()` would FLUSHDB, taking the Celery broker's
+    queues (same Redis database) and any other run's keys with it.
+    """
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(f"{settings.CACHES['default']['KEY_PREFIX']}:*"))
+    if keys:
+        client.delete(*keys)
     yield
 
 

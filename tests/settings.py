@@ -14,4 +14,8 @@ os.environ.setdefault("AXES_ENABLED", "false")
 from helpdesk.settings import *  # noqa: E402,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get("CELERY_BEAT_SCHEDULE_FILENAME", "/tmp/helpdesk-test-beat-schedule")
+CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
+    "CELERY_BEAT_SCHEDULE_FILENAME", f"/tmp/{os.environ['CHANNEL_LAYER_PREFIX']}-beat-schedule"
+)
+# Tasks of this run go to a queue of its own, so a worker of another run never takes them.
+CELERY_TASK_DEFAULT_QUEUE = os.environ["CHANNEL_LAYER_PREFIX"]
