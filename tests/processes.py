@@ -164,3 +164,127 @@ def wait_until(predicate, timeout: float = 10, interval: float = 0.05, message: 
             return value
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+
+
+class RedisServer(Process):
+    """A private redis-server on a free port, for tests that stop or restart Redis.
+
+    The shared Redis on 6379 must never be stopped: fault tests point their own Daphne,
+    worker and channel layer at one of these instead (`url`, `use_redis`).
+    """
+
+    def __init__(self, port: int | None = None, *, appendonly: bool = False):
+        self.port = port or free_port()
+        super().__init__(
+            "redis",
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "yes" if appendonly else "no",
+                "--dir",
+                tempfile.mkdtemp(prefix="redis-"),
+                "--maxclients",
+                "10000",
+            ],
+            dict(os.environ),
+        )
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self, timeout: float = 10) -> RedisServer:
+        super().start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running:
+                raise RuntimeError(f"redis-server exited:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                    sock.sendall(b"PING\r\n")
+                    if sock.recv(16).startswith(b"+PONG"):
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not answer within {timeout}s:\n{self.output()}")
+
+    def restart(self, down_for: float = 0.0) -> RedisServer:
+        """Stop (SIGKILL: no graceful save), stay down `down_for` seconds, start on the same port."""
+        self.kill()
+        time.sleep(down_for)
+        return self.start()
+
+
+class use_redis:  # noqa: N801 (used like a function: `with use_redis(url):`)
+    """Point this test process's channel layer, cache and Celery producer at another Redis."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def __enter__(self):
+        from django.conf import settings
+        from django.test import override_settings
+
+        layers = {"default": {**settings.CHANNEL_LAYERS["default"]}}
+        layers["default"]["CONFIG"] = {**layers["default"]["CONFIG"], "hosts": [self.url]}
+        caches = {"default": {**settings.CACHES["default"], "LOCATION": self.url}}
+        self.override = override_settings(CHANNEL_LAYERS=layers, CACHES=caches, CELERY_BROKER_URL=self.url)
+        self.override.enable()
+        self._set_celery_broker(self.url)
+        return self
+
+    def __exit__(self, *exc):
+        from django.conf import settings
+
+        self.override.disable()
+        self._set_celery_broker(settings.CELERY_BROKER_URL)
+
+    @staticmethod
+    def _set_celery_broker(url: str) -> None:
+        from helpdesk.celery import app
+
+        app.conf.broker_url = url
+        app.conf.broker_write_url = None
+        app.conf.broker_read_url = None
+        app._pool = None
+        amqp = app.__dict__.get("amqp")  # a cached property: reset only if it was built
+        if amqp is not None:
+            amqp._producer_pool = None
+
+
+class Cluster:
+    """Two Daphne processes and two Celery workers sharing the test database and one Redis.
+
+    Like production on several machines: a visitor may talk to one web process and the
+    operator to the other; the channel layer and the broker (one Redis) join them up.
+    """
+
+    def __init__(self, redis: RedisServer, *, daphnes: int = 2, workers: int = 2, beat: bool = False, **env: str):
+        self.redis = redis
+        self.env = {"REDIS_URL": redis.url, "CELERY_BROKER_URL": redis.url, **env}
+        self.daphnes = [DaphneServer(**self.env) for _ in range(daphnes)]
+        self.workers = [CeleryWorker(name=f"worker{i}", **self.env) for i in range(workers)]
+        self.beat = CeleryBeat(**self.env) if beat else None
+
+    @property
+    def processes(self) -> list[Process]:
+        return [*self.daphnes, *self.workers, *([self.beat] if self.beat else [])]
+
+    def start(self) -> Cluster:
+        for process in self.processes:
+            process.start()
+        return self
+
+    def stop(self) -> None:
+        for process in self.processes:
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"===== {p.name} ({p.args[-1]})\n{p.output()[-4000:]}" for p in self.processes)

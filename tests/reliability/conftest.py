@@ -1,0 +1,25 @@
+"""Fixtures for fault tests: a private Redis that may be restarted, a two-process cluster."""
+
+import pytest
+
+from tests.processes import Cluster, RedisServer, use_redis
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test only, on a free port: safe to kill and restart."""
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def cluster(transactional_db, private_redis):
+    """Two Daphne processes and two Celery workers on the test database and the private Redis.
+
+    This test process publishes and enqueues through the same Redis while the fixture lives.
+    """
+    processes = Cluster(private_redis).start()
+    with use_redis(private_redis.url):
+        yield processes
+    processes.stop()
