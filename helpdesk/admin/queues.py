@@ -1,0 +1,54 @@
+"""Queues (skills): who serves them, their timeouts, and how many wait now."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.db.models import Count, Q
+
+from helpdesk.models import Engagement, Queue
+
+from .organisation import teams_of_site_only
+from .scoping import SiteScopedAdmin
+
+
+class QueueForm(forms.ModelForm):
+    class Meta:
+        model = Queue
+        fields = [
+            "site", "name", "media", "teams", "is_default", "accept_timeout_seconds", "cold_transfer_allowed",
+            "service_level_seconds", "service_level_target_percent",
+        ]  # fmt: skip
+
+    def clean(self):
+        cleaned = super().clean()
+        teams_of_site_only(self)
+        return cleaned
+
+
+@admin.register(Queue)
+class QueueAdmin(SiteScopedAdmin):
+    form = QueueForm
+    list_display = [
+        "name", "site", "media", "is_default", "waiting_now", "accept_timeout_seconds", "cold_transfer_allowed",
+    ]  # fmt: skip
+    list_filter = ["site", "media", "cold_transfer_allowed"]
+    search_fields = ["name", "site__name", "teams__name"]
+    filter_horizontal = ["teams"]
+    fieldsets = [
+        (None, {"fields": ["site", "name", "media", "teams", "is_default"]}),
+        ("Transfers", {"fields": ["accept_timeout_seconds", "cold_transfer_allowed"]}),
+        ("Service level", {"fields": ["service_level_seconds", "service_level_target_percent"]}),
+    ]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("site")
+            .annotate(waiting=Count("engagements", filter=Q(engagements__state=Engagement.State.QUEUED)))
+        )
+
+    @admin.display(description="waiting now", ordering="waiting")
+    def waiting_now(self, queue):
+        return queue.waiting

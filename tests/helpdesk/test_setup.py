@@ -1,0 +1,57 @@
+"""What a newcomer and an operator of the product rely on: demo data, deploy checks, migrations."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.core.management import call_command
+
+from helpdesk.models import Engagement, Operator, Queue, Site, Team
+from tests.processes import ROOT
+
+pytestmark = pytest.mark.django_db
+
+
+def counts():
+    return {model.__name__: model.objects.count() for model in (Site, Team, Operator, Queue, Engagement)}
+
+
+def test_demo_seed_is_idempotent(capsys):
+    call_command("seed_demo")
+    first = counts()
+    call_command("seed_demo")
+    assert counts() == first
+    assert first["Site"] == 2 and first["Operator"] >= 4
+    assert Site.objects.get(name="London").managers.filter(username="manager.london").exists()
+
+
+def run_manage(*args, **env):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_deploy_check_is_clean_with_production_settings():
+    result = run_manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        PRODUCTION="true",
+        DEBUG="false",
+        SECRET_KEY="x" * 20 + "a-production-secret-of-decent-length-0123456789",
+        ALLOWED_HOSTS="helpdesk.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
+
+
+def test_migrations_match_the_models():
+    result = run_manage("makemigrations", "--check", "--dry-run")
+    assert result.returncode == 0, result.stdout + result.stderr
