@@ -1,0 +1,423 @@
+"""Datasets and the streaming CSV/XLSX writers shared by the page, the admin, the command and the bench.
+
+Memory stays flat whatever the size: rows come from a server-side cursor
+(`QuerySet.iterator`) a chunk at a time, CSV text is produced a chunk at a time, and XLSX
+goes through openpyxl's write-only workbook (rows spooled to a temporary file) and is then
+streamed from that file. Every text cell is neutralised against formula injection and every
+time is written in its site's time zone as ISO 8601.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import zoneinfo
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+
+from asgiref.sync import sync_to_async
+from django.db.models import QuerySet
+
+from ..models import AvailabilityLog, Engagement, Message, Note, Site
+from . import metrics
+from .scope import ReportScope
+
+CHUNK_ROWS = 2000
+FILE_CHUNK_BYTES = 256 * 1024
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """A spreadsheet would run a cell starting with = + - @ (or a tab/CR hiding one): prefix a quote."""
+    if value and value.startswith(FORMULA_PREFIXES):
+        return "'" + value
+    return value
+
+
+class Zones:
+    """Site id -> ZoneInfo, looked up once per export."""
+
+    def __init__(self):
+        self._zones: dict[int, zoneinfo.ZoneInfo] = {}
+        for pk, name in Site.objects.values_list("pk", "time_zone"):
+            try:
+                self._zones[pk] = zoneinfo.ZoneInfo(name)
+            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+                self._zones[pk] = zoneinfo.ZoneInfo("UTC")
+
+    def __getitem__(self, site_id: int) -> zoneinfo.ZoneInfo:
+        return self._zones.get(site_id) or zoneinfo.ZoneInfo("UTC")
+
+
+def iso(moment: datetime | None, zone) -> str:
+    return moment.astimezone(zone).isoformat() if moment is not None else ""
+
+
+def seconds_between(start: datetime | None, stop: datetime | None) -> float | str:
+    if start is None or stop is None:
+        return ""
+    return round((stop - start).total_seconds(), 3)
+
+
+def clean_cell(value):
+    """Text neutralised, None as empty; numbers stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return neutralise(value)
+    return value
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """One exportable table: a name for URLs/files, its columns and a row source for a scope."""
+
+    name: str
+    title: str
+    columns: tuple[str, ...]
+    rows: Callable[[ReportScope], Iterable[tuple]]
+
+    def filename(self, scope: ReportScope, extension: str) -> str:
+        start = scope.start.astimezone(scope.zone).date().isoformat()
+        last = scope.days[-1].isoformat()
+        return f"{self.name}_{start}_{last}.{extension}"
+
+
+def stream(queryset: QuerySet, *fields: str) -> Iterator[tuple]:
+    """Rows from a server-side cursor, a chunk at a time, never the whole table in memory."""
+    return queryset.values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
+
+
+# --- Raw datasets -----------------------------------------------------------------
+
+
+def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = Engagement.objects.filter(scope.engagement_q()).order_by("created_at", "pk")
+    for (
+        pk,
+        site_id,
+        site,
+        queue,
+        media,
+        visitor,
+        phone,
+        state,
+        end_reason,
+        created,
+        answered,
+        ended,
+        operator,
+    ) in stream(
+        queryset,
+        "pk",
+        "site_id",
+        "site__name",
+        "queue__name",
+        "media",
+        "visitor__name",
+        "visitor__phone_number",
+        "state",
+        "end_reason",
+        "created_at",
+        "answered_at",
+        "ended_at",
+        "owner__display_name",
+    ):
+        zone = zones[site_id]
+        yield (
+            pk,
+            neutralise(site),
+            neutralise(queue),
+            media,
+            neutralise(visitor),
+            neutralise(phone),
+            state,
+            end_reason,
+            iso(created, zone),
+            iso(answered, zone),
+            iso(ended, zone),
+            seconds_between(created, answered or ended),
+            seconds_between(answered, ended),
+            neutralise(operator or ""),
+        )
+
+
+def message_rows(scope: ReportScope) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = Message.objects.filter(scope.engagement_q("engagement__")).order_by("engagement_id", "seq")
+    for engagement_id, site_id, seq, sender, operator, body, created in stream(
+        queryset,
+        "engagement_id",
+        "engagement__site_id",
+        "seq",
+        "sender",
+        "operator__display_name",
+        "body",
+        "created_at",
+    ):
+        yield engagement_id, seq, iso(created, zones[site_id]), sender, neutralise(operator or ""), neutralise(body)
+
+
+def note_rows(scope: ReportScope) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = Note.objects.filter(scope.engagement_q("engagement__")).order_by("engagement_id", "created_at", "pk")
+    for pk, engagement_id, site_id, author, source, body, created in stream(
+        queryset, "pk", "engagement_id", "engagement__site_id", "author__display_name", "source", "body", "created_at"
+    ):
+        yield pk, engagement_id, iso(created, zones[site_id]), source, neutralise(author or ""), neutralise(body)
+
+
+def availability_log_rows(scope: ReportScope) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = (
+        AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end)
+        .exclude(ended_at__lte=scope.start)
+        .order_by("started_at", "pk")
+    )
+    for operator, site_id, media, status, started, ended in stream(
+        queryset, "operator__display_name", "operator__site_id", "media", "status", "started_at", "ended_at"
+    ):
+        zone = zones[site_id]
+        yield neutralise(operator), media, status, iso(started, zone), iso(ended, zone), seconds_between(started, ended)
+
+
+# --- Metrics tables as datasets ---------------------------------------------------
+
+ENGAGEMENT_METRIC_COLUMNS = (
+    ("label", "group"),
+    ("offered", "offered"),
+    ("answered", "answered"),
+    ("abandoned", "abandoned"),
+    ("abandonment_rate", "abandonment_rate"),
+    ("avg_wait", "avg_wait_seconds"),
+    ("p90_wait", "p90_wait_seconds"),
+    ("asa", "avg_speed_of_answer_seconds"),
+    ("service_level", "service_level"),
+    ("aht", "avg_handle_seconds"),
+    ("transferred", "transferred"),
+    ("transfer_rate", "transfer_rate"),
+)
+OPERATOR_METRIC_COLUMNS = (
+    ("label", "operator"),
+    ("handled", "handled"),
+    ("aht", "avg_handle_seconds"),
+    ("transferred_in", "transferred_in"),
+    ("transferred_out", "transferred_out"),
+    *((f"{s}_seconds", f"{s}_seconds") for s in metrics.AVAILABILITY_STATES),
+)
+
+
+def _number(value):
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return round(value, 4)
+    return value
+
+
+def metric_rows(columns, rows_of: Callable[[ReportScope], list[dict]]):
+    def rows(scope: ReportScope) -> Iterator[tuple]:
+        for row in rows_of(scope):
+            yield tuple(clean_cell(row[key]) if key == "label" else _number(row[key]) for key, _ in columns)
+
+    return rows
+
+
+def _engagement_metrics_dataset(by: str) -> Dataset:
+    return Dataset(
+        name=f"metrics_by_{by}",
+        title=f"Metrics by {by}",
+        columns=tuple(header for _, header in ENGAGEMENT_METRIC_COLUMNS),
+        rows=metric_rows(ENGAGEMENT_METRIC_COLUMNS, lambda scope: metrics.engagement_metrics(scope=scope, by=by)),
+    )
+
+
+DATASETS: dict[str, Dataset] = {}
+
+
+def register(dataset: Dataset) -> Dataset:
+    DATASETS[dataset.name] = dataset
+    return dataset
+
+
+register(
+    Dataset(
+        "engagements",
+        "Engagements",
+        (
+            "id",
+            "site",
+            "queue",
+            "media",
+            "visitor",
+            "phone_number",
+            "state",
+            "end_reason",
+            "created_at",
+            "answered_at",
+            "ended_at",
+            "wait_seconds",
+            "handle_seconds",
+            "operator",
+        ),
+        engagement_rows,
+    )
+)
+register(
+    Dataset(
+        "messages",
+        "Transcripts (messages)",
+        ("engagement", "seq", "sent_at", "sender", "operator", "body"),
+        message_rows,
+    )
+)
+register(Dataset("notes", "Notes", ("id", "engagement", "created_at", "source", "author", "body"), note_rows))
+register(
+    Dataset(
+        "availability_log",
+        "Availability log",
+        ("operator", "media", "status", "started_at", "ended_at", "seconds"),
+        availability_log_rows,
+    )
+)
+for _by in metrics.GROUPINGS:
+    register(_engagement_metrics_dataset(_by))
+register(
+    Dataset(
+        "metrics_operators",
+        "Operator figures",
+        tuple(header for _, header in OPERATOR_METRIC_COLUMNS),
+        metric_rows(OPERATOR_METRIC_COLUMNS, lambda scope: metrics.operator_metrics(scope=scope)),
+    )
+)
+register(
+    Dataset(
+        "metrics_availability",
+        "Availability time per state",
+        ("operator", "media", "status", "seconds"),
+        lambda scope: (
+            (neutralise(r["operator"]), r["media"], r["status"], round(r["seconds"], 3))
+            for r in metrics.availability_metrics(scope=scope)
+        ),
+    )
+)
+
+
+# --- Writers ---------------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like that hands back what is written, so csv.writer can build a chunk of text."""
+
+    def __init__(self):
+        self.buffer = io.StringIO()
+
+    def write(self, text: str) -> int:
+        return self.buffer.write(text)
+
+    def take(self) -> str:
+        text = self.buffer.getvalue()
+        self.buffer.seek(0)
+        self.buffer.truncate()
+        return text
+
+
+def csv_chunks(dataset: Dataset, scope: ReportScope, *, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+    """CSV text a chunk of rows at a time (header first, so the first byte goes out at once)."""
+    sink = _Echo()
+    writer = csv.writer(sink)
+    writer.writerow(dataset.columns)
+    yield sink.take()
+    batch = []
+    for row in dataset.rows(scope):
+        batch.append(row)
+        if len(batch) >= CHUNK_ROWS:
+            writer.writerows(batch)
+            if progress:
+                progress(len(batch))
+            batch.clear()
+            yield sink.take()
+    if batch:
+        writer.writerows(batch)
+        if progress:
+            progress(len(batch))
+        yield sink.take()
+
+
+async def acsv_chunks(dataset: Dataset, scope: ReportScope) -> AsyncIterator[bytes]:
+    """The CSV stream for ASGI: each chunk is produced in the sync thread (which owns the DB cursor)."""
+    chunks = csv_chunks(dataset, scope)
+    done = object()
+    next_chunk = sync_to_async(lambda: next(chunks, done), thread_sensitive=True)
+    try:
+        while (chunk := await next_chunk()) is not done:
+            yield chunk.encode()
+    finally:
+        # A client that goes away must not leave the server-side cursor open.
+        await sync_to_async(chunks.close, thread_sensitive=True)()
+
+
+def write_xlsx(dataset: Dataset, scope: ReportScope, target, *, progress: Callable[[int], None] | None = None) -> None:
+    """Write the dataset to `target` (path or binary file) with openpyxl's write-only workbook."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(title=dataset.title[:31].replace("(", "").replace(")", ""))
+    header = []
+    for name in dataset.columns:
+        cell = WriteOnlyCell(sheet, value=name)
+        cell.font = cell.font.copy(bold=True)
+        header.append(cell)
+    sheet.append(header)
+    count = 0
+    for row in dataset.rows(scope):
+        sheet.append(row)
+        count += 1
+        if progress and count % CHUNK_ROWS == 0:
+            progress(CHUNK_ROWS)
+    if progress and count % CHUNK_ROWS:
+        progress(count % CHUNK_ROWS)
+    workbook.save(target)
+
+
+def xlsx_tempfile(dataset: Dataset, scope: ReportScope) -> str:
+    """Build the workbook in a temporary file and return its path (the caller removes it)."""
+    handle, path = tempfile.mkstemp(prefix=f"{dataset.name}-", suffix=".xlsx")
+    os.close(handle)
+    try:
+        write_xlsx(dataset, scope, path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return path
+
+
+def file_chunks(path: str) -> Iterator[bytes]:
+    """A file's bytes a chunk at a time; the file is removed once read (or abandoned)."""
+    try:
+        with open(path, "rb") as handle:
+            while chunk := handle.read(FILE_CHUNK_BYTES):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+async def axlsx_chunks(dataset: Dataset, scope: ReportScope) -> AsyncIterator[bytes]:
+    path = await sync_to_async(xlsx_tempfile, thread_sensitive=True)(dataset, scope)
+    chunks = file_chunks(path)
+    try:
+        for chunk in chunks:
+            yield chunk
+    finally:
+        chunks.close()
+
+
+CONTENT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}

@@ -1,0 +1,255 @@
+"""Contact-centre metrics computed by the database with aggregates (definitions: docs/metrics.md).
+
+Each selector takes a `ReportScope` and returns plain rows (dicts) that the page, the
+exports and the API share. Durations are seconds (floats); rates are fractions 0..1, or
+None when their denominator is zero.
+"""
+
+from __future__ import annotations
+
+from django.db.models import (
+    Aggregate,
+    Avg,
+    Count,
+    DurationField,
+    F,
+    FloatField,
+    Func,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
+from django.utils import timezone
+
+from ..models import AvailabilityLog, Engagement, Operator, Ownership, Queue, Site, Team
+from .scope import ReportScope
+
+GROUPINGS = ("day", "site", "queue", "team", "operator")
+
+
+class Seconds(Func):
+    """Seconds from `start` to `stop` as a float, so averages and percentiles stay numbers."""
+
+    output_field = FloatField()
+
+    def __init__(self, stop, start, **extra):
+        super().__init__(stop, start, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))", arg_joiner=" - ")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="((julianday(%(expressions)s)) * 86400.0)", arg_joiner=") - julianday("
+        )
+
+
+class Percentile(Aggregate):
+    """PostgreSQL's continuous percentile (`percentile_cont(p) WITHIN GROUP (ORDER BY x)`)."""
+
+    function = "PERCENTILE_CONT"
+    name = "Percentile"
+    output_field = FloatField()
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+
+    def __init__(self, expression, fraction: float, **extra):
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # SQLite has no ordered-set aggregates: the zero-setup default shows no p90.
+        return "NULL", []
+
+
+class Interval(Func):
+    """An integer number of seconds as an interval, to compare with a duration."""
+
+    output_field = DurationField()
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(compiler, connection, template="make_interval(secs => %(expressions)s)")
+
+    def as_sqlite(self, compiler, connection, **extra):
+        # Django keeps durations in SQLite as integer microseconds.
+        return self.as_sql(compiler, connection, template="(%(expressions)s * 1000000)")
+
+
+def rate(part, whole):
+    return None if not whole else part / whole
+
+
+def first_owner_subquery():
+    """The operator who answered: the holder of the engagement's first ownership."""
+    return Subquery(
+        Ownership.objects.filter(engagement_id=OuterRef("pk")).order_by("started_at", "pk").values("operator_id")[:1]
+    )
+
+
+def engagements_in(scope: ReportScope):
+    return Engagement.objects.filter(scope.engagement_q())
+
+
+def _engagement_aggregates() -> dict:
+    answered = Q(answered_at__isnull=False)
+    abandoned = Q(answered_at__isnull=True, state=Engagement.State.ENDED)
+    waited = answered | abandoned
+    wait = Seconds(Coalesce("answered_at", "ended_at"), F("created_at"))
+    speed_of_answer = Seconds(F("answered_at"), F("created_at"))
+    within = answered & Q(answer_delay__lte=Interval(F("queue__service_level_seconds")))
+    transferred_in = Ownership.objects.filter(
+        engagement_id=OuterRef("pk"), started_because=Ownership.Start.TRANSFERRED
+    ).values("pk")
+    return {
+        "offered": Count("pk"),
+        "answered": Count("pk", filter=answered),
+        "abandoned": Count("pk", filter=abandoned),
+        "waiting": Count("pk", filter=Q(state=Engagement.State.QUEUED)),
+        "avg_wait": Avg(wait, filter=waited),
+        "p90_wait": Percentile(wait, 0.9, filter=waited),
+        "asa": Avg(speed_of_answer, filter=answered),
+        "within_sl": Count("pk", filter=within),
+        "aht": Avg(Seconds(F("ended_at"), F("answered_at")), filter=answered & Q(ended_at__isnull=False)),
+        "transferred": Count("pk", filter=Q(pk__in=transferred_in.values("engagement_id"))),
+    }
+
+
+def _finish_engagement_row(row: dict) -> dict:
+    row["abandonment_rate"] = rate(row["abandoned"], row["offered"])
+    row["service_level"] = rate(row["within_sl"], row["answered"] + row["abandoned"])
+    row["transfer_rate"] = rate(row["transferred"], row["answered"])
+    return row
+
+
+def engagement_metrics(*, scope: ReportScope, by: str) -> list[dict]:
+    """Offered, answered, abandoned, waits, ASA, service level, handle time and transfer rate, per group.
+
+    `by` is one of GROUPINGS or "total". Groups with no engagements are left out, except days
+    (every day of the range gets a row so charts have no holes).
+    """
+    engagements = engagements_in(scope).annotate(answer_delay=F("answered_at") - F("created_at"))
+    aggregates = _engagement_aggregates()
+    if by == "total":
+        row = engagements.aggregate(**aggregates)
+        return [_finish_engagement_row({"key": "total", "label": "All", **row})]
+    if by == "team":
+        return _per_team(scope, engagements, aggregates)
+    if by == "day":
+        key = TruncDate("created_at", tzinfo=scope.zone)
+        rows = {r["key"]: r for r in engagements.annotate(key=key).values("key").annotate(**aggregates).order_by()}
+        empty = {name: 0 for name in ("offered", "answered", "abandoned", "waiting", "within_sl", "transferred")}
+        out = []
+        for day in scope.days:
+            row = rows.get(day) or {"key": day, **empty, "avg_wait": None, "p90_wait": None, "asa": None, "aht": None}
+            row["label"] = day.isoformat()
+            out.append(_finish_engagement_row(row))
+        return out
+    if by == "site":
+        key, names = F("site_id"), dict(Site.objects.filter(pk__in=scope.site_ids).values_list("pk", "name"))
+    elif by == "queue":
+        key = F("queue_id")
+        names = {q.pk: str(q) for q in Queue.objects.filter(site_id__in=scope.site_ids).select_related("site")}
+    elif by == "operator":
+        key = first_owner_subquery()
+        names = dict(Operator.objects.filter(site_id__in=scope.site_ids).values_list("pk", "display_name"))
+        engagements = engagements.filter(answered_at__isnull=False)
+    else:
+        raise ValueError(f"Unknown grouping {by!r}")
+    rows = engagements.annotate(key=key).values("key").annotate(**aggregates).order_by("key")
+    out = []
+    for row in rows:
+        if by == "operator" and row["key"] not in names:
+            continue  # answered by an operator of another site (scope is by engagement site)
+        row["label"] = names.get(row["key"], str(row["key"]))
+        out.append(_finish_engagement_row(row))
+    return sorted(out, key=lambda r: r["label"])
+
+
+def _per_team(scope, engagements, aggregates) -> list[dict]:
+    """A team's figures are those of the queues it serves (a queue served by two teams counts in both)."""
+    teams = Team.objects.filter(site_id__in=scope.site_ids).select_related("site")
+    if scope.team_ids:
+        teams = teams.filter(pk__in=scope.team_ids)
+    out = []
+    for team in teams:
+        row = engagements.filter(queue_id__in=Queue.objects.filter(teams=team).values("pk")).aggregate(**aggregates)
+        if row["offered"]:
+            out.append(_finish_engagement_row({"key": team.pk, "label": str(team), **row}))
+    return out
+
+
+def operator_metrics(*, scope: ReportScope) -> list[dict]:
+    """Per operator: engagements handled (ownership stretches begun in range), average handle time,
+    handed on by transfer, taken over by transfer, and time spent in each availability state."""
+    ownerships = Ownership.objects.filter(
+        operator__in=Operator.objects.filter(scope.operator_q()).values("pk"),
+        started_at__gte=scope.start,
+        started_at__lt=scope.end,
+        engagement__site_id__in=scope.site_ids,
+    )
+    if scope.queue_ids:
+        ownerships = ownerships.filter(engagement__queue_id__in=scope.queue_ids)
+    rows = {
+        r["operator_id"]: r
+        for r in ownerships.values("operator_id")
+        .annotate(
+            handled=Count("pk"),
+            aht=Avg(Seconds(F("ended_at"), F("started_at")), filter=Q(ended_at__isnull=False)),
+            transferred_in=Count("pk", filter=Q(started_because=Ownership.Start.TRANSFERRED)),
+            transferred_out=Count("pk", filter=Q(ended_because=Ownership.End.TRANSFERRED)),
+        )
+        .order_by()
+    }
+    availability = {}
+    for r in availability_metrics(scope=scope):
+        availability.setdefault(r["operator_id"], {})[r["status"]] = (
+            availability.get(r["operator_id"], {}).get(r["status"], 0) + r["seconds"]
+        )
+    out = []
+    for operator in Operator.objects.filter(scope.operator_q()).order_by("display_name"):
+        row = rows.get(operator.pk, {"handled": 0, "aht": None, "transferred_in": 0, "transferred_out": 0})
+        states = availability.get(operator.pk, {})
+        if not row["handled"] and not states:
+            continue
+        out.append(
+            {
+                "key": operator.pk,
+                "label": operator.display_name,
+                "handled": row["handled"],
+                "aht": row["aht"],
+                "transferred_in": row["transferred_in"],
+                "transferred_out": row["transferred_out"],
+                **{f"{status}_seconds": states.get(status, 0.0) for status in AVAILABILITY_STATES},
+            }
+        )
+    return out
+
+
+AVAILABILITY_STATES = ("available", "busy", "away", "offline")
+
+
+def availability_metrics(*, scope: ReportScope) -> list[dict]:
+    """Seconds each operator spent in each state per media, clipped to the range (open stretches run to now)."""
+    now = timezone.now()
+    stop = Least(Coalesce("ended_at", Value(now)), Value(scope.end))
+    begin = Greatest("started_at", Value(scope.start))
+    logs = AvailabilityLog.objects.filter(
+        operator__in=Operator.objects.filter(scope.operator_q()).values("pk"),
+        started_at__lt=scope.end,
+    ).filter(Q(ended_at__isnull=True) | Q(ended_at__gt=scope.start))
+    rows = (
+        logs.values("operator_id", "operator__display_name", "media", "status")
+        .annotate(seconds=Sum(Seconds(stop, begin)))
+        .order_by("operator__display_name", "media", "status")
+    )
+    return [
+        {
+            "operator_id": r["operator_id"],
+            "operator": r["operator__display_name"],
+            "media": r["media"],
+            "status": r["status"],
+            "seconds": max(r["seconds"] or 0.0, 0.0),
+        }
+        for r in rows
+    ]

@@ -1,0 +1,123 @@
+"""The reports page and the export downloads: parse filters, check the manager's sites, render or stream."""
+
+from __future__ import annotations
+
+from asgiref.sync import sync_to_async
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, StreamingHttpResponse
+from django.shortcuts import render
+
+from . import charts, metrics
+from .exports import CONTENT_TYPES, DATASETS, acsv_chunks, axlsx_chunks
+from .scope import ReportFilterForm, can_view_reports, sites_visible_to
+
+BREAKDOWNS = {"day": "Day", "site": "Site", "queue": "Queue", "team": "Team", "operator": "Operator"}
+RAW_EXPORTS = ("engagements", "messages", "notes", "transfers", "calls", "legs", "availability_log")
+
+
+def _filter_form(request):
+    return ReportFilterForm(request.GET or None, sites=sites_visible_to(request.user))
+
+
+def reports_page(request):
+    """Figures, charts and download buttons over the manager's sites for the chosen range and filters."""
+    if not request.user.is_authenticated:
+        return redirect_to_login(request.get_full_path())
+    if not can_view_reports(request.user):
+        raise PermissionDenied("Reports are for managers of a site.")
+    form = _filter_form(request)
+    scope = form.scope()
+    by = request.GET.get("by") if request.GET.get("by") in BREAKDOWNS else "day"
+    total = metrics.engagement_metrics(scope=scope, by="total")[0]
+    daily = metrics.engagement_metrics(scope=scope, by="day")
+    breakdown = daily if by == "day" else metrics.engagement_metrics(scope=scope, by=by)
+    labels = [row["label"] for row in daily]
+    context = {
+        "form": form,
+        "scope": scope,
+        "total": total,
+        "by": by,
+        "breakdowns": BREAKDOWNS,
+        "breakdown": breakdown,
+        "operators": metrics.operator_metrics(scope=scope),
+        "volume_chart": charts.stacked_bars(
+            title="Daily volume",
+            labels=labels,
+            series=[
+                ("s1", "Answered", [row["answered"] for row in daily]),
+                ("s3", "Abandoned", [row["abandoned"] for row in daily]),
+                ("s2", "Waiting", [row["waiting"] for row in daily]),
+            ],
+        ),
+        "wait_chart": charts.lines(
+            title="Daily wait in queue",
+            labels=labels,
+            series=[
+                ("s1", "Average wait", [row["avg_wait"] for row in daily]),
+                ("s4", "90th percentile", [row["p90_wait"] for row in daily]),
+            ],
+        ),
+        "query": request.GET.urlencode(),
+        "filter_query": _without(request.GET, "by"),
+        "raw_exports": [DATASETS[name] for name in RAW_EXPORTS if name in DATASETS],
+    }
+    context.update(_transfer_context(scope))
+    context.update(_call_context(scope))
+    return render(request, "reporting/reports.html", context)
+
+
+def _without(querydict, *keys) -> str:
+    copy = querydict.copy()
+    for key in keys:
+        copy.pop(key, None)
+    return copy.urlencode()
+
+
+def _transfer_context(scope) -> dict:
+    if not hasattr(metrics, "transfer_metrics"):
+        return {"transfers": None}
+    totals = metrics.transfer_metrics(scope=scope, by="total")[0]
+    reasons = metrics.decline_reasons(scope=scope)
+    return {
+        "transfers": totals,
+        "transfer_outcomes_chart": charts.horizontal_bars(
+            title="Transfer outcomes",
+            items=[(label, totals[key]) for key, label in metrics.TRANSFER_OUTCOMES],
+        ),
+        "decline_reasons_chart": charts.horizontal_bars(
+            title="Decline reasons", items=[(row["label"], row["declined"]) for row in reasons], css="s3"
+        ),
+        "decline_reasons": reasons,
+    }
+
+
+def _call_context(scope) -> dict:
+    if not hasattr(metrics, "call_metrics"):
+        return {"calls": None}
+    return {"calls": metrics.call_metrics(scope=scope, by="total")[0]}
+
+
+@sync_to_async
+def _export_scope(request):
+    if not request.user.is_authenticated:
+        return None
+    if not can_view_reports(request.user):
+        raise PermissionDenied("Exports are for managers of a site.")
+    return _filter_form(request).scope()
+
+
+async def export(request, name: str, fmt: str):
+    """Stream one dataset as CSV or XLSX, limited to the caller's sites and the page's filters."""
+    dataset = DATASETS.get(name)
+    if dataset is None or fmt not in CONTENT_TYPES:
+        raise Http404("No such export.")
+    scope = await _export_scope(request)
+    if scope is None:
+        return redirect_to_login(request.get_full_path())
+    chunks = acsv_chunks(dataset, scope) if fmt == "csv" else axlsx_chunks(dataset, scope)
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{dataset.filename(scope, fmt)}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response

@@ -1,0 +1,184 @@
+"""Exports: contents cell by cell in CSV and XLSX, formula neutralising, site time zones, site scoping."""
+
+import csv
+import io
+
+import pytest
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from helpdesk.models import Message, Note
+from helpdesk.reporting.exports import DATASETS, csv_chunks, neutralise, write_xlsx
+from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
+from tests.reporting.conftest import DAY1, at, make_engagement
+
+RANGE = "start=2026-03-02&end=2026-03-03"
+
+
+def download(client, dataset, fmt, query=RANGE):
+    response = client.get(reverse("reporting:export", args=[dataset, fmt]) + "?" + query)
+    body = b"".join(response) if response.streaming else response.content  # consumes the async stream
+    return response, body
+
+
+def csv_rows(body: bytes):
+    return list(csv.reader(io.StringIO(body.decode())))
+
+
+def xlsx_rows(body: bytes):
+    sheet = load_workbook(io.BytesIO(body), read_only=True).worksheets[0]
+    return [list(row) for row in sheet.iter_rows(values_only=True)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ('=HYPERLINK("x")', '\'=HYPERLINK("x")'),
+        ("+33 1 23", "'+33 1 23"),
+        ("-2+3", "'-2+3"),
+        ("@SUM(A1)", "'@SUM(A1)"),
+        ("\t=1", "'\t=1"),
+        ("\r=1", "'\r=1"),
+        ("hello = world", "hello = world"),
+        ("", ""),
+    ],
+)
+def test_cells_that_a_spreadsheet_would_run_are_neutralised(text, expected):
+    assert neutralise(text) == expected
+
+
+def test_engagements_csv_cell_by_cell_in_the_site_time_zone(world, client):
+    world.site.time_zone = "Europe/Paris"  # UTC+1 in March (summer time starts on the 29th)
+    world.site.save()
+    client.force_login(world.manager)
+    response, body = download(client, "engagements", "csv")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert 'filename="engagements_2026-03-02_2026-03-03.csv"' in response["Content-Disposition"]
+    rows = csv_rows(body)
+    assert rows[0] == [
+        "id", "site", "queue", "media", "visitor", "phone_number", "state", "end_reason",
+        "created_at", "answered_at", "ended_at", "wait_seconds", "handle_seconds", "operator",
+    ]  # fmt: skip
+    e1, e3, e5 = world.engagements["e1"], world.engagements["e3"], world.engagements["e5"]
+    assert rows[1] == [
+        str(e1.pk), "Lyon", "Q1", "chat", "Ann", "", "ended", "visitor_left",
+        "2026-03-02T11:00:00+01:00", "2026-03-02T11:00:10+01:00", "2026-03-02T11:05:10+01:00",
+        "10.0", "300.0", "Alice",
+    ]  # fmt: skip
+    assert rows[3] == [
+        str(e3.pk), "Lyon", "Q1", "chat", "Ann", "", "ended", "abandoned",
+        "2026-03-02T12:00:00+01:00", "", "2026-03-02T12:00:50+01:00", "50.0", "", "",
+    ]  # fmt: skip
+    assert rows[5][0] == str(e5.pk) and rows[5][6] == "queued" and rows[5][10] == ""
+    assert len(rows) == 7  # header + e1..e6
+
+
+def test_engagements_xlsx_cell_by_cell(world, client):
+    client.force_login(world.manager)
+    response, body = download(client, "engagements", "xlsx")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.openxmlformats")
+    rows = xlsx_rows(body)
+    assert rows[0][:3] == ["id", "site", "queue"]
+    e2 = world.engagements["e2"]
+    assert rows[2] == [
+        e2.pk, "Lyon", "Q1", "chat", "Ann", None, "ended", "visitor_left",
+        "2026-03-02T10:05:00+00:00", "2026-03-02T10:05:30+00:00", "2026-03-02T10:08:50+00:00",
+        30, 200, "Bob",
+    ]  # fmt: skip
+    assert len(rows) == 7
+
+
+def test_transcript_and_notes_neutralise_formulas_in_both_formats(world, client):
+    e1 = world.engagements["e1"]
+    Message.objects.create(engagement=e1, seq=1, sender="visitor", body="=cmd|' /C calc'!A0")
+    Message.objects.create(engagement=e1, seq=2, sender="operator", operator=world.op1, body="Hello, how can I help?")
+    Message.objects.filter(engagement=e1).update(created_at=at(DAY1, 10, 0, 12))
+    Note.objects.create(engagement=e1, author=world.op1, body="@everyone look", source="manual")
+    Note.objects.filter(engagement=e1).update(created_at=at(DAY1, 10, 1))
+    client.force_login(world.manager)
+
+    rows = csv_rows(download(client, "messages", "csv")[1])
+    assert rows == [
+        ["engagement", "seq", "sent_at", "sender", "operator", "body"],
+        [str(e1.pk), "1", "2026-03-02T10:00:12+00:00", "visitor", "", "'=cmd|' /C calc'!A0"],
+        [str(e1.pk), "2", "2026-03-02T10:00:12+00:00", "operator", "Alice", "Hello, how can I help?"],
+    ]
+    rows = xlsx_rows(download(client, "messages", "xlsx")[1])
+    assert rows[1] == [e1.pk, 1, "2026-03-02T10:00:12+00:00", "visitor", None, "'=cmd|' /C calc'!A0"]
+    note = Note.objects.get()
+    rows = csv_rows(download(client, "notes", "csv")[1])
+    assert rows[1] == [str(note.pk), str(e1.pk), "2026-03-02T10:01:00+00:00", "manual", "Alice", "'@everyone look"]
+    rows = xlsx_rows(download(client, "notes", "xlsx")[1])
+    assert rows[1] == [note.pk, e1.pk, "2026-03-02T10:01:00+00:00", "manual", "Alice", "'@everyone look"]
+
+
+def test_availability_log_export(world, client):
+    client.force_login(world.manager)
+    rows = csv_rows(download(client, "availability_log", "csv")[1])
+    assert rows[0] == ["operator", "media", "status", "started_at", "ended_at", "seconds"]
+    assert rows[1] == [
+        "Alice",
+        "chat",
+        "available",
+        "2026-03-01T22:00:00+00:00",
+        "2026-03-02T10:00:00+00:00",
+        "43200.0",
+    ]
+    assert [r[2] for r in rows[1:]] == ["available", "busy", "away", "offline"]
+
+
+def test_metrics_table_export_matches_the_page_figures(world, client):
+    client.force_login(world.manager)
+    rows = csv_rows(download(client, "metrics_by_queue", "csv")[1])
+    assert rows[0][:5] == ["group", "offered", "answered", "abandoned", "abandonment_rate"]
+    # Q1: offered 4, answered 3, abandoned 1, rate 1/4, avg wait 27.5, p90 of [10,20,30,50] = 30+0.7*20 = 44
+    assert rows[1][:7] == ["Q1 (Lyon)", "4", "3", "1", "0.25", "27.5", "44.0"]
+    rows = xlsx_rows(download(client, "metrics_by_day", "xlsx")[1])
+    assert rows[1][:4] == ["2026-03-02", 5, 3, 1]
+    assert rows[2][:4] == ["2026-03-03", 1, 1, 0]
+
+
+def test_filters_apply_to_exports(world, client):
+    client.force_login(world.manager)
+    rows = csv_rows(download(client, "engagements", "csv", f"{RANGE}&queue={world.q2.pk}")[1])
+    assert [r[2] for r in rows[1:]] == ["Q2", "Q2"]
+    rows = csv_rows(download(client, "engagements", "csv", "start=2026-03-03&end=2026-03-03")[1])
+    assert [r[0] for r in rows[1:]] == [str(world.engagements["e6"].pk)]
+
+
+def test_manager_of_another_site_exports_nothing_of_this_site(world, client):
+    other_queue = QueueFactory(site=world.other_site, name="Elsewhere")
+    make_engagement(other_queue, at(DAY1, 10), answered=5, ended=60, visitor_name="Theirs")
+    other_manager = ManagerFactory(username="manager_b", sites=[world.other_site])
+    client.force_login(other_manager)
+    for name in DATASETS:
+        for fmt in ("csv", "xlsx"):
+            # Even naming this site's queue and site in the filters gives nothing of it.
+            query = f"{RANGE}&site={world.site.pk}&queue={world.q1.pk}"
+            response, body = download(client, name, fmt, query)
+            text = body.decode() if fmt == "csv" else repr(xlsx_rows(body))
+            assert "Lyon" not in text and "Alice" not in text and "Ann" not in text, (name, fmt)
+    rows = csv_rows(download(client, "engagements", "csv")[1])
+    assert [r[4] for r in rows[1:]] == ["Theirs"]
+
+
+def test_exports_need_a_manager(world, client):
+    response = client.get(reverse("reporting:export", args=["engagements", "csv"]))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    client.force_login(OperatorFactory(site=world.site).user)
+    assert client.get(reverse("reporting:export", args=["engagements", "csv"])).status_code == 403
+    client.force_login(UserFactory())
+    assert client.get(reverse("reporting:export", args=["engagements", "csv"])).status_code == 403
+    client.force_login(world.manager)
+    assert client.get(reverse("reporting:export", args=["nope", "csv"])).status_code == 404
+    assert client.get(reverse("reporting:export", args=["engagements", "pdf"])).status_code == 404
+
+
+def test_writers_used_directly_stream_in_chunks(world):
+    chunks = list(csv_chunks(DATASETS["engagements"], world.scope()))
+    assert chunks[0].startswith("id,site,queue")  # the header goes out before any query runs
+    buffer = io.BytesIO()
+    write_xlsx(DATASETS["engagements"], world.scope(), buffer)
+    assert len(xlsx_rows(buffer.getvalue())) == 7

@@ -1,0 +1,64 @@
+"""The reports page: managers only, scoped to their sites, figures, charts and download buttons."""
+
+from django.urls import reverse
+
+from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
+from tests.reporting.conftest import DAY1, at, make_engagement
+
+RANGE = "?start=2026-03-02&end=2026-03-03"
+
+
+def test_manager_sees_figures_charts_and_downloads(world, client):
+    client.force_login(world.manager)
+    response = client.get(reverse("reporting:page") + RANGE)
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'data-kpi="offered">6<' in html
+    assert 'data-kpi="service_level">60.0 %<' in html  # 3 within threshold / 5
+    assert 'data-kpi="asa">25 s<' in html
+    assert html.count('<svg class="chart"') >= 2
+    assert 'aria-label="Daily volume"' in html and 'aria-label="Daily wait in queue"' in html
+    assert "/reports/export/engagements.csv?start=2026-03-02&amp;end=2026-03-03" in html
+    assert "/reports/export/messages.xlsx?" in html
+    assert "<td>2026-03-02</td>" in html  # the by-day breakdown
+
+
+def test_breakdown_by_queue(world, client):
+    client.force_login(world.manager)
+    html = client.get(reverse("reporting:page") + RANGE + "&by=queue").content.decode()
+    assert "<td>Q1 (Lyon)</td>" in html and "<td>Q2 (Lyon)</td>" in html
+    assert "/reports/export/metrics_by_queue.csv" in html
+
+
+def test_page_of_another_sites_manager_shows_nothing_of_this_site(world, client):
+    other_queue = QueueFactory(site=world.other_site, name="Elsewhere")
+    make_engagement(other_queue, at(DAY1, 10), answered=5, ended=60)
+    client.force_login(ManagerFactory(username="manager_b", sites=[world.other_site]))
+    html = client.get(reverse("reporting:page") + RANGE + f"&site={world.site.pk}&by=queue").content.decode()
+    assert "Lyon" not in html and "Alice" not in html
+    assert 'data-kpi="offered">1<' in html
+
+
+def test_user_text_is_escaped_on_the_page(world, client):
+    world.q1.name = "<script>alert(1)</script>"
+    world.q1.save()
+    client.force_login(world.manager)
+    html = client.get(reverse("reporting:page") + RANGE + "&by=queue").content.decode()
+    assert "<script>alert(1)</script>" not in html and "&lt;script&gt;" in html
+
+
+def test_page_needs_a_manager(world, client):
+    response = client.get(reverse("reporting:page"))
+    assert response.status_code == 302
+    client.force_login(OperatorFactory(site=world.site).user)
+    assert client.get(reverse("reporting:page")).status_code == 403
+    client.force_login(UserFactory(is_superuser=True, is_staff=True))
+    assert client.get(reverse("reporting:page") + RANGE).status_code == 200
+
+
+def test_bad_dates_are_reported_not_crashed(world, client):
+    client.force_login(world.manager)
+    response = client.get(reverse("reporting:page") + "?start=2026-03-05&end=2026-03-01")
+    assert response.status_code == 200
+    assert "The start date is after the end date." in response.content.decode()
+    assert client.get(reverse("reporting:page") + "?start=garbage&site=abc").status_code == 200
