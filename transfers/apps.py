@@ -4,3 +4,13 @@ from django.apps import AppConfig
 class TransfersConfig(AppConfig):
     name = "transfers"
     verbose_name = "Chat transfers"
+
+    def ready(self):
+        from helpdesk.signals import engagement_ended, operator_became_unavailable
+
+        from . import receivers
+
+        operator_became_unavailable.connect(
+            receivers.on_operator_became_unavailable, dispatch_uid="transfers.unavailable"
+        )
+        engagement_ended.connect(receivers.on_engagement_ended, dispatch_uid="transfers.engagement_ended")

@@ -1,0 +1,86 @@
+"""Every realtime frame of chat transfers: one builder per frame type, published on commit.
+
+Frame names and fields match the "Transfer frames" section of docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from helpdesk.realtime import publish_to_operator
+
+from .models import Transfer, TransferState
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def transfer_payload(transfer: Transfer) -> dict:
+    """Everything a console needs to draw a transfer: the dialog's states, the prompt, the history row."""
+    from .selectors import transfer_queue_position
+
+    now = timezone.now()
+    engagement = transfer.engagement
+    waiting = transfer.state == TransferState.REQUESTED and transfer.offered_to_id is None
+    return {
+        "id": transfer.pk,
+        "engagement_id": transfer.engagement_id,
+        "state": transfer.state,
+        "state_label": transfer.get_state_display(),
+        "target_kind": "queue" if transfer.is_queue_transfer else "operator",
+        "target_id": transfer.target_queue_id or transfer.target_operator_id,
+        "target_name": transfer.target_name,
+        "initiator_id": transfer.initiator_id,
+        "initiator_name": transfer.initiator.display_name,
+        "offered_to_id": transfer.offered_to_id,
+        "offered_to_name": transfer.offered_to.display_name if transfer.offered_to_id else "",
+        "accepted_by_id": transfer.accepted_by_id,
+        "accepted_by_name": transfer.accepted_by.display_name if transfer.accepted_by_id else "",
+        "visitor_name": engagement.visitor.display_name,
+        "warm_message": transfer.note.body if transfer.note_id else "",
+        "end_reason": transfer.end_reason,
+        "end_reason_label": transfer.get_end_reason_display() if transfer.end_reason else "",
+        "reason_text": transfer.reason_text,
+        "accept_timeout_seconds": transfer.accept_timeout_seconds,
+        "expires_at": _iso(transfer.expires_at) if transfer.state == TransferState.REQUESTED else None,
+        "seconds_left": (
+            max(0.0, (transfer.expires_at - now).total_seconds())
+            if transfer.state == TransferState.REQUESTED and transfer.expires_at
+            else None
+        ),
+        "waiting_in_queue": waiting,
+        "queue_position": transfer_queue_position(transfer=transfer) if waiting else None,
+        "waiting_seconds": int((now - transfer.requested_at).total_seconds()) if waiting else None,
+        "requested_at": _iso(transfer.requested_at),
+        "answered_at": _iso(transfer.answered_at),
+        "completed_at": _iso(transfer.completed_at),
+        "ended_at": _iso(transfer.ended_at),
+    }
+
+
+def transfer_updated(transfer: Transfer) -> None:
+    """The initiator's dialog follows every change of their transfer (and the new owner learns of completion)."""
+    frame = {"type": "transfer.updated", "transfer": transfer_payload(transfer)}
+    publish_to_operator(transfer.initiator_id, frame)
+    if transfer.state == TransferState.COMPLETED and transfer.accepted_by_id:
+        publish_to_operator(transfer.accepted_by_id, frame)
+
+
+def transfer_offered(transfer: Transfer) -> None:
+    """The incoming-transfer prompt on the offered operator's console."""
+    publish_to_operator(transfer.offered_to_id, {"type": "transfer.offered", "transfer": transfer_payload(transfer)})
+
+
+def offer_ended(transfer: Transfer, *, operator_id: int, outcome: str, reason: str = "") -> None:
+    """The prompt closes on the operator's console: they answered, or it expired, moved on or was withdrawn."""
+    publish_to_operator(
+        operator_id,
+        {
+            "type": "transfer.offer_ended",
+            "transfer_id": transfer.pk,
+            "engagement_id": transfer.engagement_id,
+            "outcome": outcome,
+            "reason": reason,
+        },
+    )

@@ -1,0 +1,27 @@
+"""Reactions to the core's signals: a target who becomes unavailable, an engagement that ends."""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from . import services
+
+
+def on_operator_became_unavailable(sender, *, operator, media, reason, **kwargs) -> None:
+    """Withdraw what is offered to (or accepted by) the operator, once their change commits.
+
+    After commit, in transactions of our own: the core holds the availability row lock while it
+    sends the signal, and our acts lock transfer before availability; waiting for the commit
+    keeps the lock order one-way.
+    """
+    operator_id = operator.pk
+
+    def cancel():
+        services.cancel_offers_to_unavailable_operator(operator_id=operator_id, media=media, reason=reason)
+
+    transaction.on_commit(cancel, robust=True)
+
+
+def on_engagement_ended(sender, *, engagement, reason, **kwargs) -> None:
+    """The visitor left or the conversation ended: the open transfer stops, atomically with the end."""
+    services.cancel_transfers_of_ended_engagement(engagement_id=engagement.pk, reason=reason)

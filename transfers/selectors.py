@@ -1,0 +1,204 @@
+"""Reads of chat transfers shared by the console dialog, the admin and reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Count, Prefetch, Q, QuerySet
+
+from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site
+from helpdesk.selectors import queue_stats
+
+from .models import OPEN_STATES, Transfer, TransferOffer, TransferState
+
+SEARCH_MAX_LENGTH = 100
+
+
+@dataclass(frozen=True)
+class OperatorOption:
+    """One row of the dialog's Operators tab."""
+
+    operator: Operator
+    site_name: str
+    teams: list[str]
+    statuses: dict[str, str]
+    can_take: bool
+    why_not: str = ""
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.operator.pk,
+            "name": self.operator.display_name,
+            "email": self.operator.user.email,
+            "site_id": self.operator.site_id,
+            "site_name": self.site_name,
+            "teams": self.teams,
+            "availability": [{"media": media, "status": status} for media, status in self.statuses.items()],
+            "can_take": self.can_take,
+            "why_not": self.why_not,
+        }
+
+
+@dataclass(frozen=True)
+class QueueOption:
+    """One row of the dialog's Queues tab: how many wait there now and for how long."""
+
+    queue: Queue
+    waiting: int
+    longest_wait_seconds: int
+    available_operators: int
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "id": self.queue.pk,
+            "name": self.queue.name,
+            "site_id": self.queue.site_id,
+            "site_name": self.queue.site.name,
+            "waiting": self.waiting,
+            "longest_wait_seconds": self.longest_wait_seconds,
+            "available_operators": self.available_operators,
+            "accept_timeout_seconds": self.queue.accept_timeout_seconds,
+        }
+
+
+def _why_not(availability: Availability | None) -> str:
+    if availability is None or availability.status == Availability.Status.OFFLINE:
+        return "Offline"
+    if availability.status != Availability.Status.AVAILABLE:
+        return availability.get_status_display()
+    if availability.load >= availability.capacity:
+        return "At capacity"
+    return ""
+
+
+def available_operators_for_transfer(
+    *, engagement: Engagement, initiator: Operator, site_id: int | None = None, search: str = ""
+) -> list[OperatorOption]:
+    """Every operator of the company but yourself, with availability per media; who can take it now first.
+
+    `search` matches name, email or team; `site_id` narrows to one site. An operator can take the
+    engagement when available on its media and under capacity there.
+    """
+    operators = (
+        Operator.objects.exclude(pk=initiator.pk)
+        .select_related("site", "user")
+        .prefetch_related("teams", Prefetch("availabilities", queryset=Availability.objects.order_by("media")))
+    )
+    if site_id:
+        operators = operators.filter(site_id=site_id)
+    search = (search or "").strip()[:SEARCH_MAX_LENGTH]
+    if search:
+        operators = operators.filter(
+            Q(display_name__icontains=search) | Q(user__email__icontains=search) | Q(teams__name__icontains=search)
+        ).distinct()
+    media_order = list(Media.values)
+    options = []
+    for operator in operators:
+        by_media = {a.media: a for a in operator.availabilities.all()}
+        statuses = {media: (by_media[media].status if media in by_media else "offline") for media in media_order}
+        why_not = _why_not(by_media.get(engagement.media))
+        options.append(
+            OperatorOption(
+                operator=operator,
+                site_name=operator.site.name,
+                teams=sorted(team.name for team in operator.teams.all()),
+                statuses=statuses,
+                can_take=not why_not,
+                why_not=why_not,
+            )
+        )
+    options.sort(key=lambda option: (not option.can_take, option.operator.display_name.lower()))
+    return options
+
+
+def queues_for_transfer(*, engagement: Engagement, site_id: int | None = None) -> list[QueueOption]:
+    """Queues of the engagement's media with how many wait there now (visitors and queued transfers)."""
+    queues = Queue.objects.filter(media=engagement.media).select_related("site").order_by("site__name", "name")
+    if site_id:
+        queues = queues.filter(site_id=site_id)
+    queues = list(queues)
+    waiting_transfers = dict(
+        Transfer.objects.filter(target_queue__in=queues, state=TransferState.REQUESTED, offered_to__isnull=True)
+        .values_list("target_queue")
+        .annotate(n=Count("pk"))
+    )
+    options = []
+    for stats in queue_stats(queues=queues):
+        options.append(
+            QueueOption(
+                queue=stats.queue,
+                waiting=stats.waiting + waiting_transfers.get(stats.queue.pk, 0),
+                longest_wait_seconds=stats.longest_wait_seconds,
+                available_operators=stats.available_operators,
+            )
+        )
+    options.sort(key=lambda option: (option.queue.site.name, option.queue.name))
+    return options
+
+
+def sites_for_transfer() -> QuerySet[Site]:
+    return Site.objects.order_by("name")
+
+
+def transfer_queue_position(*, transfer: Transfer) -> int:
+    """1-based place of a waiting queue transfer: visitors queued before it, then earlier waiting transfers."""
+    if not transfer.is_queue_transfer:
+        return 0
+    ahead_visitors = Engagement.objects.filter(
+        queue_id=transfer.target_queue_id, state=Engagement.State.QUEUED, queued_at__lt=transfer.requested_at
+    ).count()
+    ahead_transfers = Transfer.objects.filter(
+        target_queue_id=transfer.target_queue_id,
+        state=TransferState.REQUESTED,
+        offered_to__isnull=True,
+        requested_at__lt=transfer.requested_at,
+    ).count()
+    return ahead_visitors + ahead_transfers + 1
+
+
+def transfer_history(*, engagement_id: int) -> list[Transfer]:
+    """Every transfer attempt of an engagement with its offers, oldest first (console and reports)."""
+    return list(
+        Transfer.objects.filter(engagement_id=engagement_id)
+        .select_related(
+            "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "accepted_by", "note"
+        )
+        .prefetch_related(Prefetch("offers", queryset=TransferOffer.objects.select_related("operator")))
+        .order_by("requested_at", "pk")
+    )
+
+
+def open_transfer_of(*, engagement_id: int) -> Transfer | None:
+    return (
+        Transfer.objects.filter(engagement_id=engagement_id, state__in=OPEN_STATES)
+        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .first()
+    )
+
+
+def pending_offers_for(*, operator: Operator) -> list[Transfer]:
+    """Transfers offered to the operator and still waiting for their answer (prompts after a reload)."""
+    return list(
+        Transfer.objects.filter(state=TransferState.REQUESTED, offered_to=operator)
+        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .order_by("expires_at")
+    )
+
+
+def outgoing_transfers_of(*, operator: Operator) -> list[Transfer]:
+    """Open transfers the operator started, and accepted ones waiting for them to press Transfer Now."""
+    return list(
+        Transfer.objects.filter(initiator=operator, state__in=OPEN_STATES)
+        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .order_by("requested_at")
+    )
+
+
+def may_see_transfers_of(*, operator: Operator, engagement_id: int) -> bool:
+    """Owners past and present, and operators offered a transfer of it, may read its transfer history."""
+    return (
+        Engagement.objects.filter(pk=engagement_id)
+        .filter(Q(ownerships__operator=operator) | Q(transfers__offers__operator=operator))
+        .exists()
+    )

@@ -1,0 +1,36 @@
+"""Transfer timers. Thin: they take ids, re-read state in the service, and are harmless run twice."""
+
+from __future__ import annotations
+
+import time
+
+from celery import shared_task
+from django.utils import timezone
+
+from . import services
+from .models import Transfer
+
+# A timer that fires a hair early waits for the deadline rather than leaving it to the next sweep.
+EARLY_WAIT_LIMIT_SECONDS = 1.0
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_transfer(transfer_id: int) -> bool:
+    """Scheduled with the offer's deadline as eta: expire it if it is still unanswered."""
+    expires_at = Transfer.objects.filter(pk=transfer_id).values_list("expires_at", flat=True).first()
+    if expires_at is None:
+        return False
+    early = (expires_at - timezone.now()).total_seconds()
+    if 0 < early <= EARLY_WAIT_LIMIT_SECONDS:
+        time.sleep(early)
+    return services.expire_transfer(transfer_id=transfer_id, by="timer") is not None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_overdue_transfers(batch_size: int = 200) -> int:
+    """Beat sweep (every TRANSFER_SWEEP_SECONDS): expire overdue offers in one bounded batch, offer waiting ones.
+
+    batch_size: at most this many overdue transfers (and waiting queue transfers) per run; the next run
+    takes the rest.
+    """
+    return services.expire_overdue_transfers(batch_size=batch_size)
