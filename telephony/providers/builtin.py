@@ -1,0 +1,39 @@
+"""The built-in provider: the call model in the database *is* the call.
+
+Operators answer in the phone console, callers use the caller simulator, and outside numbers
+are answered from the simulator's outside-line panel. Nothing goes over a network, so every
+network operation is a no-op and no webhook is accepted.
+"""
+
+from __future__ import annotations
+
+from ..errors import WebhookRejected
+from .base import DialRequest, DialResult, LegRef, ProviderEventData
+
+
+class BuiltinProvider:
+    name = "builtin"
+
+    def conference_name(self, call_id: int) -> str:
+        return f"builtin-call-{call_id}"
+
+    def dial(self, request: DialRequest) -> DialResult:
+        return DialResult(provider_leg_id=f"builtin-leg-{request.leg_id}")
+
+    def hold(self, leg: LegRef) -> None:
+        pass
+
+    def unhold(self, leg: LegRef) -> None:
+        pass
+
+    def hang_up(self, leg: LegRef) -> None:
+        pass
+
+    def end_call(self, *, conference: str, provider_call_id: str) -> None:
+        pass
+
+    def ended_calls(self, provider_call_ids: list[str]) -> list[str]:
+        return []
+
+    def parse_webhook(self, *, url: str, params: dict[str, str], signature: str) -> list[ProviderEventData]:
+        raise WebhookRejected("The built-in provider takes no webhooks.")

@@ -1,0 +1,122 @@
+"""Reads of telephony shared by the phone console, the caller simulator, frames and the admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Q
+
+from helpdesk.models import Availability, Engagement, Media, Operator, Queue
+from helpdesk.selectors import queue_stats
+
+from .models import Call, Leg
+
+
+def operators_on_call(call: Call) -> list[int]:
+    """Everyone who has or had a leg on the call, plus the current owner and initiator."""
+    ids = set(call.legs.exclude(operator__isnull=True).values_list("operator_id", flat=True))
+    ids.update(i for i in (call.engagement.owner_id, call.initiator_id) if i)
+    return sorted(ids)
+
+
+def leg_snapshot(leg: Leg) -> dict:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": leg.pk,
+        "kind": leg.kind,
+        "state": leg.state,
+        "end_reason": leg.end_reason,
+        "operator_id": leg.operator_id,
+        "party_name": leg.party_name,
+        "queue_name": leg.queue.name if leg.queue_id else "",
+        "phone_number": leg.phone_number,
+        "initiated_at": iso(leg.initiated_at),
+        "ringing_at": iso(leg.ringing_at),
+        "connected_at": iso(leg.connected_at),
+        "held_at": iso(leg.held_at),
+        "ended_at": iso(leg.ended_at),
+        "ring_deadline": iso(leg.ring_deadline),
+    }
+
+
+def call_snapshot(call: Call) -> dict:
+    """The whole call as the console draws it: legs in order, customer first."""
+    engagement = Engagement.objects.select_related("queue", "visitor", "owner").get(pk=call.engagement_id)
+    legs = list(call.legs.select_related("operator", "queue").order_by("pk"))
+    for leg in legs:
+        leg.call = call
+        call.engagement = engagement
+    legs.sort(key=lambda leg: (leg.kind != Leg.Kind.CUSTOMER, leg.pk))
+    return {
+        "id": call.pk,
+        "engagement_id": engagement.pk,
+        "state": engagement.state,
+        "end_reason": engagement.end_reason,
+        "mode": call.mode,
+        "queue": {
+            "id": engagement.queue_id,
+            "name": engagement.queue.name,
+            "cold_transfer_allowed": engagement.queue.cold_transfer_allowed,
+        },
+        "caller_name": engagement.visitor.display_name,
+        "caller_number": engagement.visitor.phone_number,
+        "owner_id": engagement.owner_id,
+        "owner_name": engagement.owner.display_name if engagement.owner_id else "",
+        "initiator_id": call.initiator_id,
+        "legs": [leg_snapshot(leg) for leg in legs],
+    }
+
+
+def current_calls_of(*, operator: Operator) -> list[Call]:
+    """Calls where the operator has an open leg (ringing, connected or held), oldest first."""
+    return list(
+        Call.objects.filter(legs__operator=operator, legs__state__in=Leg.OPEN_STATES)
+        .select_related("engagement")
+        .distinct()
+        .order_by("created_at")
+    )
+
+
+@dataclass(frozen=True)
+class OperatorTarget:
+    operator: Operator
+    status: str
+    load: int
+    capacity: int
+
+    @property
+    def can_take_call(self) -> bool:
+        return self.status == Availability.Status.AVAILABLE and self.load < self.capacity
+
+
+def skill_targets(*, operator: Operator):
+    """Voice skills of the operator's site with waiting counts and available operators."""
+    queues = Queue.objects.filter(site_id=operator.site_id, media=Media.VOICE).order_by("name")
+    return queue_stats(queues=queues)
+
+
+def operator_targets(*, operator: Operator, search: str = "") -> list[OperatorTarget]:
+    """Operators of the same site (not the asking one) with their voice availability; searchable
+    by name, e-mail or team."""
+    operators = Operator.objects.filter(site_id=operator.site_id).exclude(pk=operator.pk).select_related("user")
+    if search:
+        operators = operators.filter(
+            Q(display_name__icontains=search) | Q(user__email__icontains=search) | Q(teams__name__icontains=search)
+        ).distinct()
+    voice = {a.operator_id: a for a in Availability.objects.filter(operator__in=operators, media=Media.VOICE)}
+    order = {Availability.Status.AVAILABLE: 0, Availability.Status.BUSY: 1, Availability.Status.AWAY: 2}
+    targets = []
+    for target in operators.order_by("display_name"):
+        availability = voice.get(target.pk)
+        targets.append(
+            OperatorTarget(
+                operator=target,
+                status=availability.status if availability else Availability.Status.OFFLINE,
+                load=availability.load if availability else 0,
+                capacity=availability.capacity if availability else 0,
+            )
+        )
+    targets.sort(key=lambda t: (order.get(t.status, 3), not t.can_take_call, t.operator.display_name))
+    return targets
