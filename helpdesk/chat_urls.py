@@ -1,1 +1,11 @@
-urlpatterns = []
+"""Pages of live chat: the operator console and the visitor's chat page."""
+
+from django.urls import path
+
+from . import chat_views
+
+urlpatterns = [
+    path("console/", chat_views.console, name="console"),
+    path("chat/", chat_views.visitor_start, name="visitor_start"),
+    path("chat/<str:token>/", chat_views.visitor_chat, name="visitor_chat"),
+]

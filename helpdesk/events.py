@@ -5,8 +5,10 @@ Frame names and fields match docs/realtime.md. Each function publishes on commit
 
 from __future__ import annotations
 
-from .models import Availability, Engagement, Message, Note, Operator
-from .realtime import publish_to_engagement, publish_to_operator, publish_to_site
+from django.db import transaction
+
+from .models import Availability, Engagement, Message, Note, Operator, Ownership
+from .realtime import _send, engagement_group, publish_to_engagement, publish_to_operator, publish_to_site, site_group
 
 
 def message_frame(message: Message) -> dict:
@@ -43,22 +45,48 @@ def message_created(message: Message) -> None:
         publish_to_operator(owner_id, frame)
 
 
+def note_frame(note: Note) -> dict:
+    return {
+        "type": "note",
+        "engagement_id": note.engagement_id,
+        "id": note.pk,
+        "author_name": note.author.display_name if note.author_id else "System",
+        "source": note.source,
+        "body": note.body,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def ownership_frame(ownership: Ownership) -> dict:
+    return {
+        "operator_id": ownership.operator_id,
+        "operator_name": ownership.operator.display_name,
+        "started_at": ownership.started_at.isoformat(),
+        "started_because": ownership.started_because,
+        "ended_at": ownership.ended_at.isoformat() if ownership.ended_at else None,
+        "ended_because": ownership.ended_because,
+    }
+
+
 def note_created(note: Note) -> None:
     """Notes go to the owner only: never to the visitor."""
     owner_id = note.engagement.owner_id
     if owner_id:
+        publish_to_operator(owner_id, note_frame(note))
+
+
+def visitor_typing(engagement: Engagement, *, typing: bool) -> None:
+    """The visitor started or stopped typing: the owner's console shows it."""
+    if engagement.owner_id:
         publish_to_operator(
-            owner_id,
-            {
-                "type": "note",
-                "engagement_id": note.engagement_id,
-                "id": note.pk,
-                "author_name": note.author.display_name if note.author_id else "System",
-                "source": note.source,
-                "body": note.body,
-                "created_at": note.created_at.isoformat(),
-            },
+            engagement.owner_id, {"type": "typing", "engagement_id": engagement.pk, "who": "visitor", "typing": typing}
         )
+
+
+def operator_typing(engagement: Engagement, *, operator: Operator, typing: bool) -> None:
+    publish_to_engagement(
+        engagement.pk, {"type": "typing", "who": "operator", "name": operator.display_name, "typing": typing}
+    )
 
 
 def engagement_assigned(engagement: Engagement, *, operator: Operator) -> None:
@@ -100,6 +128,21 @@ def availability_changed(availability: Availability) -> None:
     )
 
 
+def queues_frame(site_id: int) -> dict:
+    from .selectors import site_queue_overview
+
+    return {"type": "queues.changed", "site_id": site_id, "queues": site_queue_overview(site_id=site_id)}
+
+
+def _publish_queue_state(site_id: int) -> None:
+    """Built after commit, so the figures include the change that caused them."""
+    from .selectors import waiting_positions
+
+    _send(site_group(site_id), queues_frame(site_id))
+    for position in waiting_positions(site_id=site_id):
+        _send(engagement_group(position.pop("engagement_id")), {"type": "queue.position", **position})
+
+
 def queues_changed(site_id: int) -> None:
-    """Queue waiting counts moved; consoles of the site refresh their overview."""
-    publish_to_site(site_id, {"type": "queues.changed"})
+    """Queue waiting counts moved: consoles of the site get the new overview, waiting visitors their place."""
+    transaction.on_commit(lambda: _publish_queue_state(site_id), robust=True)

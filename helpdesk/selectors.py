@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, Min, Q
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from .models import Availability, Engagement, Operator, Queue, Site
+from .models import Availability, Engagement, Media, Message, Note, Operator, Ownership, Queue, Site
 
 
 @dataclass(frozen=True)
@@ -85,3 +85,82 @@ def active_engagements_of(*, operator: Operator):
         .select_related("visitor", "queue")
         .order_by("answered_at")
     )
+
+
+def site_queue_overview(*, site_id: int) -> list[dict]:
+    """Every queue of a site with its waiting count and oldest waiting time (for the live console overview)."""
+    queues = (
+        Queue.objects.filter(site_id=site_id)
+        .annotate(
+            waiting=Count("engagements", filter=Q(engagements__state=Engagement.State.QUEUED)),
+            oldest=Min("engagements__queued_at", filter=Q(engagements__state=Engagement.State.QUEUED)),
+        )
+        .order_by("name")
+    )
+    return [
+        {
+            "id": queue.pk,
+            "name": queue.name,
+            "media": queue.media,
+            "waiting": queue.waiting,
+            "oldest_queued_at": queue.oldest.isoformat() if queue.oldest else None,
+        }
+        for queue in queues
+    ]
+
+
+def waiting_positions(*, site_id: int) -> list[dict]:
+    """The place in line of every engagement waiting on a site, in one query."""
+    waiting = (
+        Engagement.objects.filter(site_id=site_id, state=Engagement.State.QUEUED)
+        .order_by("queue_id", "queued_at", "pk")
+        .values_list("pk", "queue_id", "queued_at")
+    )
+    positions = []
+    place_in_queue: dict[int, int] = {}
+    for engagement_id, queue_id, queued_at in waiting:
+        place_in_queue[queue_id] = place_in_queue.get(queue_id, 0) + 1
+        positions.append(
+            {"engagement_id": engagement_id, "position": place_in_queue[queue_id], "queued_at": queued_at.isoformat()}
+        )
+    return positions
+
+
+def console_engagements_of(*, operator: Operator) -> list[Engagement]:
+    """The operator's active engagements, each with `unread`: visitor messages after what they have read."""
+    current = Ownership.objects.filter(engagement=OuterRef("pk"), operator=operator, ended_at__isnull=True)
+    return list(
+        active_engagements_of(operator=operator)
+        .select_related("owner")
+        .annotate(last_read_seq=Subquery(current.values("last_read_seq")[:1]))
+        .annotate(
+            unread=Count(
+                "messages",
+                filter=Q(messages__sender=Message.Sender.VISITOR, messages__seq__gt=F("last_read_seq")),
+            )
+        )
+    )
+
+
+def messages_after(*, engagement_id: int, after_seq: int, limit: int = 1000) -> list[Message]:
+    return list(
+        Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
+        .select_related("operator")
+        .order_by("seq")[:limit]
+    )
+
+
+def owner_history(*, engagement_id: int) -> list[Ownership]:
+    return list(Ownership.objects.filter(engagement_id=engagement_id).select_related("operator").order_by("started_at"))
+
+
+def notes_of(*, engagement_id: int) -> list[Note]:
+    return list(Note.objects.filter(engagement_id=engagement_id).select_related("author").order_by("created_at"))
+
+
+def chat_queues_for_visitors(*, site_id: int | None = None):
+    """Chat queues a visitor may pick, default queues first."""
+    queues = Queue.objects.filter(media=Media.CHAT).select_related("site")
+    if site_id is not None:
+        queues = queues.filter(site_id=site_id)
+    return queues.order_by("site__name", "-is_default", "name")

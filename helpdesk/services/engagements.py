@@ -144,3 +144,20 @@ def end_engagement(*, engagement_id: int, reason: str, operator: Operator | None
         if was_queued:
             events.queues_changed(engagement.site_id)
     return engagement
+
+
+def signal_typing(*, engagement_id: int, typing: bool, operator: Operator | None = None) -> None:
+    """Tell the other side someone is typing; nothing is stored.
+
+    With `operator` it is the owner typing (refused on an engagement they do not own),
+    without it the visitor; nothing is sent on an ended engagement.
+    """
+    engagement = Engagement.objects.only("pk", "owner_id", "state").get(pk=engagement_id)
+    if operator is not None and engagement.owner_id != operator.pk:
+        raise NotAllowed("not_owner", "You do not own this engagement.")
+    if engagement.state == Engagement.State.ENDED:
+        return
+    if operator is None:
+        events.visitor_typing(engagement, typing=bool(typing))
+    else:
+        events.operator_typing(engagement, operator=operator, typing=bool(typing))

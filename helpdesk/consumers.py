@@ -1,0 +1,346 @@
+"""The chat sockets: the operator console's one socket and the visitor's socket.
+
+Consumers only parse and check frames, call a service or selector, and forward frames that
+the services publish (`frame.send`) unchanged. Every frame is documented in docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from . import events, selectors
+from .errors import ChatError, DomainError, NotAllowed
+from .models import Engagement, Message, Operator
+from .rate_limits import allow_visitor_message
+from .realtime import engagement_group, operator_group, site_group
+from .services import engagements as engagement_services
+from .services.presence import set_availability
+from .visitor_tokens import engagement_id_from_token
+
+logger = logging.getLogger(__name__)
+
+# A message of MESSAGE_MAX_LENGTH characters, JSON-escaped, fits well within this.
+MAX_FRAME_BYTES = 6 * settings.MESSAGE_MAX_LENGTH + 1024
+RESUME_LIMIT = 1000
+
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+
+
+def parse_resume(query_string: bytes) -> dict[int, int]:
+    """`?resume=12:5,13:0` (operator) → {12: 5, 13: 0}; malformed pairs are ignored."""
+    values = parse_qs(query_string.decode("latin-1")).get("resume", [""])
+    resume: dict[int, int] = {}
+    for pair in values[0].split(","):
+        engagement_id, _, seq = pair.partition(":")
+        if engagement_id.isdigit() and seq.isdigit():
+            resume[int(engagement_id)] = int(seq)
+    return resume
+
+
+def frame_int(frame: dict, key: str) -> int:
+    value = frame.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ChatError("bad_frame", f"'{key}' must be a non-negative integer.")
+    return value
+
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """What both sockets share: frame validation, error frames, forwarding with de-duplication.
+
+    `sent_seq` remembers the highest message seq sent per engagement on this socket, so a
+    message that arrives both from a catch-up read and live from the group goes out once.
+    """
+
+    handlers: dict[str, str] = {}
+
+    async def connect(self):
+        self.sent_seq: dict[int, int] = {}
+        self.joined: list[str] = []
+
+    async def join(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.joined.append(group)
+
+    async def disconnect(self, code):
+        for group in getattr(self, "joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=json.dumps(frame))
+
+    async def send_messages(self, messages: list[dict]) -> None:
+        for frame in messages:
+            engagement_id = frame["engagement_id"]
+            if frame["seq"] > self.sent_seq.get(engagement_id, 0):
+                self.sent_seq[engagement_id] = frame["seq"]
+            await self.send_frame(frame)
+
+    async def frame_send(self, message: dict) -> None:
+        """A frame published to one of our groups: forward it unless it is a message already sent."""
+        frame = message["frame"]
+        if frame.get("type") == "message":
+            engagement_id, seq = frame.get("engagement_id"), frame.get("seq", 0)
+            if seq <= self.sent_seq.get(engagement_id, 0):
+                return
+            self.sent_seq[engagement_id] = seq
+        await self.on_frame_forwarded(frame)
+        await self.send(text_data=json.dumps(frame))
+
+    async def on_frame_forwarded(self, frame: dict) -> None:
+        """Hook for consumers that keep state in step with frames they pass on."""
+
+    async def receive(self, text_data=None, bytes_data=None):
+        ref = None
+        try:
+            frame = self.parse_frame(text_data)
+            ref = frame.get("ref") if isinstance(frame.get("ref"), str | int) else None
+            handler = self.handlers.get(frame["type"])
+            if handler is None:
+                raise ChatError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+            await getattr(self, handler)(frame)
+        except DomainError as error:
+            await self.send_frame({"type": "error", **error.as_dict(), "ref": ref})
+        except Engagement.DoesNotExist:
+            await self.send_frame({"type": "error", "code": "not_found", "message": "No such engagement.", "ref": ref})
+        except Exception:
+            logger.exception("Frame failed on %s", type(self).__name__)
+            await self.send_frame(
+                {"type": "error", "code": "internal", "message": "Something went wrong; try again.", "ref": ref}
+            )
+
+    def parse_frame(self, text_data: str | None) -> dict:
+        if text_data is None:
+            raise ChatError("bad_frame", "Frames are JSON text, not binary.")
+        if len(text_data) > MAX_FRAME_BYTES:
+            raise ChatError("too_large", f"Frames are at most {MAX_FRAME_BYTES} characters.")
+        try:
+            frame = json.loads(text_data)
+        except ValueError:
+            raise ChatError("bad_json", "The frame is not valid JSON.")
+        if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
+            raise ChatError("bad_frame", "A frame is a JSON object with a 'type'.")
+        return frame
+
+    async def handle_ping(self, frame: dict) -> None:
+        await self.send_frame({"type": "pong", "ref": frame.get("ref")})
+
+
+# --- Operator -----------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def operator_of(user) -> Operator | None:
+    if not user.is_authenticated:
+        return None
+    return Operator.objects.filter(user=user).select_related("user").first()
+
+
+@database_sync_to_async
+def console_snapshot(operator: Operator) -> dict:
+    engagements = selectors.console_engagements_of(operator=operator)
+    return {
+        "type": "hello",
+        "operator": {"id": operator.pk, "name": operator.display_name, "site_id": operator.site_id},
+        "availability": [
+            {"media": a.media, "status": a.status, "load": a.load, "capacity": a.capacity}
+            for a in operator.availabilities.order_by("media")
+        ],
+        "engagements": [{**events.engagement_summary(e), "unread": e.unread} for e in engagements],
+        "queues": events.queues_frame(operator.site_id)["queues"],
+        "served_queue_ids": list(selectors.queues_served_by(operator=operator).values_list("pk", flat=True)),
+    }
+
+
+@database_sync_to_async
+def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None = None) -> list[dict]:
+    """Messages after the given seq of each engagement; an operator gets only engagements they own."""
+    if operator is not None:
+        allowed = set(
+            Engagement.objects.filter(
+                pk__in=engagement_ids_after, owner=operator, state=Engagement.State.ACTIVE
+            ).values_list("pk", flat=True)
+        )
+    else:
+        allowed = set(engagement_ids_after)
+    frames = []
+    for engagement_id in sorted(allowed):
+        after = engagement_ids_after[engagement_id]
+        frames += [
+            events.message_frame(m)
+            for m in selectors.messages_after(engagement_id=engagement_id, after_seq=after, limit=RESUME_LIMIT)
+        ]
+    return frames
+
+
+@database_sync_to_async
+def engagement_detail(*, engagement_id: int, operator: Operator) -> dict:
+    engagement = Engagement.objects.select_related("visitor", "queue", "owner").get(pk=engagement_id)
+    if engagement.owner_id != operator.pk:
+        raise NotAllowed("not_owner", "You do not own this engagement.")
+    return {
+        "type": "engagement.detail",
+        "engagement": events.engagement_summary(engagement),
+        "queued_at": engagement.queued_at.isoformat(),
+        "answered_at": engagement.answered_at.isoformat() if engagement.answered_at else None,
+        "messages": [
+            events.message_frame(m) for m in selectors.messages_after(engagement_id=engagement_id, after_seq=0)
+        ],
+        "notes": [events.note_frame(n) for n in selectors.notes_of(engagement_id=engagement_id)],
+        "owners": [events.ownership_frame(o) for o in selectors.owner_history(engagement_id=engagement_id)],
+    }
+
+
+class OperatorConsumer(ChatConsumer):
+    """The console's socket: the operator's own frames, their site's presence and queue frames."""
+
+    handlers = {
+        "message.send": "handle_message_send",
+        "typing": "handle_typing",
+        "read": "handle_read",
+        "note.add": "handle_note_add",
+        "engagement.open": "handle_engagement_open",
+        "engagement.end": "handle_engagement_end",
+        "availability.set": "handle_availability_set",
+        "resume": "handle_resume",
+        "ping": "handle_ping",
+    }
+
+    async def connect(self):
+        await super().connect()
+        self.operator = await operator_of(self.scope["user"])
+        if self.operator is None:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        await self.join(operator_group(self.operator.pk))
+        await self.join(site_group(self.operator.site_id))
+        await self.accept()
+        await self.send_frame(await console_snapshot(self.operator))
+        resume = parse_resume(self.scope.get("query_string", b""))
+        if resume:
+            await self.send_messages(await catch_up(engagement_ids_after=resume, operator=self.operator))
+
+    async def handle_message_send(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.post_message)(
+            engagement_id=frame_int(frame, "engagement_id"),
+            sender=Message.Sender.OPERATOR,
+            body=frame.get("body"),
+            operator=self.operator,
+        )
+
+    async def handle_typing(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.signal_typing)(
+            engagement_id=frame_int(frame, "engagement_id"), typing=bool(frame.get("typing")), operator=self.operator
+        )
+
+    async def handle_read(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.mark_read)(
+            engagement_id=frame_int(frame, "engagement_id"), operator=self.operator, seq=frame_int(frame, "seq")
+        )
+
+    async def handle_note_add(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.add_note)(
+            engagement_id=frame_int(frame, "engagement_id"), author=self.operator, body=frame.get("body")
+        )
+
+    async def handle_engagement_open(self, frame: dict) -> None:
+        detail = await engagement_detail(engagement_id=frame_int(frame, "engagement_id"), operator=self.operator)
+        if detail["messages"]:
+            engagement_id = detail["engagement"]["id"]
+            self.sent_seq[engagement_id] = max(self.sent_seq.get(engagement_id, 0), detail["messages"][-1]["seq"])
+        await self.send_frame({**detail, "ref": frame.get("ref")})
+
+    async def handle_engagement_end(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.end_engagement)(
+            engagement_id=frame_int(frame, "engagement_id"),
+            reason=Engagement.EndReason.OPERATOR_ENDED,
+            operator=self.operator,
+        )
+
+    async def handle_availability_set(self, frame: dict) -> None:
+        media, status = frame.get("media"), frame.get("status")
+        try:
+            await database_sync_to_async(set_availability)(operator=self.operator, media=media, status=status)
+        except ValueError as error:
+            raise ChatError("bad_frame", str(error))
+
+    async def handle_resume(self, frame: dict) -> None:
+        last_seq = frame.get("last_seq")
+        if not isinstance(last_seq, dict):
+            raise ChatError("bad_frame", "'last_seq' maps engagement ids to the last seq seen.")
+        wanted = {int(k): v for k, v in last_seq.items() if str(k).isdigit() and isinstance(v, int) and v >= 0}
+        await self.send_messages(await catch_up(engagement_ids_after=wanted, operator=self.operator))
+
+
+# --- Visitor ------------------------------------------------------------------------------------
+
+
+@database_sync_to_async
+def visitor_snapshot(engagement_id: int) -> dict:
+    engagement = Engagement.objects.select_related("owner", "visitor", "queue").get(pk=engagement_id)
+    return {
+        "type": "hello",
+        "engagement_id": engagement.pk,
+        "state": engagement.state,
+        "operator_name": engagement.owner.display_name if engagement.owner_id else "",
+        "queue": engagement.queue.name,
+        "position": selectors.queue_position(engagement=engagement),
+        "queued_at": engagement.queued_at.isoformat(),
+        "last_seq": engagement.last_seq,
+        "reason": engagement.end_reason,
+    }
+
+
+class VisitorConsumer(ChatConsumer):
+    """The visitor's socket, opened by the signed token of their one engagement."""
+
+    handlers = {
+        "message.send": "handle_message_send",
+        "typing": "handle_typing",
+        "engagement.end": "handle_end",
+        "resume": "handle_resume",
+        "ping": "handle_ping",
+    }
+
+    async def connect(self):
+        await super().connect()
+        self.engagement_id = engagement_id_from_token(self.scope["url_route"]["kwargs"]["token"])
+        if (
+            self.engagement_id is None
+            or not await database_sync_to_async(Engagement.objects.filter(pk=self.engagement_id).exists)()
+        ):
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.join(engagement_group(self.engagement_id))
+        await self.accept()
+        await self.send_frame(await visitor_snapshot(self.engagement_id))
+        last_seq = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("last_seq", [""])[0]
+        if last_seq.isdigit():
+            await self.send_messages(await catch_up(engagement_ids_after={self.engagement_id: int(last_seq)}))
+
+    async def handle_message_send(self, frame: dict) -> None:
+        if not await database_sync_to_async(allow_visitor_message)(engagement_id=self.engagement_id):
+            raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
+        await database_sync_to_async(engagement_services.post_message)(
+            engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body")
+        )
+
+    async def handle_typing(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.signal_typing)(
+            engagement_id=self.engagement_id, typing=bool(frame.get("typing"))
+        )
+
+    async def handle_end(self, frame: dict) -> None:
+        await database_sync_to_async(engagement_services.end_engagement)(
+            engagement_id=self.engagement_id, reason=Engagement.EndReason.VISITOR_LEFT
+        )
+
+    async def handle_resume(self, frame: dict) -> None:
+        after = frame_int(frame, "last_seq")
+        await self.send_messages(await catch_up(engagement_ids_after={self.engagement_id: after}))

@@ -1,0 +1,168 @@
+// The visitor's chat page: the server renders the conversation so far; the socket carries
+// everything after it (resuming from the last seq on screen). User text only via textContent.
+import { LiveSocket } from "./socket.js";
+
+const $ = (selector, root = document) => root.querySelector(selector);
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+};
+const root = $("#visitor-chat");
+const token = root.dataset.token;
+const view = {
+  state: root.dataset.state,
+  engagementId: null,
+  queuedAt: new Date(root.dataset.queuedAt),
+  operatorName: "",
+};
+
+// What the server rendered counts as seen; the engagement id is learnt from the hello frame.
+const renderedSeq = Number(root.dataset.lastSeq) || 0;
+const socket = new LiveSocket(`/ws/visitor/${encodeURIComponent(token)}/`, {
+  resumeQuery: (lastSeq) => (lastSeq.size ? LiveSocket.singleResumeQuery(lastSeq) : `last_seq=${renderedSeq}`),
+  onFrame: handleFrame,
+  onStatus: (status) => {
+    const conn = $("#conn");
+    conn.classList.toggle("down", status !== "open");
+    $("[data-role=text]", conn).textContent = status === "open" ? "Connected" : "Reconnecting…";
+  },
+});
+
+function handleFrame(frame) {
+  switch (frame.type) {
+    case "hello":
+      view.engagementId = frame.engagement_id;
+      socket.noteSeq(frame.engagement_id, renderedSeq);
+      view.queuedAt = new Date(frame.queued_at);
+      setState(frame.state, { operatorName: frame.operator_name, position: frame.position, reason: frame.reason });
+      break;
+    case "message":
+      renderMessage(frame);
+      if (frame.sender === "operator") setTyping(false);
+      break;
+    case "engagement.state":
+      setState(frame.state, { operatorName: frame.operator_name, reason: frame.reason });
+      break;
+    case "queue.position":
+      if (view.state === "queued") $("#position") && ($("#position").textContent = frame.position);
+      break;
+    case "typing":
+      setTyping(frame.typing, frame.name);
+      break;
+    case "error":
+      showError(frame.message);
+      break;
+    default:
+      break;
+  }
+}
+
+function setState(newState, { operatorName, position, reason } = {}) {
+  view.state = newState;
+  root.dataset.state = newState;
+  const title = $("#status-title");
+  const line = $("#status-line");
+  if (newState === "queued") {
+    title.textContent = "Connecting you to someone…";
+    line.replaceChildren("You are number ", el("strong", "", position || "–"), " in line · waiting ", el("span", "", ""));
+    line.children[0].id = "position";
+    line.children[1].id = "wait";
+    tickWait();
+  } else if (newState === "active") {
+    if (operatorName && operatorName !== view.operatorName) {
+      if (view.operatorName) renderSystem(`${operatorName} has joined the chat.`);
+      view.operatorName = operatorName;
+    }
+    title.textContent = view.operatorName;
+    $("#agent-avatar").textContent = view.operatorName.charAt(0).toUpperCase();
+    line.textContent = "is chatting with you";
+  } else if (newState === "ended") {
+    title.textContent = "Conversation ended";
+    line.textContent = reason === "operator_ended" ? "The operator ended the chat. Thanks for chatting with us." : "Thanks for chatting with us.";
+    $("#composer").hidden = true;
+    $("#end-chat").hidden = true;
+    $("#ended-panel").hidden = false;
+    setTyping(false);
+    socket.close();
+  }
+}
+
+function tickWait() {
+  const wait = $("#wait");
+  if (!wait || view.state !== "queued") return;
+  const seconds = Math.max(0, Math.floor((Date.now() - view.queuedAt) / 1000));
+  wait.textContent = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+setInterval(tickWait, 1000);
+tickWait();
+
+function renderMessage(frame) {
+  const transcript = $("#transcript");
+  if (transcript.querySelector(`[data-seq="${frame.seq}"]`)) return;
+  const kind = frame.sender === "visitor" ? "mine" : frame.sender === "system" ? "system" : "theirs";
+  const bubble = el("div", `msg ${kind}`);
+  bubble.dataset.seq = frame.seq;
+  if (frame.sender === "operator") bubble.append(el("span", "meta", frame.sender_name));
+  bubble.append(document.createTextNode(frame.body));
+  const after = [...transcript.children].find((node) => Number(node.dataset.seq) > frame.seq);
+  transcript.insertBefore(bubble, after || null);
+  transcript.scrollTop = transcript.scrollHeight;
+}
+
+function renderSystem(text) {
+  $("#transcript").append(el("div", "msg system", text));
+}
+
+let typingTimer = null;
+function setTyping(typing, name) {
+  clearTimeout(typingTimer);
+  $("#typing").textContent = typing ? `${name || view.operatorName || "The operator"} is typing…` : "";
+  if (typing) typingTimer = setTimeout(() => setTyping(false), 6000);
+}
+
+function showError(text) {
+  const node = el("div", "toast error", text);
+  $("#toasts").append(node);
+  setTimeout(() => node.remove(), 5000);
+}
+
+let typingSentAt = 0;
+let typingStopTimer = null;
+function sendTyping(typing) {
+  clearTimeout(typingStopTimer);
+  if (typing) {
+    if (Date.now() - typingSentAt > 3000) {
+      typingSentAt = Date.now();
+      socket.send({ type: "typing", typing: true });
+    }
+    typingStopTimer = setTimeout(() => sendTyping(false), 4000);
+  } else if (typingSentAt) {
+    typingSentAt = 0;
+    socket.send({ type: "typing", typing: false });
+  }
+}
+
+$("#composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("#composer-input");
+  const body = input.value.trim();
+  if (!body) return;
+  socket.send({ type: "message.send", body });
+  input.value = "";
+  sendTyping(false);
+});
+$("#composer-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("#composer").requestSubmit();
+  }
+});
+$("#composer-input").addEventListener("input", () => sendTyping(true));
+$("#end-chat").addEventListener("click", () => {
+  if (confirm("End this chat?")) socket.send({ type: "engagement.end" });
+});
+if (view.state === "ended") socket.close();
+
+window.helpdeskVisitor = { socket };

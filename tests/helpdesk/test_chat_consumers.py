@@ -1,0 +1,409 @@
+"""The chat sockets on the real ASGI app and the real Redis channel layer (transactional database)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from helpdesk.models import Availability, Engagement, Message, Note
+from helpdesk.services.engagements import start_chat
+from tests.factories import OperatorFactory, QueueFactory, TeamFactory
+from tests.helpdesk.chat_helpers import (
+    connect,
+    drain,
+    operator_socket,
+    receive_types,
+    receive_until,
+    send,
+    visitor_socket,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def make_chat_setup(capacity: int = 3):
+    team = TeamFactory()
+    queue = QueueFactory(site=team.site, teams=[team], is_default=True)
+    operator = OperatorFactory(site=team.site, teams=[team], available=["chat"], chat_capacity=capacity)
+    return queue, operator
+
+
+@database_sync_to_async
+def routed_chat(queue, name="Vera Visitor") -> Engagement:
+    engagement = start_chat(queue=queue, visitor_name=name)
+    engagement.refresh_from_db()
+    return engagement
+
+
+def run(coroutine):
+    return asyncio.run(coroutine)
+
+
+def test_visitor_and_operator_exchange_messages_live():
+    """A visitor's message reaches the owner's console and the owner's reply reaches the visitor."""
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        hello = await connect(console)
+        assert hello["operator"]["id"] == operator.pk
+        engagement = await routed_chat(queue)
+        assigned = await receive_until(console, "engagement.assigned")
+        assert assigned["engagement"]["id"] == engagement.pk
+        assert assigned["engagement"]["owner_id"] == operator.pk
+
+        visitor = visitor_socket(engagement)
+        visitor_hello = await connect(visitor)
+        assert visitor_hello["state"] == "active" and visitor_hello["operator_name"] == operator.display_name
+
+        await send(visitor, {"type": "message.send", "body": "Hello, my order is late"})
+        message = await receive_until(console, "message")
+        assert (message["seq"], message["sender"], message["body"]) == (1, "visitor", "Hello, my order is late")
+        echo = await receive_until(visitor, "message")
+        assert echo["seq"] == 1
+
+        await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": "Let me check"})
+        reply = await receive_until(visitor, "message")
+        assert (reply["seq"], reply["sender"], reply["sender_name"]) == (2, "operator", operator.display_name)
+        await console.disconnect()
+        await visitor.disconnect()
+
+    run(scenario())
+    assert list(Message.objects.order_by("seq").values_list("seq", "sender")) == [(1, "visitor"), (2, "operator")]
+
+
+def test_operator_socket_refuses_anonymous_and_non_operators():
+    from tests.factories import UserFactory
+
+    async def scenario():
+        anonymous = visitor_socket(token="x")  # wrong path kind, then the operator path without a session
+        connected, _ = await anonymous.connect()
+        assert not connected
+        from channels.testing import WebsocketCommunicator
+
+        from helpdesk.asgi import application
+
+        bare = WebsocketCommunicator(application, "/ws/operator/", headers=[(b"origin", b"http://127.0.0.1")])
+        connected, _ = await bare.connect()
+        assert not connected
+        manager = await database_sync_to_async(UserFactory)()
+        not_operator = await operator_socket(manager)
+        connected, _ = await not_operator.connect()
+        assert not connected
+
+    run(scenario())
+
+
+def test_sockets_refuse_a_foreign_origin():
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user, origin=b"http://evil.example")
+        connected, _ = await console.connect()
+        assert not connected
+
+    run(scenario())
+
+
+def test_bad_frames_get_error_frames_and_store_nothing():
+    """Bad JSON, unknown type, an oversized frame or body, or someone else's engagement: an error, nothing stored."""
+    queue, operator = make_chat_setup()
+    other = OperatorFactory(site=operator.site, teams=list(operator.teams.all()))
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        intruder = await operator_socket(other.user)
+        await connect(intruder)
+        cases = [
+            ("not json {", "bad_json"),
+            ('["a list"]', "bad_frame"),
+            ('{"no": "type"}', "bad_frame"),
+            ('{"type": "launch.rockets"}', "unknown_type"),
+            ('{"type": "message.send", "engagement_id": "1", "body": "x"}', "bad_frame"),
+            (json.dumps({"type": "message.send", "engagement_id": engagement.pk, "body": "   "}), "empty"),
+            (json.dumps({"type": "message.send", "engagement_id": engagement.pk, "body": "x" * 4001}), "too_long"),
+            (json.dumps({"type": "message.send", "engagement_id": engagement.pk, "body": "x" * 40000}), "too_large"),
+            ('{"type": "message.send", "engagement_id": 999999, "body": "hi"}', "not_found"),
+            ('{"type": "availability.set", "media": "fax", "status": "available"}', "bad_frame"),
+        ]
+        for text, code in cases:
+            await console.send_to(text_data=text)
+            frame = await receive_until(console, "error")
+            assert frame["code"] == code, (text[:60], frame)
+        for frame in [
+            {"type": "message.send", "engagement_id": engagement.pk, "body": "not mine", "ref": "r1"},
+            {"type": "note.add", "engagement_id": engagement.pk, "body": "not mine"},
+            {"type": "engagement.end", "engagement_id": engagement.pk},
+            {"type": "engagement.open", "engagement_id": engagement.pk},
+            {"type": "typing", "engagement_id": engagement.pk, "typing": True},
+        ]:
+            await send(intruder, frame)
+            error = await receive_until(intruder, "error")
+            assert error["code"] == "not_owner", (frame, error)
+        assert error is not None
+        await console.send_to(bytes_data=b"\x00\x01")
+        assert (await receive_until(console, "error"))["code"] == "bad_frame"
+        await console.disconnect()
+        await intruder.disconnect()
+
+    run(scenario())
+    engagement.refresh_from_db()
+    assert engagement.state == Engagement.State.ACTIVE and engagement.owner_id == operator.pk
+    assert not Message.objects.exists() and not Note.objects.exists()
+
+
+def test_error_frame_echoes_the_client_ref():
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        await send(console, {"type": "message.send", "engagement_id": 424242, "body": "x", "ref": "abc"})
+        error = await receive_until(console, "error")
+        assert error["ref"] == "abc"
+        await console.disconnect()
+
+    run(scenario())
+
+
+def test_visitor_token_opens_only_its_engagement():
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        forged = visitor_socket(token=f"{engagement.pk}:forged")
+        connected, _ = await forged.connect()
+        assert not connected
+        from helpdesk.visitor_tokens import make_visitor_token
+
+        tampered = make_visitor_token(engagement_id=engagement.pk, visitor_id=engagement.visitor_id)
+        tampered = tampered[:-2] + ("AA" if not tampered.endswith("AA") else "BB")
+        connected, _ = await visitor_socket(token=tampered).connect()
+        assert not connected
+        visitor = visitor_socket(engagement)
+        hello = await connect(visitor)
+        assert hello["engagement_id"] == engagement.pk
+        # A visitor frame cannot name another engagement: the token decides which one.
+        await send(visitor, {"type": "message.send", "engagement_id": engagement.pk + 1, "body": "hi"})
+        message = await receive_until(visitor, "message")
+        assert message["engagement_id"] == engagement.pk
+        await visitor.disconnect()
+
+    run(scenario())
+
+
+def test_visitor_is_rate_limited_with_an_error_frame(settings):
+    settings.VISITOR_MESSAGES_PER_MINUTE = 5
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        for i in range(7):
+            await send(visitor, {"type": "message.send", "body": f"m{i}"})
+        frames = await receive_types(visitor, {"message", "error"}, 7)
+        assert [f.get("code") for f in frames if f["type"] == "error"] == ["rate_limited", "rate_limited"]
+        assert await drain(visitor) == []
+        await visitor.disconnect()
+
+    run(scenario())
+    assert Message.objects.filter(engagement=engagement).count() == 5
+
+
+def test_reconnect_with_last_seq_gets_exactly_the_missed_messages_in_order():
+    """Drop the visitor's socket, post messages meanwhile, reconnect with the last seq: all arrive once, in order."""
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        for i in range(3):
+            await send(visitor, {"type": "message.send", "body": f"before {i}"})
+        seen = [(await receive_until(visitor, "message"))["seq"] for _ in range(3)]
+        assert seen == [1, 2, 3]
+        await visitor.disconnect()
+        for i in range(5):
+            await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": f"while away {i}"})
+        await asyncio.sleep(0.3)
+        back = visitor_socket(engagement, query=f"last_seq={seen[-1]}")
+        await connect(back)
+        await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": "after"})
+        frames = await receive_types(back, {"message"}, 6)
+        assert [f["seq"] for f in frames] == [4, 5, 6, 7, 8, 9]
+        assert not [f for f in await drain(back) if f["type"] == "message"]
+        assert frames[-1]["body"] == "after"
+        await back.disconnect()
+
+        # The operator socket resumes the same way, per engagement.
+        await console.disconnect()
+        await database_sync_to_async(post_visitor_message)(engagement, "while console away")
+        console_back = await operator_socket(operator.user, query=f"resume={engagement.pk}:7")
+        await connect(console_back)
+        frames = await receive_types(console_back, {"message"}, 3)
+        assert [f["seq"] for f in frames] == [8, 9, 10]
+        assert not [f for f in await drain(console_back) if f["type"] == "message"]
+        await console_back.disconnect()
+
+    run(scenario())
+
+
+def post_visitor_message(engagement, body):
+    from helpdesk.services.engagements import post_message
+
+    return post_message(engagement_id=engagement.pk, sender=Message.Sender.VISITOR, body=body)
+
+
+def test_live_messages_during_catch_up_are_not_duplicated():
+    """Messages committed while a socket catches up arrive once (read and live copies are merged)."""
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+    for i in range(20):
+        post_visitor_message(engagement, f"old {i}")
+
+    async def scenario():
+        async def writer():
+            for i in range(20):
+                await database_sync_to_async(post_visitor_message)(engagement, f"new {i}")
+
+        visitor = visitor_socket(engagement, query="last_seq=0")
+        task = asyncio.ensure_future(writer())
+        await connect(visitor)
+        await task
+        frames = await receive_types(visitor, {"message"}, 40)
+        frames += [f for f in await drain(visitor, quiet=0.5) if f["type"] == "message"]
+        assert [f["seq"] for f in frames] == list(range(1, 41))
+        await visitor.disconnect()
+
+    run(scenario())
+
+
+def test_console_features_over_the_socket():
+    """Availability per media, notes (owner only), owner history, unread counts and ending."""
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        hello = await connect(console)
+        assert {a["media"]: a["status"] for a in hello["availability"]}["chat"] == "available"
+        await send(console, {"type": "availability.set", "media": "video", "status": "away"})
+        frame = await receive_until(console, "availability")
+        assert (frame["media"], frame["status"]) == ("video", "away")
+
+        engagement = await routed_chat(queue)
+        await receive_until(console, "engagement.assigned")
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        await send(visitor, {"type": "message.send", "body": "one"})
+        await send(visitor, {"type": "message.send", "body": "two"})
+        await receive_until(console, "message")
+        await receive_until(console, "message")
+        await send(visitor, {"type": "typing", "typing": True})
+        typing = await receive_until(console, "typing")
+        assert typing == {"type": "typing", "engagement_id": engagement.pk, "who": "visitor", "typing": True}
+        await send(console, {"type": "typing", "engagement_id": engagement.pk, "typing": True})
+        assert (await receive_until(visitor, "typing"))["who"] == "operator"
+
+        # Unread counts come with the hello of a new console.
+        second = await operator_socket(operator.user)
+        assert (await connect(second))["engagements"][0]["unread"] == 2
+        await send(console, {"type": "read", "engagement_id": engagement.pk, "seq": 2})
+        await asyncio.sleep(0.2)
+        third = await operator_socket(operator.user)
+        assert (await connect(third))["engagements"][0]["unread"] == 0
+
+        await send(console, {"type": "note.add", "engagement_id": engagement.pk, "body": "VIP customer"})
+        note = await receive_until(console, "note")
+        assert note["body"] == "VIP customer"
+        await send(console, {"type": "engagement.open", "engagement_id": engagement.pk})
+        detail = await receive_until(console, "engagement.detail")
+        assert [m["body"] for m in detail["messages"]] == ["one", "two"]
+        assert [n["body"] for n in detail["notes"]] == ["VIP customer"]
+        assert [(o["operator_name"], o["started_because"]) for o in detail["owners"]] == [
+            (operator.display_name, "routed")
+        ]
+
+        await send(console, {"type": "engagement.end", "engagement_id": engagement.pk})
+        ended = await receive_until(console, "engagement.ended")
+        assert ended["reason"] == "operator_ended"
+        visitor_frames = await drain(visitor, quiet=0.5)
+        assert not any(f["type"] == "note" for f in visitor_frames), "notes never reach the visitor"
+        assert any(f["type"] == "engagement.state" and f["state"] == "ended" for f in visitor_frames)
+        for socket in (console, second, third, visitor):
+            await socket.disconnect()
+
+    run(scenario())
+    assert Availability.objects.get(operator=operator, media="video").status == "away"
+    assert Availability.objects.get(operator=operator, media="chat").load == 0
+
+
+def test_waiting_visitor_sees_position_and_queue_overview_updates():
+    team = TeamFactory()
+    queue = QueueFactory(site=team.site, teams=[team])
+    operator = OperatorFactory(site=team.site, teams=[team])  # offline: nobody takes the chats
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        first = await routed_chat(queue, "First")
+        overview = await receive_until(console, "queues.changed")
+        assert {q["id"]: q["waiting"] for q in overview["queues"]}[queue.pk] == 1
+        second = await routed_chat(queue, "Second")
+        visitor = visitor_socket(second)
+        hello = await connect(visitor)
+        assert (hello["state"], hello["position"]) == ("queued", 2)
+        await database_sync_to_async(end_first)(first)
+        position = await receive_until(visitor, "queue.position")
+        assert position["position"] == 1
+        await send(console, {"type": "availability.set", "media": "chat", "status": "available"})
+        state = await receive_until(visitor, "engagement.state")
+        assert (state["state"], state["operator_name"]) == ("active", operator.display_name)
+        await visitor.disconnect()
+        await console.disconnect()
+
+    run(scenario())
+
+
+def end_first(engagement):
+    from helpdesk.services.engagements import end_engagement
+
+    end_engagement(engagement_id=engagement.pk, reason=Engagement.EndReason.VISITOR_LEFT)
+
+
+def test_visitor_can_end_the_chat_and_cannot_write_after():
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        await send(visitor, {"type": "engagement.end"})
+        state = await receive_until(visitor, "engagement.state")
+        assert (state["state"], state["reason"]) == ("ended", "visitor_left")
+        await send(visitor, {"type": "message.send", "body": "hello?"})
+        assert (await receive_until(visitor, "error"))["code"] == "ended"
+        await visitor.disconnect()
+
+    run(scenario())
+    assert not Message.objects.exists()
+
+
+def test_ping_gets_pong():
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        await send(console, {"type": "ping", "ref": 7})
+        assert await receive_until(console, "pong") == {"type": "pong", "ref": 7}
+        await console.disconnect()
+
+    run(scenario())
