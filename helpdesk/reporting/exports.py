@@ -73,12 +73,18 @@ def clean_cell(value):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One exportable table: a name for URLs/files, its columns and a row source for a scope."""
+    """One exportable table: a name for URLs/files, its columns and a row source for a scope.
+
+    Raw datasets also say which model they list (`model`) and how to turn any queryset of
+    it into rows (`rows_of`), so the admin can export its own filtered change list.
+    """
 
     name: str
     title: str
     columns: tuple[str, ...]
     rows: Callable[[ReportScope], Iterable[tuple]]
+    model: type | None = None
+    rows_of: Callable[[QuerySet], Iterable[tuple]] | None = None
 
     def filename(self, scope: ReportScope, extension: str) -> str:
         start = scope.start.astimezone(scope.zone).date().isoformat()
@@ -95,8 +101,12 @@ def stream(queryset: QuerySet, *fields: str) -> Iterator[tuple]:
 
 
 def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
+    return engagement_rows_of(Engagement.objects.filter(scope.engagement_q()))
+
+
+def engagement_rows_of(queryset: QuerySet) -> Iterator[tuple]:
     zones = Zones()
-    queryset = Engagement.objects.filter(scope.engagement_q()).order_by("created_at", "pk")
+    queryset = queryset.order_by("created_at", "pk")
     for (
         pk,
         site_id,
@@ -147,8 +157,12 @@ def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def message_rows(scope: ReportScope) -> Iterator[tuple]:
+    return message_rows_of(Message.objects.filter(scope.engagement_q("engagement__")))
+
+
+def message_rows_of(queryset: QuerySet) -> Iterator[tuple]:
     zones = Zones()
-    queryset = Message.objects.filter(scope.engagement_q("engagement__")).order_by("engagement_id", "seq")
+    queryset = queryset.order_by("engagement_id", "seq")
     for engagement_id, site_id, seq, sender, operator, body, created in stream(
         queryset,
         "engagement_id",
@@ -163,8 +177,12 @@ def message_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def note_rows(scope: ReportScope) -> Iterator[tuple]:
+    return note_rows_of(Note.objects.filter(scope.engagement_q("engagement__")))
+
+
+def note_rows_of(queryset: QuerySet) -> Iterator[tuple]:
     zones = Zones()
-    queryset = Note.objects.filter(scope.engagement_q("engagement__")).order_by("engagement_id", "created_at", "pk")
+    queryset = queryset.order_by("engagement_id", "created_at", "pk")
     for pk, engagement_id, site_id, author, source, body, created in stream(
         queryset, "pk", "engagement_id", "engagement__site_id", "author__display_name", "source", "body", "created_at"
     ):
@@ -172,12 +190,16 @@ def note_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def availability_log_rows(scope: ReportScope) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = (
-        AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end)
-        .exclude(ended_at__lte=scope.start)
-        .order_by("started_at", "pk")
+    return availability_log_rows_of(
+        AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end).exclude(
+            ended_at__lte=scope.start
+        )
     )
+
+
+def availability_log_rows_of(queryset: QuerySet) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = queryset.order_by("started_at", "pk")
     for operator, site_id, media, status, started, ended in stream(
         queryset, "operator__display_name", "operator__site_id", "media", "status", "started_at", "ended_at"
     ):
@@ -265,6 +287,8 @@ register(
             "operator",
         ),
         engagement_rows,
+        Engagement,
+        engagement_rows_of,
     )
 )
 register(
@@ -275,13 +299,24 @@ register(
         message_rows,
     )
 )
-register(Dataset("notes", "Notes", ("id", "engagement", "created_at", "source", "author", "body"), note_rows))
+register(
+    Dataset(
+        "notes",
+        "Notes",
+        ("id", "engagement", "created_at", "source", "author", "body"),
+        note_rows,
+        Note,
+        note_rows_of,
+    )
+)
 register(
     Dataset(
         "availability_log",
         "Availability log",
         ("operator", "media", "status", "started_at", "ended_at", "seconds"),
         availability_log_rows,
+        AvailabilityLog,
+        availability_log_rows_of,
     )
 )
 for _by in metrics.GROUPINGS:
@@ -326,14 +361,16 @@ class _Echo:
         return text
 
 
-def csv_chunks(dataset: Dataset, scope: ReportScope, *, progress: Callable[[int], None] | None = None) -> Iterator[str]:
+def csv_chunks(
+    columns: tuple[str, ...], rows: Iterable[tuple], *, progress: Callable[[int], None] | None = None
+) -> Iterator[str]:
     """CSV text a chunk of rows at a time (header first, so the first byte goes out at once)."""
     sink = _Echo()
     writer = csv.writer(sink)
-    writer.writerow(dataset.columns)
+    writer.writerow(columns)
     yield sink.take()
     batch = []
-    for row in dataset.rows(scope):
+    for row in rows:
         batch.append(row)
         if len(batch) >= CHUNK_ROWS:
             writer.writerows(batch)
@@ -348,9 +385,14 @@ def csv_chunks(dataset: Dataset, scope: ReportScope, *, progress: Callable[[int]
         yield sink.take()
 
 
-async def acsv_chunks(dataset: Dataset, scope: ReportScope) -> AsyncIterator[bytes]:
+def _lazy(rows: Callable[[], Iterable[tuple]]) -> Iterator[tuple]:
+    """Defer building the rows (queries included) to the first `next()`, made in the sync thread."""
+    yield from rows()
+
+
+async def acsv_chunks(columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]]) -> AsyncIterator[bytes]:
     """The CSV stream for ASGI: each chunk is produced in the sync thread (which owns the DB cursor)."""
-    chunks = csv_chunks(dataset, scope)
+    chunks = csv_chunks(columns, _lazy(rows))
     done = object()
     next_chunk = sync_to_async(lambda: next(chunks, done), thread_sensitive=True)
     try:
@@ -361,21 +403,30 @@ async def acsv_chunks(dataset: Dataset, scope: ReportScope) -> AsyncIterator[byt
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
-def write_xlsx(dataset: Dataset, scope: ReportScope, target, *, progress: Callable[[int], None] | None = None) -> None:
-    """Write the dataset to `target` (path or binary file) with openpyxl's write-only workbook."""
+def write_xlsx(
+    title: str,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple],
+    target,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write rows to `target` (path or binary file) with openpyxl's write-only workbook (flat memory)."""
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(title=dataset.title[:31].replace("(", "").replace(")", ""))
+    sheet = workbook.create_sheet(title=_sheet_title(title))
+    bold = Font(bold=True)
     header = []
-    for name in dataset.columns:
+    for name in columns:
         cell = WriteOnlyCell(sheet, value=name)
-        cell.font = cell.font.copy(bold=True)
+        cell.font = bold
         header.append(cell)
     sheet.append(header)
     count = 0
-    for row in dataset.rows(scope):
+    for row in rows:
         sheet.append(row)
         count += 1
         if progress and count % CHUNK_ROWS == 0:
@@ -385,12 +436,18 @@ def write_xlsx(dataset: Dataset, scope: ReportScope, target, *, progress: Callab
     workbook.save(target)
 
 
-def xlsx_tempfile(dataset: Dataset, scope: ReportScope) -> str:
+def _sheet_title(title: str) -> str:
+    for char in "[]:*?/\\()":
+        title = title.replace(char, "")
+    return title[:31] or "Sheet"
+
+
+def xlsx_tempfile(title: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> str:
     """Build the workbook in a temporary file and return its path (the caller removes it)."""
-    handle, path = tempfile.mkstemp(prefix=f"{dataset.name}-", suffix=".xlsx")
+    handle, path = tempfile.mkstemp(prefix="export-", suffix=".xlsx")
     os.close(handle)
     try:
-        write_xlsx(dataset, scope, path)
+        write_xlsx(title, columns, rows, path)
     except BaseException:
         os.unlink(path)
         raise
@@ -407,14 +464,31 @@ def file_chunks(path: str) -> Iterator[bytes]:
         os.unlink(path)
 
 
-async def axlsx_chunks(dataset: Dataset, scope: ReportScope) -> AsyncIterator[bytes]:
-    path = await sync_to_async(xlsx_tempfile, thread_sensitive=True)(dataset, scope)
+async def axlsx_chunks(
+    title: str, columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]]
+) -> AsyncIterator[bytes]:
+    """The XLSX stream for ASGI: built in the sync thread into a temporary file, then sent from it."""
+    path = await sync_to_async(lambda: xlsx_tempfile(title, columns, rows()), thread_sensitive=True)()
     chunks = file_chunks(path)
     try:
         for chunk in chunks:
             yield chunk
     finally:
         chunks.close()
+
+
+def streaming_response(
+    *, title: str, columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]], fmt: str, filename: str
+):
+    """A StreamingHttpResponse over an async iterator (what ASGI streams without buffering)."""
+    from django.http import StreamingHttpResponse
+
+    chunks = acsv_chunks(columns, rows) if fmt == "csv" else axlsx_chunks(title, columns, rows)
+    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    response["X-Accel-Buffering"] = "no"
+    return response
 
 
 CONTENT_TYPES = {

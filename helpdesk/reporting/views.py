@@ -5,11 +5,11 @@ from __future__ import annotations
 from asgiref.sync import sync_to_async
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404
 from django.shortcuts import render
 
 from . import charts, metrics
-from .exports import CONTENT_TYPES, DATASETS, acsv_chunks, axlsx_chunks
+from .exports import CONTENT_TYPES, DATASETS, streaming_response
 from .scope import ReportFilterForm, can_view_reports, sites_visible_to
 
 BREAKDOWNS = {"day": "Day", "site": "Site", "queue": "Queue", "team": "Team", "operator": "Operator"}
@@ -115,9 +115,10 @@ async def export(request, name: str, fmt: str):
     scope = await _export_scope(request)
     if scope is None:
         return redirect_to_login(request.get_full_path())
-    chunks = acsv_chunks(dataset, scope) if fmt == "csv" else axlsx_chunks(dataset, scope)
-    response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
-    response["Content-Disposition"] = f'attachment; filename="{dataset.filename(scope, fmt)}"'
-    response["Cache-Control"] = "no-store"
-    response["X-Accel-Buffering"] = "no"
-    return response
+    return streaming_response(
+        title=dataset.title,
+        columns=dataset.columns,
+        rows=lambda: dataset.rows(scope),
+        fmt=fmt,
+        filename=dataset.filename(scope, fmt),
+    )

@@ -177,8 +177,9 @@ def test_exports_need_a_manager(world, client):
 
 
 def test_writers_used_directly_stream_in_chunks(world):
-    chunks = list(csv_chunks(DATASETS["engagements"], world.scope()))
+    dataset = DATASETS["engagements"]
+    chunks = list(csv_chunks(dataset.columns, dataset.rows(world.scope())))
     assert chunks[0].startswith("id,site,queue")  # the header goes out before any query runs
     buffer = io.BytesIO()
-    write_xlsx(DATASETS["engagements"], world.scope(), buffer)
+    write_xlsx(dataset.title, dataset.columns, dataset.rows(world.scope()), buffer)
     assert len(xlsx_rows(buffer.getvalue())) == 7
