@@ -1,0 +1,162 @@
+"""The dialog's HTTP acts: CSRF, JSON errors, who may do what; and the managers' admin pages."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from django.test import Client
+
+from helpdesk.models import Availability
+from tests.factories import ManagerFactory, OperatorFactory, SiteFactory, UserFactory
+from transfers import services
+from transfers.models import Transfer
+
+pytestmark = pytest.mark.django_db
+
+
+def client_for(operator, csrf=False) -> Client:
+    client = Client(enforce_csrf_checks=csrf)
+    client.force_login(operator.user)
+    return client
+
+
+def post(client, url, body=None):
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
+
+
+def test_post_without_csrf_token_is_refused(engagement, alice, bob):
+    response = post(
+        client_for(alice, csrf=True), f"/transfers/engagements/{engagement.pk}/request/", {"target_operator_id": bob.pk}
+    )
+    assert response.status_code == 403
+    assert not Transfer.objects.exists()
+
+
+def test_post_with_csrf_token_is_accepted(engagement, alice, bob):
+    client = client_for(alice, csrf=True)
+    client.get("/console/")
+    token = client.cookies["csrftoken"].value
+    response = client.post(
+        f"/transfers/engagements/{engagement.pk}/request/",
+        data=json.dumps({"target_operator_id": bob.pk, "warm_message": "Hi Bob"}),
+        content_type="application/json",
+        headers={"X-CSRFToken": token},
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["transfer"]["state"] == "requested"
+
+
+def test_whole_flow_over_http(engagement, alice, bob):
+    alice_client, bob_client = client_for(alice), client_for(bob)
+    created = post(
+        alice_client,
+        f"/transfers/engagements/{engagement.pk}/request/",
+        {"target_operator_id": bob.pk, "warm_message": "Order 42"},
+    ).json()["transfer"]
+    assert created["warm_message"] == "Order 42" and created["offered_to_name"] == "Bob Baker"
+    [offer] = bob_client.get("/transfers/mine/").json()["offers"]
+    assert offer["id"] == created["id"] and offer["visitor_name"] == "Vera Visitor"
+    assert post(bob_client, f"/transfers/{created['id']}/accept/").json()["transfer"]["state"] == "accepted"
+    assert alice_client.get("/transfers/mine/").json()["outgoing"][0]["state"] == "accepted"
+    done = post(alice_client, f"/transfers/{created['id']}/now/").json()["transfer"]
+    assert done["state"] == "completed"
+    history = bob_client.get(f"/transfers/engagements/{engagement.pk}/").json()
+    assert history["open"] is None
+    assert [row["state"] for row in history["history"]] == ["completed"]
+    assert history["history"][0]["offers"][0]["outcome"] == "accepted"
+
+
+def test_domain_errors_answer_json_with_code_and_status(engagement, alice, bob, carol):
+    response = post(
+        client_for(carol), f"/transfers/engagements/{engagement.pk}/request/", {"target_operator_id": bob.pk}
+    )
+    assert response.status_code == 403
+    assert response.json()["error"]["code"] == "not_owner"
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    response = post(client_for(carol), f"/transfers/{transfer.pk}/accept/")
+    assert (response.status_code, response.json()["error"]["code"]) == (403, "not_offered")
+    response = post(client_for(alice), f"/transfers/{transfer.pk}/now/")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "not_accepted")
+    response = post(client_for(bob), f"/transfers/{transfer.pk}/decline/", {"reason": "In a meeting"})
+    assert response.json()["transfer"]["reason_text"] == "In a meeting"
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["not json", "[1, 2]", json.dumps({"target_operator_id": "abc"}), json.dumps({"warm_message": 5})],
+)
+def test_bad_input_is_a_400(engagement, alice, body):
+    response = client_for(alice).post(
+        f"/transfers/engagements/{engagement.pk}/request/", data=body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid"
+
+
+def test_acts_need_post_and_a_signed_in_operator(engagement, alice, bob):
+    assert client_for(alice).get(f"/transfers/engagements/{engagement.pk}/request/").status_code == 405
+    assert Client().post(f"/transfers/engagements/{engagement.pk}/request/").status_code == 302
+    manager = ManagerFactory(sites=[engagement.site])
+    client = Client()
+    client.force_login(manager)
+    assert client.get("/transfers/mine/").status_code == 403
+
+
+def test_targets_list_operators_with_media_availability_and_queues(engagement, alice, bob, carol, queue):
+    Availability.objects.filter(operator=carol, media="chat").update(status="away")
+    lisbon = SiteFactory(name="Lisbon")
+    OperatorFactory(site=lisbon, display_name="Diogo Dias", user=UserFactory(username="diogo"))
+    data = client_for(alice).get(f"/transfers/engagements/{engagement.pk}/targets/").json()
+    assert [site["name"] for site in data["sites"]] == ["Lisbon", "London"]
+    rows = {row["name"]: row for row in data["operators"]}
+    assert "Alice Archer" not in rows
+    assert rows["Bob Baker"]["can_take"] is True
+    assert rows["Bob Baker"]["availability"] == [
+        {"media": "chat", "status": "available"},
+        {"media": "voice", "status": "offline"},
+        {"media": "video", "status": "offline"},
+    ]
+    assert (rows["Carol Chen"]["can_take"], rows["Carol Chen"]["why_not"]) == (False, "Away")
+    assert data["queues"][0]["name"] == queue.name and data["queues"][0]["waiting"] == 0
+    only_lisbon = client_for(alice).get(f"/transfers/engagements/{engagement.pk}/targets/?site={lisbon.pk}").json()
+    assert [row["name"] for row in only_lisbon["operators"]] == ["Diogo Dias"]
+    assert only_lisbon["queues"] == []
+    searched = client_for(alice).get(f"/transfers/engagements/{engagement.pk}/targets/?q=bob@").json()
+    assert [row["name"] for row in searched["operators"]] == ["Bob Baker"]
+
+
+def test_targets_only_for_the_owner(engagement, bob):
+    assert client_for(bob).get(f"/transfers/engagements/{engagement.pk}/targets/").status_code == 403
+
+
+def test_history_is_for_owners_and_offered_operators_only(engagement, alice, bob, carol):
+    services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    assert client_for(alice).get(f"/transfers/engagements/{engagement.pk}/").status_code == 200
+    assert client_for(bob).get(f"/transfers/engagements/{engagement.pk}/").status_code == 200
+    assert client_for(carol).get(f"/transfers/engagements/{engagement.pk}/").status_code == 403
+
+
+# --- admin ----------------------------------------------------------------------------------------------
+
+
+def test_manager_sees_only_transfers_of_their_sites_read_only(engagement, alice, bob, queue):
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    services.decline_transfer(transfer_id=transfer.pk, operator=bob, reason="Lunch")
+    lisbon = SiteFactory(name="Lisbon")
+    lisbon_manager = ManagerFactory(sites=[lisbon])
+    london_manager = ManagerFactory(sites=[engagement.site])
+
+    client = Client()
+    client.force_login(london_manager)
+    listing = client.get("/admin/transfers/transfer/")
+    assert listing.status_code == 200 and b"Lunch" in listing.content
+    page = client.get(f"/admin/transfers/transfer/{transfer.pk}/change/")
+    assert page.status_code == 200 and b"Bob Baker" in page.content
+    assert b'name="_save"' not in page.content  # read-only
+    engagement_page = client.get(f"/admin/helpdesk/engagement/{engagement.pk}/change/")
+    assert b"transfer history" in engagement_page.content.lower() and b"Lunch" in engagement_page.content
+
+    client.force_login(lisbon_manager)
+    assert b"Lunch" not in client.get("/admin/transfers/transfer/").content
+    assert client.get(f"/admin/transfers/transfer/{transfer.pk}/change/").status_code == 302

@@ -1,0 +1,183 @@
+"""HTTP acts of the transfer dialog: parse, authorise, call one service, answer JSON.
+
+Results also arrive as frames over the operator socket (see docs/realtime.md, "Transfer frames");
+the JSON answer lets the acting console update at once.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.contrib.auth.decorators import login_required
+from django.http import JsonResponse
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.errors import DomainError
+from helpdesk.models import Engagement
+
+from . import selectors, services
+from .errors import TransferError, TransferErrorCode
+from .events import transfer_payload
+
+BODY_MAX_BYTES = 16_384
+
+
+def error_response(error: DomainError) -> JsonResponse:
+    return JsonResponse({"error": error.as_dict()}, status=error.http_status)
+
+
+def operator_view(view):
+    """Only signed-in operators; domain errors become `{"error": {"code", "message"}}` with their status."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        operator = getattr(request.user, "operator", None)
+        if operator is None:
+            return error_response(TransferError(TransferErrorCode.NOT_OWNER, "Only operators transfer engagements."))
+        try:
+            return view(request, operator, *args, **kwargs)
+        except DomainError as error:
+            return error_response(error)
+
+    return wrapper
+
+
+def json_body(request) -> dict:
+    if len(request.body) > BODY_MAX_BYTES:
+        raise TransferError(TransferErrorCode.INVALID, "The request is too large.")
+    if not request.body:
+        return {}
+    try:
+        body = json.loads(request.body)
+    except ValueError:
+        raise TransferError(TransferErrorCode.INVALID, "The request is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise TransferError(TransferErrorCode.INVALID, "The request must be a JSON object.")
+    return body
+
+
+def optional_id(value) -> int | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool) or not str(value).isdigit():
+        raise TransferError(TransferErrorCode.INVALID, "An id must be a number.")
+    return int(value)
+
+
+def owned_engagement(engagement_id: int, operator) -> Engagement:
+    engagement = Engagement.objects.select_related("queue").filter(pk=engagement_id).first()
+    if engagement is None or engagement.owner_id != operator.pk:
+        raise TransferError(TransferErrorCode.NOT_OWNER)
+    return engagement
+
+
+def answer(transfer) -> JsonResponse:
+    transfer.refresh_from_db()
+    return JsonResponse({"transfer": transfer_payload(transfer)})
+
+
+@require_GET
+@operator_view
+def targets(request, operator, engagement_id: int):
+    """The dialog's lists: operators (with availability per media), queues (waiting, wait), sites."""
+    engagement = owned_engagement(engagement_id, operator)
+    site_id = optional_id(request.GET.get("site"))
+    search = request.GET.get("q", "")
+    operators = selectors.available_operators_for_transfer(
+        engagement=engagement, initiator=operator, site_id=site_id, search=search
+    )
+    queues = selectors.queues_for_transfer(engagement=engagement, site_id=site_id)
+    return JsonResponse(
+        {
+            "sites": [{"id": site.pk, "name": site.name} for site in selectors.sites_for_transfer()],
+            "own_site_id": operator.site_id,
+            "media": engagement.media,
+            "operators": [option.as_dict() for option in operators],
+            "queues": [option.as_dict() for option in queues],
+        }
+    )
+
+
+@require_GET
+@operator_view
+def engagement_transfers(request, operator, engagement_id: int):
+    """The engagement's open transfer and its whole transfer history, with every offer."""
+    if not selectors.may_see_transfers_of(operator=operator, engagement_id=engagement_id):
+        raise TransferError(TransferErrorCode.NOT_OWNER)
+    history = selectors.transfer_history(engagement_id=engagement_id)
+    rows = []
+    for transfer in history:
+        row = transfer_payload(transfer)
+        row["offers"] = [
+            {
+                "operator_name": offer.operator.display_name,
+                "outcome": offer.outcome,
+                "outcome_label": offer.get_outcome_display(),
+                "reason": offer.reason,
+                "reason_text": offer.reason_text,
+                "offered_at": offer.offered_at.isoformat(),
+                "answered_at": offer.answered_at.isoformat() if offer.answered_at else None,
+            }
+            for offer in transfer.offers.all()
+        ]
+        rows.append(row)
+    open_row = next((row for row in rows if row["state"] in ("requested", "accepted")), None)
+    return JsonResponse({"open": open_row, "history": rows})
+
+
+@require_GET
+@operator_view
+def mine(request, operator):
+    """What a console shows after a reload: offers waiting for my answer, transfers I started that are open."""
+    return JsonResponse(
+        {
+            "offers": [transfer_payload(t) for t in selectors.pending_offers_for(operator=operator)],
+            "outgoing": [transfer_payload(t) for t in selectors.outgoing_transfers_of(operator=operator)],
+        }
+    )
+
+
+@require_POST
+@operator_view
+def request_transfer(request, operator, engagement_id: int):
+    body = json_body(request)
+    warm_message = body.get("warm_message", "")
+    if not isinstance(warm_message, str):
+        raise TransferError(TransferErrorCode.INVALID, "The warm message must be text.")
+    transfer = services.request_transfer(
+        engagement_id=engagement_id,
+        initiator=operator,
+        target_operator_id=optional_id(body.get("target_operator_id")),
+        target_queue_id=optional_id(body.get("target_queue_id")),
+        warm_message=warm_message,
+    )
+    return answer(transfer)
+
+
+@require_POST
+@operator_view
+def accept(request, operator, transfer_id: int):
+    return answer(services.accept_transfer(transfer_id=transfer_id, operator=operator))
+
+
+@require_POST
+@operator_view
+def decline(request, operator, transfer_id: int):
+    reason = json_body(request).get("reason", "")
+    if not isinstance(reason, str):
+        raise TransferError(TransferErrorCode.INVALID, "The reason must be text.")
+    return answer(services.decline_transfer(transfer_id=transfer_id, operator=operator, reason=reason))
+
+
+@require_POST
+@operator_view
+def cancel(request, operator, transfer_id: int):
+    return answer(services.cancel_transfer(transfer_id=transfer_id, operator=operator))
+
+
+@require_POST
+@operator_view
+def transfer_now(request, operator, transfer_id: int):
+    return answer(services.transfer_now(transfer_id=transfer_id, operator=operator))
