@@ -29,3 +29,18 @@ class ContentSecurityPolicyMiddleware:
         if not request.path.startswith(("/admin/", "/api/")):
             response.setdefault("Content-Security-Policy", getattr(settings, "CONTENT_SECURITY_POLICY", POLICY))
         return response
+
+
+def client_ip(request) -> str | None:
+    """The visitor's address for login throttling, also behind a load balancer.
+
+    With TRUSTED_PROXY_COUNT = n > 0, the n proxies in front of us each appended the address
+    they saw to X-Forwarded-For, so the client is the n-th entry from the right; anything
+    further left was sent by the client and may be forged. With 0, the socket's peer is it.
+    """
+    count = settings.TRUSTED_PROXY_COUNT
+    if count > 0:
+        forwarded = [part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()]
+        if len(forwarded) >= count:
+            return forwarded[-count]
+    return request.META.get("REMOTE_ADDR")

@@ -7,6 +7,7 @@ production set DATABASE_URL to PostgreSQL.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -187,13 +188,26 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = 0.25  # hours
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+# Behind a load balancer the socket peer is the balancer: count the proxies that append to
+# X-Forwarded-For so throttling keys on the real client (helpdesk.middleware.client_ip).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "helpdesk.middleware.client_ip"
 
 # --- Security -------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
-if env.bool("SECURE", default=not DEBUG and env.bool("PRODUCTION", default=False)):
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+PRODUCTION = env.bool("PRODUCTION", default=False)
+if PRODUCTION and "SECRET_KEY" not in env:
+    # The default key is public (it is in this file): production must never sign sessions with it.
+    raise ImproperlyConfigured("Set SECRET_KEY in the environment when PRODUCTION is on.")
+if PRODUCTION and DEBUG:
+    raise ImproperlyConfigured("DEBUG must be off when PRODUCTION is on.")
+if env.bool("SECURE", default=not DEBUG and PRODUCTION):
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
