@@ -207,6 +207,158 @@ def availability_log_rows_of(queryset: QuerySet) -> Iterator[tuple]:
         yield neutralise(operator), media, status, iso(started, zone), iso(ended, zone), seconds_between(started, ended)
 
 
+def transfers_of(scope: ReportScope) -> QuerySet:
+    return metrics.transfers_in(scope)
+
+
+def transfer_rows_of(queryset: QuerySet) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = queryset.order_by("requested_at", "pk")
+    for row in stream(
+        queryset,
+        "pk",
+        "engagement_id",
+        "engagement__site_id",
+        "initiator__display_name",
+        "target_operator__display_name",
+        "target_queue__name",
+        "accepted_by__display_name",
+        "state",
+        "end_reason",
+        "reason_text",
+        "requested_at",
+        "answered_at",
+        "completed_at",
+        "ended_at",
+    ):
+        (pk, engagement_id, site_id, initiator, target, queue, accepted_by, state, end_reason, reason_text,
+         requested, answered, completed, ended) = row  # fmt: skip
+        zone = zones[site_id]
+        yield (
+            pk,
+            engagement_id,
+            neutralise(initiator),
+            neutralise(target or ""),
+            neutralise(queue or ""),
+            neutralise(accepted_by or ""),
+            state,
+            end_reason,
+            neutralise(reason_text),
+            iso(requested, zone),
+            iso(answered, zone),
+            iso(completed, zone),
+            iso(ended, zone),
+            seconds_between(requested, answered),
+        )
+
+
+def call_rows_of(queryset: QuerySet) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = queryset.order_by("engagement__created_at", "pk")
+    for row in stream(
+        queryset,
+        "pk",
+        "engagement_id",
+        "engagement__site_id",
+        "engagement__queue__name",
+        "engagement__visitor__name",
+        "engagement__visitor__phone_number",
+        "mode",
+        "provider",
+        "engagement__created_at",
+        "engagement__answered_at",
+        "engagement__ended_at",
+        "engagement__end_reason",
+        "engagement__owner__display_name",
+    ):
+        pk, engagement_id, site_id, queue, caller, phone, mode, provider, created, answered, ended, reason, owner = row
+        zone = zones[site_id]
+        yield (
+            pk,
+            engagement_id,
+            neutralise(queue),
+            neutralise(caller),
+            neutralise(phone),
+            mode,
+            provider,
+            iso(created, zone),
+            iso(answered, zone),
+            iso(ended, zone),
+            reason,
+            seconds_between(created, answered or ended),
+            seconds_between(answered, ended),
+            neutralise(owner or ""),
+        )
+
+
+def leg_rows_of(queryset: QuerySet) -> Iterator[tuple]:
+    zones = Zones()
+    queryset = queryset.order_by("call_id", "initiated_at", "pk")
+    for row in stream(
+        queryset,
+        "pk",
+        "call_id",
+        "call__engagement__site_id",
+        "kind",
+        "operator__display_name",
+        "queue__name",
+        "phone_number",
+        "state",
+        "end_reason",
+        "initiated_at",
+        "ringing_at",
+        "connected_at",
+        "held_at",
+        "ended_at",
+    ):
+        (
+            pk,
+            call_id,
+            site_id,
+            kind,
+            operator,
+            queue,
+            phone,
+            state,
+            reason,
+            initiated,
+            ringing,
+            connected,
+            held,
+            ended,
+        ) = row
+        zone = zones[site_id]
+        yield (
+            pk,
+            call_id,
+            kind,
+            neutralise(operator or ""),
+            neutralise(queue or ""),
+            neutralise(phone),
+            state,
+            reason,
+            iso(initiated, zone),
+            iso(ringing, zone),
+            iso(connected, zone),
+            iso(held, zone),
+            iso(ended, zone),
+            seconds_between(initiated, connected),
+            seconds_between(connected, ended),
+        )
+
+
+def _calls_of(scope: ReportScope) -> QuerySet:
+    from telephony.models import Call
+
+    return Call.objects.filter(engagement__in=metrics.engagements_in(scope).values("pk"))
+
+
+def _legs_of(scope: ReportScope) -> QuerySet:
+    from telephony.models import Leg
+
+    return Leg.objects.filter(call__engagement__in=metrics.engagements_in(scope).values("pk"))
+
+
 # --- Metrics tables as datasets ---------------------------------------------------
 
 ENGAGEMENT_METRIC_COLUMNS = (
@@ -340,6 +492,127 @@ register(
         ),
     )
 )
+
+
+def _register_transfers_and_calls() -> None:
+    """Transfers and telephony are apps of their own; their datasets join the same registry."""
+    from telephony.models import Call, Leg
+    from transfers.models import Transfer
+
+    register(
+        Dataset(
+            "transfers",
+            "Transfers",
+            (
+                "id",
+                "engagement",
+                "initiator",
+                "target_operator",
+                "target_queue",
+                "accepted_by",
+                "state",
+                "end_reason",
+                "decline_reason",
+                "requested_at",
+                "answered_at",
+                "completed_at",
+                "ended_at",
+                "time_to_answer_seconds",
+            ),  # fmt: skip
+            lambda scope: transfer_rows_of(transfers_of(scope)),
+            Transfer,
+            transfer_rows_of,
+        )
+    )
+    register(
+        Dataset(
+            "calls",
+            "Calls",
+            (
+                "id",
+                "engagement",
+                "queue",
+                "caller",
+                "phone_number",
+                "mode",
+                "provider",
+                "created_at",
+                "answered_at",
+                "ended_at",
+                "end_reason",
+                "wait_seconds",
+                "handle_seconds",
+                "operator",
+            ),  # fmt: skip
+            lambda scope: call_rows_of(_calls_of(scope)),
+            Call,
+            call_rows_of,
+        )
+    )
+    register(
+        Dataset(
+            "legs",
+            "Call legs",
+            (
+                "id",
+                "call",
+                "kind",
+                "operator",
+                "queue",
+                "phone_number",
+                "state",
+                "end_reason",
+                "initiated_at",
+                "ringing_at",
+                "connected_at",
+                "held_at",
+                "ended_at",
+                "ring_seconds",
+                "talk_seconds",
+            ),  # fmt: skip
+            lambda scope: leg_rows_of(_legs_of(scope)),
+            Leg,
+            leg_rows_of,
+        )
+    )
+    transfer_columns = (
+        ("label", "group"), ("requested", "requested"), ("accepted", "accepted"), ("completed", "completed"),
+        ("declined", "declined"), ("expired", "expired"), ("cancelled", "cancelled"), ("open", "open"),
+        ("accept_rate", "accept_rate"), ("avg_time_to_accept", "avg_time_to_accept_seconds"),
+    )  # fmt: skip
+    register(
+        Dataset(
+            "metrics_transfers",
+            "Transfer outcomes by day",
+            tuple(header for _, header in transfer_columns),
+            metric_rows(transfer_columns, lambda scope: metrics.transfer_metrics(scope=scope, by="day")),
+        )
+    )
+    register(
+        Dataset(
+            "metrics_decline_reasons",
+            "Decline reasons",
+            ("reason", "declined"),
+            metric_rows(
+                (("label", "reason"), ("declined", "declined")), lambda scope: metrics.decline_reasons(scope=scope)
+            ),
+        )
+    )
+    call_columns = (
+        ("label", "group"), ("calls", "calls"), ("consults", "consults"), ("call_transfers", "call_transfers"),
+        ("conferences", "conferences"), ("cold_transfers", "cold_transfers"), ("avg_consult", "avg_consult_seconds"),
+    )  # fmt: skip
+    register(
+        Dataset(
+            "metrics_calls",
+            "Call figures by day",
+            tuple(header for _, header in call_columns),
+            metric_rows(call_columns, lambda scope: metrics.call_metrics(scope=scope, by="day")),
+        )
+    )
+
+
+_register_transfers_and_calls()
 
 
 # --- Writers ---------------------------------------------------------------------

@@ -253,3 +253,191 @@ def availability_metrics(*, scope: ReportScope) -> list[dict]:
         }
         for r in rows
     ]
+
+
+# --- Transfers -----------------------------------------------------------------------
+
+TRANSFER_OUTCOMES = (
+    ("accepted", "Accepted"),
+    ("completed", "Completed"),
+    ("declined", "Declined"),
+    ("expired", "Not answered"),
+    ("cancelled", "Cancelled"),
+    ("open", "Still open"),
+)
+NO_REASON = "(no reason given)"
+
+
+def transfers_in(scope: ReportScope):
+    """Chat transfers requested in the range on engagements of the scope's sites (and filters)."""
+    from transfers.models import Transfer
+
+    transfers = Transfer.objects.filter(
+        engagement__site_id__in=scope.site_ids, requested_at__gte=scope.start, requested_at__lt=scope.end
+    )
+    if scope.queue_ids:
+        transfers = transfers.filter(engagement__queue_id__in=scope.queue_ids)
+    if scope.team_ids:
+        transfers = transfers.filter(initiator__in=Operator.objects.filter(teams__in=scope.team_ids).values("pk"))
+    if scope.operator_ids:
+        transfers = transfers.filter(
+            Q(initiator_id__in=scope.operator_ids)
+            | Q(target_operator_id__in=scope.operator_ids)
+            | Q(accepted_by_id__in=scope.operator_ids)
+        )
+    return transfers
+
+
+def _transfer_aggregates() -> dict:
+    from transfers.models import TransferState
+
+    accepted = Q(accepted_by__isnull=False)
+    return {
+        "requested": Count("pk"),
+        "accepted": Count("pk", filter=accepted),
+        "completed": Count("pk", filter=Q(state=TransferState.COMPLETED)),
+        "declined": Count("pk", filter=Q(state=TransferState.DECLINED)),
+        "expired": Count("pk", filter=Q(state=TransferState.EXPIRED)),
+        "cancelled": Count("pk", filter=Q(state=TransferState.CANCELLED)),
+        "open": Count("pk", filter=Q(state__in=[TransferState.REQUESTED, TransferState.ACCEPTED])),
+        "avg_time_to_accept": Avg(Seconds(F("answered_at"), F("requested_at")), filter=accepted),
+    }
+
+
+def _finish_transfer_row(row: dict) -> dict:
+    row["accept_rate"] = rate(row["accepted"], row["requested"])
+    row["completion_rate"] = rate(row["completed"], row["requested"])
+    return row
+
+
+def transfer_metrics(*, scope: ReportScope, by: str) -> list[dict]:
+    """Transfers requested, accepted, completed, declined, expired, cancelled, and time to accept, per group.
+
+    `by`: "total", "day", "site", "queue" (of the engagement) or "operator" (the initiator).
+    """
+    transfers = transfers_in(scope)
+    aggregates = _transfer_aggregates()
+    if by == "total":
+        return [_finish_transfer_row({"key": "total", "label": "All", **transfers.aggregate(**aggregates)})]
+    if by == "day":
+        key, names = TruncDate("requested_at", tzinfo=scope.zone), None
+    elif by == "site":
+        key, names = F("engagement__site_id"), dict(Site.objects.values_list("pk", "name"))
+    elif by == "queue":
+        key = F("engagement__queue_id")
+        names = {q.pk: str(q) for q in Queue.objects.filter(site_id__in=scope.site_ids).select_related("site")}
+    elif by == "operator":
+        key, names = F("initiator_id"), dict(Operator.objects.values_list("pk", "display_name"))
+    else:
+        raise ValueError(f"Unknown grouping {by!r}")
+    out = []
+    for row in transfers.annotate(key=key).values("key").annotate(**aggregates).order_by("key"):
+        row["label"] = row["key"].isoformat() if names is None else names.get(row["key"], str(row["key"]))
+        out.append(_finish_transfer_row(row))
+    return out
+
+
+def decline_reasons(*, scope: ReportScope) -> list[dict]:
+    """Declined offers (each operator who said no, queue transfers included) grouped by the reason given."""
+    from transfers.models import TransferOffer
+
+    offers = TransferOffer.objects.filter(transfer__in=transfers_in(scope), outcome=TransferOffer.Outcome.DECLINED)
+    counts: dict[str, int] = {}
+    for reason, declined in offers.values_list("reason_text").annotate(n=Count("pk")).values_list("reason_text", "n"):
+        label = " ".join((reason or "").split()) or NO_REASON
+        counts[label] = counts.get(label, 0) + declined
+    return [
+        {"label": label, "declined": n} for label, n in sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+    ]
+
+
+# --- Calls -----------------------------------------------------------------------------
+
+
+def call_metrics(*, scope: ReportScope, by: str) -> list[dict]:
+    """Calls, consults, call transfers (the consult target took the call, or it went out to a number),
+    average consult time; per "total", "day", "site" or "queue".
+
+    Conferences and cold transfers are counted from `Call.conferences` / `Call.cold_transfers`
+    when the telephony model records them (None until it does).
+    """
+    from telephony.models import Call, Leg
+
+    calls = Call.objects.filter(engagement__in=engagements_in(scope).values("pk"))
+    consult_kinds = [Leg.Kind.CONSULT, Leg.Kind.PHONE]
+    taken_over = Ownership.objects.filter(
+        engagement_id=OuterRef("engagement_id"), started_because=Ownership.Start.TRANSFERRED
+    )
+    consult_legs = Leg.objects.filter(call_id=OuterRef("pk"), kind__in=consult_kinds)
+    phone_out = Leg.objects.filter(call_id=OuterRef("pk"), kind=Leg.Kind.PHONE, end_reason=Leg.EndReason.TRANSFERRED)
+
+    rows = calls.annotate(
+        n_consult_legs=_subquery_count(consult_legs),
+        n_taken_over=_subquery_count(taken_over),
+        n_phone_out=_subquery_count(phone_out),
+    )
+    if by == "total":
+        grouped = [rows.aggregate(**_call_aggregates())]
+        grouped[0].update(key="total", label="All")
+    else:
+        key = {
+            "day": TruncDate("engagement__created_at", tzinfo=scope.zone),
+            "site": F("engagement__site_id"),
+            "queue": F("engagement__queue_id"),
+        }[by]
+        grouped = list(rows.annotate(key=key).values("key").annotate(**_call_aggregates()).order_by("key"))
+        names = (
+            dict(Site.objects.values_list("pk", "name"))
+            if by == "site"
+            else {q.pk: str(q) for q in Queue.objects.select_related("site")}
+            if by == "queue"
+            else {}
+        )
+        for row in grouped:
+            row["label"] = row["key"].isoformat() if by == "day" else names.get(row["key"], str(row["key"]))
+    consult_seconds = _consult_seconds(scope, by)
+    for row in grouped:
+        row["avg_consult"] = consult_seconds.get(row["key"])
+        row["conferences"] = row.get("conferences")
+        row["cold_transfers"] = row.get("cold_transfers")
+    return grouped
+
+
+def _subquery_count(queryset):
+    counted = queryset.order_by().annotate(_n=Func(F("pk"), function="COUNT")).values("_n")
+    return Coalesce(Subquery(counted[:1]), 0)
+
+
+def _call_aggregates() -> dict:
+    from telephony.models import Call
+
+    aggregates = {
+        "calls": Count("pk"),
+        "consults": Sum(F("n_consult_legs") + F("n_taken_over")),
+        "call_transfers": Sum(F("n_taken_over") + F("n_phone_out")),
+    }
+    field_names = {f.name for f in Call._meta.get_fields()}
+    for name in ("conferences", "cold_transfers"):
+        if name in field_names:
+            aggregates[name] = Sum(name)
+    return aggregates
+
+
+def _consult_seconds(scope: ReportScope, by: str) -> dict:
+    """Average time from placing a consult to its end, for consult legs that ended."""
+    from telephony.models import Leg
+
+    legs = Leg.objects.filter(
+        call__engagement__in=engagements_in(scope).values("pk"),
+        kind__in=[Leg.Kind.CONSULT, Leg.Kind.PHONE],
+        ended_at__isnull=False,
+    )
+    seconds = Avg(Seconds(F("ended_at"), F("initiated_at")))
+    if by == "total":
+        return {"total": legs.aggregate(s=seconds)["s"]}
+    key = {
+        "day": TruncDate("call__engagement__created_at", tzinfo=scope.zone),
+        "site": F("call__engagement__site_id"),
+        "queue": F("call__engagement__queue_id"),
+    }[by]
+    return {r["key"]: r["s"] for r in legs.annotate(key=key).values("key").annotate(s=seconds).order_by()}

@@ -1,0 +1,223 @@
+"""Transfer and call figures on hand-made rows (times relative to the engagement's creation)."""
+
+from datetime import timedelta
+
+import pytest
+
+from helpdesk.models import Media, Ownership
+from helpdesk.reporting import metrics
+from telephony.models import Call, Leg
+from tests.factories import OperatorFactory, QueueFactory
+from tests.reporting.conftest import DAY1, at, make_engagement
+from transfers.models import Transfer, TransferOffer
+
+
+def make_transfer(engagement, initiator, *, state, requested, answered=None, target=None, queue=None, **fields):
+    transfer = Transfer.objects.create(
+        engagement=engagement,
+        initiator=initiator,
+        target_operator=target if queue is None else None,
+        target_queue=queue,
+        state=state,
+        accept_timeout_seconds=30,
+        requested_at=engagement.created_at + timedelta(seconds=requested),
+        answered_at=engagement.created_at + timedelta(seconds=answered) if answered is not None else None,
+        ended_at=engagement.created_at + timedelta(seconds=(answered or requested) + 1)
+        if state not in ("requested", "accepted")
+        else None,
+        **fields,
+    )
+    return transfer
+
+
+def offer(transfer, operator, outcome, reason_text=""):
+    return TransferOffer.objects.create(
+        transfer=transfer,
+        operator=operator,
+        outcome=outcome,
+        reason_text=reason_text,
+        reason="declined" if outcome == "declined" else "",
+        offered_at=transfer.requested_at,
+        expires_at=transfer.requested_at + timedelta(seconds=30),
+        answered_at=transfer.requested_at + timedelta(seconds=5) if outcome != "pending" else None,
+    )
+
+
+@pytest.fixture
+def transfers(world):
+    """On e1 (created 03-02 10:00): five transfers from Alice.
+
+    t1 to Bob: completed, accepted 8 s after the request      -> time to accept 8
+    t2 to Bob: declined "Too busy"
+    t3 to queue Q2: Bob declined "too   busy", Carol declined "" then Dan accepted after 20 s (accepted, open)
+    t4 to Bob: expired
+    t5 to Bob: cancelled by Alice
+    """
+    e1 = world.engagements["e1"]
+    alice, bob = world.op1, world.op2
+    carol = OperatorFactory(site=world.site, display_name="Carol")
+    dan = OperatorFactory(site=world.site, display_name="Dan")
+    t1 = make_transfer(e1, alice, state="completed", requested=20, answered=28, target=bob, accepted_by=bob)
+    offer(t1, bob, "accepted")
+    t2 = make_transfer(e1, alice, state="declined", requested=40, answered=45, target=bob, reason_text="Too busy")
+    offer(t2, bob, "declined", "Too busy")
+    t3 = make_transfer(e1, alice, state="accepted", requested=60, answered=80, queue=world.q2, accepted_by=dan)
+    offer(t3, bob, "declined", "too   busy".replace("too", "Too"))
+    offer(t3, carol, "declined", "")
+    offer(t3, dan, "accepted")
+    t4 = make_transfer(e1, alice, state="expired", requested=100, target=bob)
+    offer(t4, bob, "expired")
+    t5 = make_transfer(e1, alice, state="cancelled", requested=200, target=bob)
+    offer(t5, bob, "withdrawn")
+    return world
+
+
+def test_transfer_outcomes(transfers):
+    total = metrics.transfer_metrics(scope=transfers.scope(), by="total")[0]
+    assert total["requested"] == 5
+    assert total["accepted"] == 2  # t1 (then completed) and t3
+    assert total["completed"] == 1
+    assert (total["declined"], total["expired"], total["cancelled"], total["open"]) == (1, 1, 1, 1)
+    assert total["accept_rate"] == pytest.approx(2 / 5)
+    # time to accept: t1 28-20 = 8 s, t3 80-60 = 20 s -> 14 s
+    assert total["avg_time_to_accept"] == pytest.approx(14)
+
+
+def test_transfers_by_day_queue_and_initiator(transfers):
+    assert [(r["label"], r["requested"]) for r in metrics.transfer_metrics(scope=transfers.scope(), by="day")] == [
+        ("2026-03-02", 5)
+    ]
+    assert [(r["label"], r["requested"]) for r in metrics.transfer_metrics(scope=transfers.scope(), by="queue")] == [
+        ("Q1 (Lyon)", 5)
+    ]
+    assert [r["label"] for r in metrics.transfer_metrics(scope=transfers.scope(), by="operator")] == ["Alice"]
+    assert metrics.transfer_metrics(scope=transfers.scope(queue_ids=[transfers.q2.pk]), by="total")[0]["requested"] == 0
+
+
+def test_decline_reasons_count_every_declined_offer(transfers):
+    reasons = metrics.decline_reasons(scope=transfers.scope())
+    # "Too busy" (t2) + "Too   busy" (t3, Bob; spaces folded) = 2; Carol gave no reason = 1
+    assert reasons == [{"label": "Too busy", "declined": 2}, {"label": "(no reason given)", "declined": 1}]
+
+
+def test_call_figures(world):
+    """Two calls on a voice queue on 03-02.
+
+    c1: Alice consults Bob (consult leg 30 s, then Bob takes the call: leg becomes his operator leg,
+        ownership 'transferred'); then Bob consults an outside number that takes the call (phone leg, 12 s).
+    c2: Bob consults Carol who does not answer (consult leg 20 s, no_answer).
+    consults = 3 (Bob's promoted leg + phone leg + Carol's leg); call transfers = 2 (to Bob, to the number);
+    average consult time counts the legs still of consult kind that ended: (12 + 20) / 2 = 16 s.
+    """
+    R, T, E = Ownership.Start.ROUTED, Ownership.Start.TRANSFERRED, Ownership.End
+    voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
+    carol = OperatorFactory(site=world.site, display_name="Carol")
+    alice, bob = world.op1, world.op2
+    c1e = make_engagement(
+        voice,
+        at(DAY1, 14),
+        answered=5,
+        ended=400,
+        owners=[(alice, 5, 100, R, E.TRANSFERRED), (bob, 100, 400, T, E.ENDED)],
+    )
+    c2e = make_engagement(voice, at(DAY1, 15), answered=3, ended=200, owners=[(bob, 3, 200, R, E.ENDED)])
+    # Telephony's receivers may already have made the calls (and rung legs) when the ownerships were written.
+    c1, c2 = Call.objects.get_or_create(engagement=c1e)[0], Call.objects.get_or_create(engagement=c2e)[0]
+    Leg.objects.filter(call__in=[c1, c2]).delete()
+
+    def leg(call, kind, start, stop, reason, **fields):
+        created = call.engagement.created_at
+        row = Leg.objects.create(
+            call=call, kind=kind, state="ended", end_reason=reason, ended_at=created + timedelta(seconds=stop), **fields
+        )
+        Leg.objects.filter(pk=row.pk).update(initiated_at=created + timedelta(seconds=start))
+        return row
+
+    leg(c1, "customer", 0, 400, "hung_up")
+    leg(c1, "operator", 0, 100, "transferred", operator=alice)
+    leg(c1, "operator", 70, 400, "transferred", operator=bob)  # Bob's consult leg, promoted at 100
+    leg(c1, "phone", 300, 312, "transferred", phone_number="+33612345678")
+    leg(c2, "customer", 0, 200, "hung_up")
+    leg(c2, "operator", 0, 200, "hung_up", operator=bob)
+    leg(c2, "consult", 50, 70, "no_answer", operator=carol)
+
+    total = metrics.call_metrics(scope=world.scope(), by="total")[0]
+    assert total["calls"] == 2
+    assert total["consults"] == 3
+    assert total["call_transfers"] == 2
+    assert total["avg_consult"] == pytest.approx(16)
+    by_queue = {r["label"]: r for r in metrics.call_metrics(scope=world.scope(), by="queue")}
+    assert by_queue["Phones (Lyon)"]["calls"] == 2
+
+
+def test_transfer_export_cell_by_cell_and_page_charts(transfers, client):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    client.force_login(transfers.manager)
+    response = client.get(reverse("reporting:export", args=["transfers", "csv"]) + "?start=2026-03-02&end=2026-03-03")
+    rows = list(csv.reader(io.StringIO(b"".join(response).decode())))
+    t2 = Transfer.objects.get(state="declined")
+    e1 = transfers.engagements["e1"]
+    assert rows[0][:3] == ["id", "engagement", "initiator"]
+    assert rows[2] == [
+        str(t2.pk), str(e1.pk), "Alice", "Bob", "", "", "declined", "", "Too busy",
+        "2026-03-02T10:00:40+00:00", "2026-03-02T10:00:45+00:00", "", "2026-03-02T10:00:46+00:00", "5.0",
+    ]  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                b"".join(
+                    client.get(
+                        reverse("reporting:export", args=["metrics_decline_reasons", "csv"])
+                        + "?start=2026-03-02&end=2026-03-03"
+                    )
+                ).decode()
+            )
+        )
+    )
+    assert rows == [["reason", "declined"], ["Too busy", "2"], ["(no reason given)", "1"]]
+    html = client.get(reverse("reporting:page") + "?start=2026-03-02&end=2026-03-03").content.decode()
+    assert 'aria-label="Transfer outcomes"' in html and 'aria-label="Decline reasons"' in html
+    assert "Too busy" in html
+
+
+def test_leg_export_cell_by_cell(world, client):
+    import csv
+    import io
+
+    from django.urls import reverse
+
+    voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
+    engagement = make_engagement(voice, at(DAY1, 14), visitor_name="=Caller")
+    call = Call.objects.get_or_create(engagement=engagement)[0]
+    Leg.objects.filter(call=call).delete()
+    leg = Leg.objects.create(
+        call=call,
+        kind="phone",
+        phone_number="+33612345678",
+        state="ended",
+        end_reason="no_answer",
+        ringing_at=at(DAY1, 14, 0, 1),
+        ended_at=at(DAY1, 14, 0, 31),
+    )
+    Leg.objects.filter(pk=leg.pk).update(initiated_at=at(DAY1, 14))
+    client.force_login(world.manager)
+    query = "?start=2026-03-02&end=2026-03-03"
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(client.get(reverse("reporting:export", args=["legs", "csv"]) + query)).decode())
+        )
+    )
+    assert rows[1] == [
+        str(leg.pk), str(call.pk), "phone", "", "", "'+33612345678", "ended", "no_answer",
+        "2026-03-02T14:00:00+00:00", "2026-03-02T14:00:01+00:00", "", "", "2026-03-02T14:00:31+00:00", "", "",
+    ]  # fmt: skip
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(client.get(reverse("reporting:export", args=["calls", "csv"]) + query)).decode())
+        )
+    )
+    assert rows[1][:6] == [str(call.pk), str(engagement.pk), "Phones", "'=Caller", "", "normal"]
