@@ -175,6 +175,7 @@ def _leg_ref(leg: Leg) -> LegRef:
         kind=leg.kind,
         conference=provider.conference_name(leg.call_id),
         provider_leg_id=leg.provider_leg_id,
+        provider_call_id=leg.call.provider_call_id,
     )
 
 

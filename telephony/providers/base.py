@@ -21,6 +21,8 @@ class LegRef:
     kind: str
     conference: str
     provider_leg_id: str = ""
+    # The provider's id of the conference, once it reported one.
+    provider_call_id: str = ""
 
 
 @dataclass(frozen=True)

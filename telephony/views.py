@@ -1,0 +1,313 @@
+"""Phone pages and their JSON acts: thin views that parse, authorise, call one service, answer.
+
+Acts answer with the call's fresh snapshot; the same snapshot reaches every operator on the
+call as a `call.state` frame over the operator socket. Domain errors become
+`{"error": {"code", "message"}}` with the error's HTTP status.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core import signing
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_POST
+
+from helpdesk.errors import DomainError
+from helpdesk.models import Availability, Media, Queue
+from helpdesk.services.presence import ensure_availabilities, set_availability
+
+from . import selectors, services
+from .errors import CallError, WebhookRejected
+from .events import caller_view
+from .models import Call, Leg
+from .providers import get_provider
+
+logger = logging.getLogger(__name__)
+
+CALLER_SALT = "telephony.caller"
+
+
+def _operator(request):
+    operator = getattr(request.user, "operator", None)
+    if operator is None:
+        raise PermissionDenied("Only operators have a phone.")
+    return operator
+
+
+def _body(request) -> dict:
+    if request.content_type == "application/json":
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            raise CallError("bad_request", "The request is not valid JSON.") from None
+        if not isinstance(body, dict):
+            raise CallError("bad_request", "The request must be a JSON object.")
+        return body
+    return request.POST.dict()
+
+
+def json_act(view):
+    """Run an act; turn a domain error into its JSON answer."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        try:
+            return view(request, *args, **kwargs)
+        except DomainError as error:
+            return JsonResponse({"error": error.as_dict()}, status=error.http_status)
+
+    return wrapper
+
+
+def _snapshot(call_id: int) -> dict:
+    return selectors.call_snapshot(Call.objects.get(pk=call_id))
+
+
+def _int(value, field: str) -> int | None:
+    if value in (None, ""):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise CallError("bad_request", f"'{field}' must be a number.") from None
+
+
+# --- the phone console (operators) -----------------------------------------------------------
+
+
+@login_required
+def console(request):
+    operator = _operator(request)
+    voice = next(a for a in ensure_availabilities(operator=operator) if a.media == Media.VOICE)
+    return render(
+        request,
+        "telephony/console.html",
+        {
+            "operator": operator,
+            "voice": voice,
+            "statuses": Availability.Status.choices,
+            "calls": [selectors.call_snapshot(call) for call in selectors.current_calls_of(operator=operator)],
+        },
+    )
+
+
+@login_required
+@require_GET
+def current_calls(request):
+    operator = _operator(request)
+    calls = [selectors.call_snapshot(call) for call in selectors.current_calls_of(operator=operator)]
+    voice = Availability.objects.filter(operator=operator, media=Media.VOICE).first()
+    return JsonResponse(
+        {
+            "operator_id": operator.pk,
+            "voice": {"status": voice.status, "load": voice.load, "capacity": voice.capacity} if voice else None,
+            "calls": calls,
+        }
+    )
+
+
+@login_required
+@require_GET
+def targets(request):
+    """The Transfer/Conf picker: skills (waiting, available operators) and operators (voice)."""
+    operator = _operator(request)
+    search = request.GET.get("q", "").strip()[:100]
+    skills = [
+        {
+            "id": stat.queue.pk,
+            "name": stat.queue.name,
+            "waiting": stat.waiting,
+            "longest_wait_seconds": stat.longest_wait_seconds,
+            "available_operators": stat.available_operators,
+        }
+        for stat in selectors.skill_targets(operator=operator)
+        if not search or search.lower() in stat.queue.name.lower()
+    ]
+    operators = [
+        {
+            "id": target.operator.pk,
+            "name": target.operator.display_name,
+            "email": target.operator.email,
+            "teams": [team.name for team in target.operator.teams.all()],
+            "status": target.status,
+            "can_take_call": target.can_take_call,
+        }
+        for target in selectors.operator_targets(operator=operator, search=search)
+    ]
+    return JsonResponse({"skills": skills, "operators": operators})
+
+
+@login_required
+@require_POST
+@json_act
+def availability(request):
+    operator = _operator(request)
+    status = _body(request).get("status")
+    if status not in Availability.Status.values:
+        raise CallError("bad_request", "Unknown status.")
+    voice = set_availability(operator=operator, media=Media.VOICE, status=status)
+    return JsonResponse({"status": voice.status, "load": voice.load, "capacity": voice.capacity})
+
+
+CALL_ACTS = {
+    "hold": services.put_on_hold,
+    "unhold": services.take_off_hold,
+    "hang-up-consult": services.hang_up_consult,
+    "cold-transfer": services.cold_transfer,
+    "conference": services.conference,
+    "release": services.release_call,
+    "end-conference": services.end_conference,
+}
+
+
+@login_required
+@require_POST
+@json_act
+def call_act(request, call_id: int, act: str):
+    operator = _operator(request)
+    if act == "consult":
+        body = _body(request)
+        services.start_consult(
+            call_id=call_id,
+            operator=operator,
+            queue_id=_int(body.get("queue_id"), "queue_id"),
+            operator_id=_int(body.get("operator_id"), "operator_id"),
+            phone_number=body.get("phone_number") or None,
+        )
+    elif act in CALL_ACTS:
+        CALL_ACTS[act](call_id=call_id, operator=operator)
+    else:
+        raise Http404("No such act.")
+    return JsonResponse({"call": _snapshot(call_id)})
+
+
+LEG_ACTS = {"answer": services.answer_leg, "decline": services.decline_leg, "hang-up": services.hang_up}
+
+
+@login_required
+@require_POST
+@json_act
+def leg_act(request, leg_id: int, act: str):
+    operator = _operator(request)
+    if act not in LEG_ACTS:
+        raise Http404("No such act.")
+    call = LEG_ACTS[act](leg_id=leg_id, operator=operator)
+    return JsonResponse({"call": _snapshot(call.pk)})
+
+
+# --- the caller simulator (no login; the caller holds a signed token for their call) ---------
+
+
+def make_caller_token(call: Call) -> str:
+    return signing.dumps({"c": call.pk}, salt=CALLER_SALT)
+
+
+def _call_from_token(token: str) -> Call:
+    try:
+        payload = signing.loads(token, salt=CALLER_SALT)
+        return Call.objects.get(pk=int(payload["c"]))
+    except (signing.BadSignature, KeyError, TypeError, ValueError, Call.DoesNotExist):
+        raise Http404("No such call.") from None
+
+
+def _builtin_only():
+    if get_provider().name != "builtin":
+        raise Http404("The simulator runs with the built-in provider only.")
+
+
+def simulator(request):
+    _builtin_only()
+    queues = Queue.objects.filter(media=Media.VOICE).select_related("site").order_by("site__name", "name")
+    return render(request, "telephony/simulator.html", {"queues": queues})
+
+
+@require_POST
+@json_act
+def simulator_place_call(request):
+    """The simulated caller dials a voice queue; answers with the call token and their view."""
+    _builtin_only()
+    body = _body(request)
+    queue = Queue.objects.filter(pk=_int(body.get("queue_id"), "queue_id") or 0, media=Media.VOICE).first()
+    if queue is None:
+        raise CallError("not_found", "Pick a line to call.")
+    call = services.place_call(
+        queue=queue, caller_name=str(body.get("name", ""))[:100], phone_number=body.get("phone_number") or ""
+    )
+    return JsonResponse({"token": make_caller_token(call), "call": caller_view(_snapshot(call.pk))}, status=201)
+
+
+@require_GET
+def simulator_call(request, token: str):
+    call = _call_from_token(token)
+    return JsonResponse({"call": caller_view(_snapshot(call.pk))})
+
+
+@require_POST
+@json_act
+def simulator_hang_up(request, token: str):
+    call = _call_from_token(token)
+    customer = call.legs.get(kind=Leg.Kind.CUSTOMER)
+    services.hang_up(leg_id=customer.pk)
+    return JsonResponse({"call": caller_view(_snapshot(call.pk))})
+
+
+@require_GET
+def simulator_outside_line(request):
+    """Calls ringing or connected to an outside number (the simulator answers for that number)."""
+    _builtin_only()
+    try:
+        number = services.validate_phone_number(request.GET.get("number", ""))
+    except CallError as error:
+        return JsonResponse({"error": error.as_dict()}, status=400)
+    legs = Leg.objects.filter(kind=Leg.Kind.PHONE, phone_number=number, state__in=Leg.OPEN_STATES).order_by("pk")
+    return JsonResponse({"number": number, "legs": [{"id": leg.pk, "state": leg.state} for leg in legs]})
+
+
+@require_POST
+@json_act
+def simulator_outside_act(request, leg_id: int, act: str):
+    _builtin_only()
+    if not Leg.objects.filter(pk=leg_id, kind=Leg.Kind.PHONE).exists():
+        raise Http404("No such outside call.")
+    if act == "answer":
+        call = services.answer_leg(leg_id=leg_id)
+    elif act == "hang-up":
+        call = services.hang_up(leg_id=leg_id)
+    else:
+        raise Http404("No such act.")
+    leg = Leg.objects.get(pk=leg_id)
+    return JsonResponse({"leg": {"id": leg.pk, "state": leg.state, "call_id": call.pk}})
+
+
+# --- provider webhooks ----------------------------------------------------------------------------
+
+
+@csrf_exempt
+@require_POST
+def webhook(request, provider: str):
+    """Status callbacks of the configured provider: authentic ones are applied once, in order."""
+    backend = get_provider()
+    if provider != backend.name:
+        raise Http404("That provider is not in use.")
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+    params = request.POST.dict()
+    signature = request.headers.get("X-Twilio-Signature", "") or request.headers.get("X-Provider-Signature", "")
+    try:
+        provider_events = backend.parse_webhook(url=url, params=params, signature=signature)
+    except WebhookRejected as error:
+        logger.warning("Rejected %s webhook: %s", provider, error)
+        return HttpResponse(status=403)
+    for event in provider_events:
+        try:
+            services.apply_provider_event(provider=backend.name, event=event)
+        except DomainError as error:  # the act no longer applies: the event is stale, not an error
+            logger.info("Provider event %s not applied: %s", event.kind, error.code)
+    return HttpResponse(status=204)
