@@ -1,0 +1,108 @@
+"""Query filters of the list endpoints (django-filter); ids of other sites simply match nothing."""
+
+from __future__ import annotations
+
+import django_filters as filters
+
+from telephony.models import Call, Leg
+from transfers.models import Transfer
+
+from ..models import Engagement, Message, Note, Operator, Queue, Team
+
+
+class IdFilter(filters.NumberFilter):
+    """An id: a whole number (bigger than any id matches nothing rather than failing)."""
+
+    def filter(self, qs, value):
+        if value is not None and (value != int(value) or not 0 < value < 2**63):
+            return qs.none()
+        return super().filter(qs, int(value) if value is not None else value)
+
+
+class TeamFilter(filters.FilterSet):
+    site = IdFilter(field_name="site_id")
+
+    class Meta:
+        model = Team
+        fields = ["site"]
+
+
+class OperatorFilter(filters.FilterSet):
+    site = IdFilter(field_name="site_id")
+    team = IdFilter(field_name="teams")
+    status = filters.ChoiceFilter(
+        field_name="availabilities__status",
+        choices=[(s, s) for s in ("available", "busy", "away", "offline")],
+        distinct=True,
+        help_text="Operators with this status on at least one media.",
+    )
+
+    class Meta:
+        model = Operator
+        fields = ["site", "team", "status"]
+
+
+class QueueFilter(filters.FilterSet):
+    site = IdFilter(field_name="site_id")
+
+    class Meta:
+        model = Queue
+        fields = ["site", "media"]
+
+
+class EngagementFilter(filters.FilterSet):
+    site = IdFilter(field_name="site_id")
+    queue = IdFilter(field_name="queue_id")
+    owner = IdFilter(field_name="owner_id")
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Engagement
+        fields = ["site", "queue", "owner", "state", "media", "end_reason"]
+
+
+class MessageFilter(filters.FilterSet):
+    engagement = IdFilter(field_name="engagement_id")
+    after_seq = filters.NumberFilter(field_name="seq", lookup_expr="gt", help_text="Messages after this seq.")
+
+    class Meta:
+        model = Message
+        fields = ["engagement", "sender"]
+
+
+class NoteFilter(filters.FilterSet):
+    engagement = IdFilter(field_name="engagement_id")
+
+    class Meta:
+        model = Note
+        fields = ["engagement", "source"]
+
+
+class TransferFilter(filters.FilterSet):
+    engagement = IdFilter(field_name="engagement_id")
+    initiator = IdFilter(field_name="initiator_id")
+    requested_after = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
+    requested_before = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
+
+    class Meta:
+        model = Transfer
+        fields = ["engagement", "initiator", "state"]
+
+
+class CallFilter(filters.FilterSet):
+    engagement = IdFilter(field_name="engagement_id")
+    site = IdFilter(field_name="engagement__site_id")
+
+    class Meta:
+        model = Call
+        fields = ["engagement", "site", "mode"]
+
+
+class LegFilter(filters.FilterSet):
+    call = IdFilter(field_name="call_id")
+    operator = IdFilter(field_name="operator_id")
+
+    class Meta:
+        model = Leg
+        fields = ["call", "operator", "kind", "state"]

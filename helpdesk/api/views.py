@@ -1,0 +1,274 @@
+"""REST API views: parse, scope to the caller's sites, call a selector or a service, serialise.
+
+Every queryset is narrowed to the caller's sites first, so another site's object is simply
+"not found". Domain errors from services become `{"error": {"code", "message"}}`.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from telephony.models import Call, Leg
+from transfers import services as transfer_services
+from transfers.models import Transfer
+
+from ..errors import DomainError
+from ..models import Engagement, Message, Note, Operator, Queue, Site, Team
+from ..reporting import metrics
+from ..reporting.scope import build_scope
+from ..selectors import queue_stats
+from ..services.engagements import add_note
+from . import filters, serializers
+from .scoping import caller_site_ids
+
+ID_PATTERN = "[0-9]{1,18}"
+
+
+class Cursor(CursorPagination):
+    """Stable pages over live data: newest first by id (ids only grow)."""
+
+    ordering = "-pk"
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+def error_response(error: DomainError) -> Response:
+    return Response({"error": error.as_dict()}, status=error.http_status)
+
+
+def not_an_operator() -> Response:
+    return Response(
+        {"error": {"code": "not_operator", "message": "Only operators can do this."}}, status=status.HTTP_403_FORBIDDEN
+    )
+
+
+class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    pagination_class = Cursor
+    lookup_value_regex = ID_PATTERN
+    site_path = "site"
+
+    def scoped(self, queryset):
+        return queryset.filter(**{f"{self.site_path}__in": caller_site_ids(self.request)})
+
+
+class SiteViewSet(ScopedViewSet):
+    """Sites you manage (all for a superuser; an operator's own site)."""
+
+    serializer_class = serializers.SiteSerializer
+    site_path = "pk"
+
+    def get_queryset(self):
+        return self.scoped(Site.objects.all())
+
+
+class TeamViewSet(ScopedViewSet):
+    serializer_class = serializers.TeamSerializer
+    filterset_class = filters.TeamFilter
+
+    def get_queryset(self):
+        return self.scoped(Team.objects.all())
+
+
+class OperatorViewSet(ScopedViewSet):
+    """Operators with their availability per media (status, capacity, load)."""
+
+    serializer_class = serializers.OperatorSerializer
+    filterset_class = filters.OperatorFilter
+
+    def get_queryset(self):
+        return self.scoped(Operator.objects.prefetch_related("availabilities", "teams"))
+
+
+class QueueViewSet(ScopedViewSet):
+    """Queues with live figures: waiting now, longest current wait, operators available."""
+
+    serializer_class = serializers.QueueSerializer
+    filterset_class = filters.QueueFilter
+
+    def get_queryset(self):
+        return self.scoped(Queue.objects.prefetch_related("teams"))
+
+    def get_serializer(self, *args, **kwargs):
+        instance = args[0] if args else None
+        if instance is not None:
+            queues = instance if isinstance(instance, list) else [instance]
+            kwargs.setdefault("context", self.get_serializer_context())
+            kwargs["context"]["queue_stats"] = {s.queue.pk: s for s in queue_stats(queues=queues)}
+        return super().get_serializer(*args, **kwargs)
+
+
+class EngagementViewSet(ScopedViewSet):
+    serializer_class = serializers.EngagementSerializer
+    filterset_class = filters.EngagementFilter
+
+    def get_queryset(self):
+        return self.scoped(Engagement.objects.select_related("visitor"))
+
+    @extend_schema(
+        request=serializers.NoteCreateSerializer,
+        responses={
+            201: serializers.NoteSerializer,
+            400: OpenApiResponse(description="Invalid body."),
+            403: serializers.ErrorSerializer,
+            404: OpenApiResponse(description="No such engagement on your sites."),
+            409: serializers.ErrorSerializer,
+        },
+        summary="Add an internal note to an engagement you own",
+    )
+    @action(detail=True, methods=["post"], url_path="notes", pagination_class=None, filterset_class=None)
+    def add_note(self, request, pk=None):
+        engagement = self.get_object()
+        payload = serializers.NoteCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        operator = getattr(request.user, "operator", None)
+        if operator is None:
+            return not_an_operator()
+        try:
+            note = add_note(engagement_id=engagement.pk, author=operator, body=payload.validated_data["body"])
+        except DomainError as error:
+            return error_response(error)
+        return Response(serializers.NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class MessageViewSet(ScopedViewSet):
+    """Transcript lines; filter by engagement (and `after_seq` to resume)."""
+
+    serializer_class = serializers.MessageSerializer
+    filterset_class = filters.MessageFilter
+    site_path = "engagement__site"
+
+    def get_queryset(self):
+        return self.scoped(Message.objects.all())
+
+
+class NoteViewSet(ScopedViewSet):
+    serializer_class = serializers.NoteSerializer
+    filterset_class = filters.NoteFilter
+    site_path = "engagement__site"
+
+    def get_queryset(self):
+        return self.scoped(Note.objects.all())
+
+
+class TransferViewSet(mixins.CreateModelMixin, ScopedViewSet):
+    """Chat transfers with every offer they made; POST starts one (you must own the engagement)."""
+
+    serializer_class = serializers.TransferSerializer
+    filterset_class = filters.TransferFilter
+    site_path = "engagement__site"
+
+    def get_queryset(self):
+        return self.scoped(Transfer.objects.prefetch_related("offers"))
+
+    @extend_schema(
+        request=serializers.TransferCreateSerializer,
+        responses={
+            201: serializers.TransferSerializer,
+            400: serializers.ErrorSerializer,
+            403: serializers.ErrorSerializer,
+            404: OpenApiResponse(description="No such engagement on your sites."),
+            409: serializers.ErrorSerializer,
+        },
+        summary="Start a chat transfer to an operator or a queue",
+    )
+    def create(self, request, *args, **kwargs):
+        payload = serializers.TransferCreateSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        operator = getattr(request.user, "operator", None)
+        if operator is None:
+            return not_an_operator()
+        engagement = Engagement.objects.filter(pk=data["engagement"], site_id__in=caller_site_ids(request)).first()
+        if engagement is None:
+            return Response(
+                {"error": {"code": "not_found", "message": "No such engagement on your sites."}},
+                status=status.HTTP_404_NOT_FOUND,
+            )
+        try:
+            transfer = transfer_services.request_transfer(
+                engagement_id=engagement.pk,
+                initiator=operator,
+                target_operator_id=data.get("target_operator"),
+                target_queue_id=data.get("target_queue"),
+                warm_message=data.get("warm_message", ""),
+            )
+        except DomainError as error:
+            return error_response(error)
+        transfer = Transfer.objects.prefetch_related("offers").get(pk=transfer.pk)
+        return Response(serializers.TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
+
+
+class CallViewSet(ScopedViewSet):
+    """Calls with their legs (each party's connection and the time it reached each state)."""
+
+    serializer_class = serializers.CallSerializer
+    filterset_class = filters.CallFilter
+    site_path = "engagement__site"
+
+    def get_queryset(self):
+        return self.scoped(
+            Call.objects.select_related("engagement").prefetch_related(Prefetch("legs", Leg.objects.order_by("pk")))
+        )
+
+
+class LegViewSet(ScopedViewSet):
+    serializer_class = serializers.LegSerializer
+    filterset_class = filters.LegFilter
+    site_path = "call__engagement__site"
+
+    def get_queryset(self):
+        return self.scoped(Leg.objects.all())
+
+
+class MetricsView(APIView):
+    """Contact-centre figures over a date range (definitions in docs/metrics.md), scoped to your sites."""
+
+    @extend_schema(
+        parameters=[serializers.MetricsQuerySerializer],
+        responses={200: serializers.MetricsSerializer, 400: OpenApiResponse(description="Invalid parameters.")},
+    )
+    def get(self, request):
+        query = serializers.MetricsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        sites = Site.objects.filter(pk__in=caller_site_ids(request))
+
+        def ids(name):
+            return [data[name]] if data.get(name) else ()
+
+        scope = build_scope(
+            sites=sites,
+            start_date=data.get("start"),
+            end_date=data.get("end"),
+            site_ids=ids("site"),
+            queue_ids=ids("queue"),
+            team_ids=ids("team"),
+            operator_ids=ids("operator"),
+        )
+        if data.get("site") and not scope.site_ids:
+            scope.site_ids = []  # a site you may not see: no figures, not all of yours
+        by = data["by"]
+        rows = {
+            "start": scope.start,
+            "end": scope.end,
+            "time_zone": scope.zone.key,
+            "by": by,
+            "engagements": metrics.engagement_metrics(scope=scope, by=by),
+            "transfers": metrics.transfer_metrics(
+                scope=scope, by=by if by in ("total", "day", "site", "queue", "operator") else "total"
+            ),
+            "decline_reasons": metrics.decline_reasons(scope=scope),
+            "calls": metrics.call_metrics(scope=scope, by=by if by in ("total", "day", "site", "queue") else "total"),
+            "operators": metrics.operator_metrics(scope=scope),
+        }
+        for table in ("engagements", "transfers", "calls", "operators"):
+            for row in rows[table]:
+                row["key"] = str(row["key"])
+        return Response(serializers.MetricsSerializer(rows).data)
