@@ -123,6 +123,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "transfers.tasks.expire_overdue_transfers",
         "schedule": env.float("TRANSFER_SWEEP_SECONDS", default=2.0),
     },
+    "route-waiting-engagements": {
+        "task": "helpdesk.tasks.route_waiting_engagements_task",
+        "schedule": env.float("ROUTING_SWEEP_SECONDS", default=5.0),
+    },
     "clean-up-call-legs": {
         "task": "telephony.tasks.clean_up_legs",
         "schedule": env.float("LEG_SWEEP_SECONDS", default=5.0),

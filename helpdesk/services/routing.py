@@ -7,12 +7,14 @@ Two routers therefore never give one engagement two owners nor overfill an opera
 
 from __future__ import annotations
 
+import time
+
 from django.db import transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from .. import events
-from ..lock_objects import free_availabilities, lock_engagement
+from ..lock_objects import free_availabilities, lock_availability, lock_engagement
 from ..models import Availability, Engagement, Operator, Ownership, Queue
 
 
@@ -44,6 +46,7 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
     now = timezone.now()
     Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
     availability.refresh_from_db(fields=["load"])
+    events.availability_changed(availability)
     ownership = Ownership.objects.create(
         engagement=engagement,
         operator_id=availability.operator_id,
@@ -70,51 +73,91 @@ def release_ownership(*, engagement: Engagement, because: str) -> None:
     if availability.load == 0:
         availability.idle_since = now
     availability.save(update_fields=["load", "idle_since"])
+    events.availability_changed(availability)
     events.engagement_released(engagement, operator_id=engagement.owner_id, reason=because)
     if availability.status == Availability.Status.AVAILABLE:
         schedule_routing_for_operator(operator_id=engagement.owner_id, media=engagement.media)
 
 
+# SKIP LOCKED never waits, so a router may pass over a row that another transaction holds only
+# for a moment (another router, or a message being posted on a waiting engagement). When that
+# is the only reason nothing was routed, try again shortly, a bounded number of times.
+ROUTING_ATTEMPTS = 6
+ROUTING_RETRY_SECONDS = 0.02
+
+
 def route_engagement(*, engagement_id: int) -> Operator | None:
-    """Give a waiting engagement to the first free operator of its queue; None if nobody can take it."""
-    with transaction.atomic():
-        engagement = lock_engagement(engagement_id)
-        if engagement.state != Engagement.State.QUEUED:
+    """Give a waiting engagement to the first free operator of its queue; None if nobody can take it.
+
+    The engagement row is locked (one router at a time per engagement), operators are picked
+    with SKIP LOCKED, longest idle first, and the capacity constraint refuses an overfill.
+    """
+    for attempt in range(ROUTING_ATTEMPTS):
+        with transaction.atomic():
+            engagement = lock_engagement(engagement_id)
+            if engagement.state != Engagement.State.QUEUED:
+                return None
+            availability = pick_free_availability(queue=engagement.queue)
+            if availability is not None:
+                take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
+                operator = availability.operator
+                events.engagement_assigned(engagement, operator=operator)
+                events.queues_changed(engagement.site_id)
+                return operator
+            # Candidates that exist but were skipped are held by another transaction right now.
+            held_elsewhere = candidate_availabilities(queue=engagement.queue).exists()
+        if not held_elsewhere:
             return None
-        availability = pick_free_availability(queue=engagement.queue)
-        if availability is None:
-            return None
-        take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
-        operator = availability.operator
-        events.engagement_assigned(engagement, operator=operator)
-        events.queues_changed(engagement.site_id)
-    return operator
+        time.sleep(ROUTING_RETRY_SECONDS * (attempt + 1))
+    return None
+
+
+def waiting_for_operator(*, operator_id: int, media: str) -> QuerySet[Engagement]:
+    """Waiting engagements an operator could take on `media`, oldest first."""
+    return Engagement.objects.filter(
+        state=Engagement.State.QUEUED,
+        media=media,
+        queue__in=Queue.objects.filter(teams__operators=operator_id).values("pk"),
+    ).order_by("queued_at", "pk")
 
 
 def route_waiting_for_operator(*, operator_id: int, media: str) -> int:
-    """Fill a newly free operator with the oldest waiting engagements they serve. Returns how many."""
+    """Fill a newly free operator with the oldest waiting engagements they serve. Returns how many.
+
+    The operator's availability row is locked for each pick; engagements are taken with
+    SKIP LOCKED so two operators filling up at once never wait for each other.
+    """
     routed = 0
+    attempts = 0
     while True:
         with transaction.atomic():
-            availability = Availability.objects.select_for_update().get(operator_id=operator_id, media=media)
+            availability = lock_availability(operator_id=operator_id, media=media)
             if not availability.has_room:
                 return routed
             engagement = (
-                Engagement.objects.select_for_update(skip_locked=True)
-                .filter(
-                    state=Engagement.State.QUEUED,
-                    media=media,
-                    queue__in=Queue.objects.filter(teams__operators=operator_id).values("pk"),
-                )
-                .order_by("queued_at", "pk")
-                .first()
+                waiting_for_operator(operator_id=operator_id, media=media).select_for_update(skip_locked=True).first()
             )
-            if engagement is None:
-                return routed
-            take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
-            events.engagement_assigned(engagement, operator=availability.operator)
-            events.queues_changed(engagement.site_id)
-        routed += 1
+            if engagement is not None:
+                take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
+                events.engagement_assigned(engagement, operator=availability.operator)
+                events.queues_changed(engagement.site_id)
+                routed += 1
+                continue
+            held_elsewhere = waiting_for_operator(operator_id=operator_id, media=media).exists()
+        attempts += 1
+        if not held_elsewhere or attempts >= ROUTING_ATTEMPTS:
+            return routed
+        time.sleep(ROUTING_RETRY_SECONDS * attempts)
+
+
+def route_waiting_engagements(*, limit: int = 200) -> int:
+    """Safety net (beat): route engagements still waiting although someone may be free. Returns how many."""
+    routed = 0
+    waiting = Engagement.objects.filter(state=Engagement.State.QUEUED).order_by("queued_at", "pk")
+    for engagement_id in waiting.values_list("pk", flat=True)[:limit]:
+        if route_engagement(engagement_id=engagement_id) is not None:
+            routed += 1
+    return routed
 
 
 def schedule_routing_for_operator(*, operator_id: int, media: str) -> None:

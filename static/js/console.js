@@ -117,6 +117,7 @@ function onMessage(frame) {
   if (!item) return;
   item.messages.set(frame.seq, frame);
   item.summary.last_seq = Math.max(item.summary.last_seq || 0, frame.seq);
+  if (!item.preview || frame.seq >= item.preview.seq) item.preview = frame;
   const visible = state.current === Number(frame.engagement_id) && !document.hidden;
   if (frame.sender === "visitor") {
     item.typing = false;
@@ -129,6 +130,7 @@ function onMessage(frame) {
   if (state.current === Number(frame.engagement_id)) {
     renderMessage(frame);
     renderTyping();
+    renderDetails(item);
   }
   renderList();
 }
@@ -160,6 +162,8 @@ function onAssigned(frame) {
 function onDetail(frame) {
   const item = addEngagement(frame.engagement, entry(frame.engagement.id)?.unread || 0);
   frame.messages.forEach((message) => item.messages.set(message.seq, message));
+  if (frame.messages.length) item.preview = frame.messages[frame.messages.length - 1];
+  item.summary.last_seq = Math.max(item.summary.last_seq || 0, lastSeqOf(item));
   item.messages.forEach((_, seq) => socket.noteSeq(frame.engagement.id, seq));
   item.notes = frame.notes;
   item.owners = frame.owners;
@@ -364,7 +368,7 @@ function renderList() {
     if (item.ended) link.classList.add("ended");
     const text = el("span", "grow");
     text.append(el("span", "name", item.summary.visitor_name));
-    text.append(el("span", "small muted queue-name", item.ended ? "Ended" : item.typing ? "typing…" : item.summary.queue));
+    text.append(el("span", `small muted queue-name${item.typing && !item.ended ? " typing-now" : ""}`, secondLine(item)));
     const badge = el("span", "badge badge-count unread", item.unread);
     badge.hidden = !item.unread;
     link.append(el("span", "avatar", avatarLetter(item.summary.visitor_name)), text, badge);
@@ -456,10 +460,20 @@ function renderTyping() {
   renderListTypingOnly();
 }
 
+function secondLine(item) {
+  if (item.ended) return "Ended";
+  if (item.typing) return "typing…";
+  if (item.preview) return `${item.preview.sender === "operator" ? "You: " : ""}${item.preview.body}`;
+  return item.summary.queue;
+}
+
 function renderListTypingOnly() {
   for (const item of state.engagements.values()) {
     const label = document.querySelector(`[data-engagement-id="${item.summary.id}"] .queue-name`);
-    if (label) label.textContent = item.ended ? "Ended" : item.typing ? "typing…" : item.summary.queue;
+    if (label) {
+      label.textContent = secondLine(item);
+      label.classList.toggle("typing-now", !!item.typing && !item.ended);
+    }
   }
 }
 
