@@ -120,3 +120,29 @@ def operator_targets(*, operator: Operator, search: str = "") -> list[OperatorTa
         )
     targets.sort(key=lambda t: (order.get(t.status, 3), not t.can_take_call, t.operator.display_name))
     return targets
+
+
+@dataclass(frozen=True)
+class RecentCall:
+    caller: str
+    queue: str
+    outcome: str
+    ended_at: object
+
+
+def recent_calls_of(*, operator: Operator, limit: int = 8) -> list[RecentCall]:
+    """The operator's last finished legs, newest first, with how each ended for them."""
+    legs = (
+        Leg.objects.filter(operator=operator, state=Leg.State.ENDED)
+        .select_related("call__engagement__visitor", "call__engagement__queue")
+        .order_by("-ended_at")[:limit]
+    )
+    return [
+        RecentCall(
+            caller=leg.call.engagement.visitor.display_name,
+            queue=leg.call.engagement.queue.name,
+            outcome=("Consult · " if leg.kind == Leg.Kind.CONSULT else "") + leg.get_end_reason_display(),
+            ended_at=leg.ended_at,
+        )
+        for leg in legs
+    ]

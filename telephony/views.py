@@ -95,6 +95,7 @@ def console(request):
             "voice": voice,
             "statuses": Availability.Status.choices,
             "calls": [selectors.call_snapshot(call) for call in selectors.current_calls_of(operator=operator)],
+            "recent": selectors.recent_calls_of(operator=operator),
         },
     )
 

@@ -1,0 +1,147 @@
+// The caller simulator: place a call into a voice queue, see your own leg's state (polled once
+// a second), hang up; and an outside line that answers calls to a number. Text via textContent.
+const $ = (selector) => document.querySelector(selector);
+const el = (tag, className, text) => {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;
+  return node;
+};
+const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
+const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+
+const STATUS = {
+  ringing: "Waiting for an operator…",
+  initiated: "Dialling…",
+  connected: "Connected",
+  held: "On hold — please wait",
+  ended: "Call ended",
+};
+const ENDED = {
+  caller_hung_up: "You hung up.",
+  abandoned: "You hung up before anyone answered.",
+  operator_ended: "The operator ended the call.",
+  call_ended: "The call has ended.",
+};
+
+let token = sessionStorage.getItem("caller-token");
+let startedAt = null;
+let pollTimer = null;
+
+async function send(url, body) {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf()) },
+    body: JSON.stringify(body || {}),
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error((data.error && data.error.message) || "That did not work.");
+  return data;
+}
+
+function show(call) {
+  const leg = call.leg;
+  const ended = call.state === "ended" || leg.state === "ended";
+  $("#screen-line").textContent = call.queue;
+  let status = STATUS[leg.state] || leg.state;
+  if (leg.state === "connected" && call.operator_name) status = `Connected with ${call.operator_name}`;
+  if (ended) status = `Call ended — ${ENDED[call.end_reason] || "goodbye."}`;
+  $("#screen-status").textContent = status;
+  $("#screen-status").dataset.state = ended ? "ended" : leg.state;
+  if (leg.state === "connected" && !startedAt) startedAt = Date.now();
+  $("#dial").hidden = !ended;
+  $("#in-call").hidden = ended;
+  if (ended) {
+    sessionStorage.removeItem("caller-token");
+    token = null;
+    startedAt = null;
+    clearInterval(pollTimer);
+  }
+}
+
+async function poll() {
+  if (!token) return;
+  const response = await fetch(`/phone/simulator/api/calls/${token}/`);
+  if (response.ok) show((await response.json()).call);
+}
+
+function follow() {
+  clearInterval(pollTimer);
+  pollTimer = setInterval(poll, 1000);
+  poll();
+}
+
+$("#dial").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  $("#caller-error").textContent = "";
+  try {
+    const data = await send("/phone/simulator/api/calls/", {
+      queue_id: $("#queue").value,
+      name: $("#caller-name").value,
+      phone_number: $("#caller-number").value,
+    });
+    token = data.token;
+    sessionStorage.setItem("caller-token", token);
+    show(data.call);
+    follow();
+  } catch (error) {
+    $("#caller-error").textContent = error.message;
+  }
+});
+
+$("#hang-up").addEventListener("click", async () => {
+  if (!token) return;
+  try {
+    show((await send(`/phone/simulator/api/calls/${token}/hang-up/`)).call);
+  } catch (error) {
+    $("#caller-error").textContent = error.message;
+  }
+});
+
+setInterval(() => {
+  $("#screen-timer").textContent = startedAt ? clock((Date.now() - startedAt) / 1000) : "";
+}, 1000);
+
+// --- outside line ---------------------------------------------------------------------------
+
+let outsideTimer = null;
+
+async function watchOutside() {
+  const number = $("#outside-number").value.trim();
+  const response = await fetch(`/phone/simulator/api/outside/?number=${encodeURIComponent(number)}`);
+  const data = await response.json();
+  $("#outside-error").textContent = data.error ? data.error.message : "";
+  const list = $("#outside-legs");
+  list.replaceChildren();
+  (data.legs || []).forEach((leg) => {
+    const item = el("li");
+    item.append(el("span", "grow", `Call #${leg.id}`), el("span", "badge", STATUS[leg.state] || leg.state));
+    if (leg.state === "ringing") item.append(outsideButton(leg, "answer", "Answer", "btn-ok"));
+    item.append(outsideButton(leg, "hang-up", leg.state === "ringing" ? "Reject" : "Hang up", "btn-danger"));
+    list.append(item);
+  });
+  if (!data.error && !(data.legs || []).length) list.append(el("li", "muted small", "No call to this number right now."));
+}
+
+function outsideButton(leg, act, label, cls) {
+  const button = el("button", `btn btn-sm ${cls}`, label);
+  button.type = "button";
+  button.addEventListener("click", async () => {
+    try {
+      await send(`/phone/simulator/api/outside/legs/${leg.id}/${act}/`);
+    } catch (error) {
+      $("#outside-error").textContent = error.message;
+    }
+    watchOutside();
+  });
+  return button;
+}
+
+$("#outside").addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearInterval(outsideTimer);
+  watchOutside();
+  outsideTimer = setInterval(watchOutside, 1500);
+});
+
+if (token) follow();
