@@ -85,6 +85,11 @@ class Dataset:
     rows: Callable[[ReportScope], Iterable[tuple]]
     model: type | None = None
     rows_of: Callable[[QuerySet], Iterable[tuple]] | None = None
+    queryset: Callable[[ReportScope], QuerySet] | None = None
+
+    def count(self, scope: ReportScope) -> int | None:
+        """How many rows a raw dataset will have (for progress bars); None for metric tables."""
+        return self.queryset(scope).count() if self.queryset else None
 
     def filename(self, scope: ReportScope, extension: str) -> str:
         start = scope.start.astimezone(scope.zone).date().isoformat()
@@ -441,6 +446,7 @@ register(
         engagement_rows,
         Engagement,
         engagement_rows_of,
+        lambda scope: Engagement.objects.filter(scope.engagement_q()),
     )
 )
 register(
@@ -459,6 +465,7 @@ register(
         note_rows,
         Note,
         note_rows_of,
+        lambda scope: Note.objects.filter(scope.engagement_q("engagement__")),
     )
 )
 register(
@@ -469,6 +476,9 @@ register(
         availability_log_rows,
         AvailabilityLog,
         availability_log_rows_of,
+        lambda scope: AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end).exclude(
+            ended_at__lte=scope.start
+        ),
     )
 )
 for _by in metrics.GROUPINGS:
@@ -522,6 +532,7 @@ def _register_transfers_and_calls() -> None:
             lambda scope: transfer_rows_of(transfers_of(scope)),
             Transfer,
             transfer_rows_of,
+            transfers_of,
         )
     )
     register(
@@ -547,6 +558,7 @@ def _register_transfers_and_calls() -> None:
             lambda scope: call_rows_of(_calls_of(scope)),
             Call,
             call_rows_of,
+            _calls_of,
         )
     )
     register(
@@ -573,6 +585,7 @@ def _register_transfers_and_calls() -> None:
             lambda scope: leg_rows_of(_legs_of(scope)),
             Leg,
             leg_rows_of,
+            _legs_of,
         )
     )
     transfer_columns = (
@@ -762,6 +775,22 @@ def streaming_response(
     response["Cache-Control"] = "no-store"
     response["X-Accel-Buffering"] = "no"
     return response
+
+
+def export_to_file(
+    dataset: Dataset, scope: ReportScope, *, fmt: str, target, progress: Callable[[int], None] | None = None
+) -> None:
+    """Write one dataset to a path or binary file (the management command's and the bench's way)."""
+    if fmt == "xlsx":
+        write_xlsx(dataset.title, dataset.columns, dataset.rows(scope), target, progress=progress)
+        return
+    handle = open(target, "wb") if isinstance(target, str | os.PathLike) else target  # noqa: SIM115
+    try:
+        for chunk in csv_chunks(dataset.columns, dataset.rows(scope), progress=progress):
+            handle.write(chunk.encode())
+    finally:
+        if handle is not target:
+            handle.close()
 
 
 CONTENT_TYPES = {
