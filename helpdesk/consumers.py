@@ -51,11 +51,23 @@ def frame_int(frame: dict, key: str) -> int:
     return value
 
 
-class ChatConsumer(AsyncWebsocketConsumer):
-    """What both sockets share: frame validation, error frames, forwarding with de-duplication.
+@database_sync_to_async
+def messages_between(*, engagement_id: int, after_seq: int, before_seq: int) -> list[dict]:
+    """Committed messages strictly between two seqs (a later seq commits only after the earlier ones)."""
+    return [
+        events.message_frame(m)
+        for m in selectors.messages_after(engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq)
+    ]
 
-    `sent_seq` remembers the highest message seq sent per engagement on this socket, so a
-    message that arrives both from a catch-up read and live from the group goes out once.
+
+class ChatConsumer(AsyncWebsocketConsumer):
+    """What both sockets share: frame validation, error frames, and in-order, once-only messages.
+
+    `sent_seq` is the highest message seq this socket has delivered per engagement (or the
+    client's starting point). Live `message` frames can reach a consumer late or out of order
+    (published by different processes) and twice (read during catch-up and live); so a frame at
+    or below `sent_seq` is dropped, and one beyond `sent_seq + 1` first has the gap filled from
+    the database. The client thus gets every message once, in seq order.
     """
 
     handlers: dict[str, str] = {}
@@ -75,23 +87,40 @@ class ChatConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=json.dumps(frame))
 
-    async def send_messages(self, messages: list[dict]) -> None:
+    def set_baseline(self, engagement_id: int, seq: int) -> None:
+        """The client has (or does not want) every message of the engagement up to `seq`."""
+        if seq > self.sent_seq.get(engagement_id, -1):
+            self.sent_seq[engagement_id] = seq
+
+    async def send_catch_up(self, result: tuple[dict, list[dict]]) -> None:
+        """Deliver messages read from the database after the client's starting points, in order."""
+        starting_points, messages = result
+        for engagement_id, seq in starting_points.items():
+            self.set_baseline(engagement_id, seq)
         for frame in messages:
-            engagement_id = frame["engagement_id"]
-            if frame["seq"] > self.sent_seq.get(engagement_id, 0):
-                self.sent_seq[engagement_id] = frame["seq"]
+            self.set_baseline(frame["engagement_id"], frame["seq"])
             await self.send_frame(frame)
 
     async def frame_send(self, message: dict) -> None:
-        """A frame published to one of our groups: forward it unless it is a message already sent."""
+        """A frame published to one of our groups: forward it (messages once and in order)."""
         frame = message["frame"]
         if frame.get("type") == "message":
-            engagement_id, seq = frame.get("engagement_id"), frame.get("seq", 0)
-            if seq <= self.sent_seq.get(engagement_id, 0):
-                return
-            self.sent_seq[engagement_id] = seq
+            await self.forward_message(frame)
+            return
         await self.on_frame_forwarded(frame)
         await self.send(text_data=json.dumps(frame))
+
+    async def forward_message(self, frame: dict) -> None:
+        engagement_id, seq = frame["engagement_id"], frame["seq"]
+        sent = self.sent_seq.get(engagement_id)
+        if sent is not None:
+            if seq <= sent:
+                return
+            if seq > sent + 1:
+                for missing in await messages_between(engagement_id=engagement_id, after_seq=sent, before_seq=seq):
+                    await self.send_frame(missing)
+        self.sent_seq[engagement_id] = seq
+        await self.send_frame(frame)
 
     async def on_frame_forwarded(self, frame: dict) -> None:
         """Hook for consumers that keep state in step with frames they pass on."""
@@ -159,8 +188,11 @@ def console_snapshot(operator: Operator) -> dict:
 
 
 @database_sync_to_async
-def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None = None) -> list[dict]:
-    """Messages after the given seq of each engagement; an operator gets only engagements they own."""
+def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None = None) -> tuple[dict, list[dict]]:
+    """Messages after the given seq of each engagement; an operator gets only engagements they own.
+
+    Returns the starting points that were allowed and the message frames, in order.
+    """
     if operator is not None:
         allowed = set(
             Engagement.objects.filter(
@@ -176,7 +208,7 @@ def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None 
             events.message_frame(m)
             for m in selectors.messages_after(engagement_id=engagement_id, after_seq=after, limit=RESUME_LIMIT)
         ]
-    return frames
+    return {e: engagement_ids_after[e] for e in allowed}, frames
 
 
 @database_sync_to_async
@@ -221,10 +253,17 @@ class OperatorConsumer(ChatConsumer):
         await self.join(operator_group(self.operator.pk))
         await self.join(site_group(self.operator.site_id))
         await self.accept()
-        await self.send_frame(await console_snapshot(self.operator))
+        snapshot = await console_snapshot(self.operator)
+        await self.send_frame(snapshot)
         resume = parse_resume(self.scope.get("query_string", b""))
         if resume:
-            await self.send_messages(await catch_up(engagement_ids_after=resume, operator=self.operator))
+            await self.send_catch_up(await catch_up(engagement_ids_after=resume, operator=self.operator))
+        for engagement in snapshot["engagements"]:
+            self.set_baseline(engagement["id"], engagement["last_seq"])
+
+    async def on_frame_forwarded(self, frame: dict) -> None:
+        if frame["type"] == "engagement.assigned":
+            self.set_baseline(frame["engagement"]["id"], frame["engagement"]["last_seq"])
 
     async def handle_message_send(self, frame: dict) -> None:
         await database_sync_to_async(engagement_services.post_message)(
@@ -252,8 +291,7 @@ class OperatorConsumer(ChatConsumer):
     async def handle_engagement_open(self, frame: dict) -> None:
         detail = await engagement_detail(engagement_id=frame_int(frame, "engagement_id"), operator=self.operator)
         if detail["messages"]:
-            engagement_id = detail["engagement"]["id"]
-            self.sent_seq[engagement_id] = max(self.sent_seq.get(engagement_id, 0), detail["messages"][-1]["seq"])
+            self.set_baseline(detail["engagement"]["id"], detail["messages"][-1]["seq"])
         await self.send_frame({**detail, "ref": frame.get("ref")})
 
     async def handle_engagement_end(self, frame: dict) -> None:
@@ -275,7 +313,7 @@ class OperatorConsumer(ChatConsumer):
         if not isinstance(last_seq, dict):
             raise ChatError("bad_frame", "'last_seq' maps engagement ids to the last seq seen.")
         wanted = {int(k): v for k, v in last_seq.items() if str(k).isdigit() and isinstance(v, int) and v >= 0}
-        await self.send_messages(await catch_up(engagement_ids_after=wanted, operator=self.operator))
+        await self.send_catch_up(await catch_up(engagement_ids_after=wanted, operator=self.operator))
 
 
 # --- Visitor ------------------------------------------------------------------------------------
@@ -319,10 +357,12 @@ class VisitorConsumer(ChatConsumer):
             return
         await self.join(engagement_group(self.engagement_id))
         await self.accept()
-        await self.send_frame(await visitor_snapshot(self.engagement_id))
+        snapshot = await visitor_snapshot(self.engagement_id)
+        await self.send_frame(snapshot)
         last_seq = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("last_seq", [""])[0]
         if last_seq.isdigit():
-            await self.send_messages(await catch_up(engagement_ids_after={self.engagement_id: int(last_seq)}))
+            await self.send_catch_up(await catch_up(engagement_ids_after={self.engagement_id: int(last_seq)}))
+        self.set_baseline(self.engagement_id, snapshot["last_seq"])
 
     async def handle_message_send(self, frame: dict) -> None:
         if not await database_sync_to_async(allow_visitor_message)(engagement_id=self.engagement_id):
@@ -343,4 +383,4 @@ class VisitorConsumer(ChatConsumer):
 
     async def handle_resume(self, frame: dict) -> None:
         after = frame_int(frame, "last_seq")
-        await self.send_messages(await catch_up(engagement_ids_after={self.engagement_id: after}))
+        await self.send_catch_up(await catch_up(engagement_ids_after={self.engagement_id: after}))

@@ -142,12 +142,14 @@ def console_engagements_of(*, operator: Operator) -> list[Engagement]:
     )
 
 
-def messages_after(*, engagement_id: int, after_seq: int, limit: int = 1000) -> list[Message]:
-    return list(
-        Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
-        .select_related("operator")
-        .order_by("seq")[:limit]
-    )
+def messages_after(
+    *, engagement_id: int, after_seq: int, before_seq: int | None = None, limit: int = 1000
+) -> list[Message]:
+    """An engagement's messages with after_seq < seq (< before_seq), in seq order."""
+    messages = Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
+    if before_seq is not None:
+        messages = messages.filter(seq__lt=before_seq)
+    return list(messages.select_related("operator").order_by("seq")[:limit])
 
 
 def owner_history(*, engagement_id: int) -> list[Ownership]:

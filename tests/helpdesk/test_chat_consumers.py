@@ -407,3 +407,41 @@ def test_ping_gets_pong():
         await console.disconnect()
 
     run(scenario())
+
+
+def test_messages_published_out_of_order_reach_the_client_in_order_and_once():
+    """Two processes may publish seq 3 before seq 2: the consumer fills the gap from the database."""
+    from channels.layers import get_channel_layer
+
+    from helpdesk.events import message_frame
+    from helpdesk.realtime import engagement_group
+
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+    first = post_visitor_message(engagement, "one")
+
+    async def scenario():
+        visitor = visitor_socket(engagement, query="last_seq=1")
+        await connect(visitor)
+        second, third = await database_sync_to_async(
+            lambda: [post_visitor_message_quietly(engagement, b) for b in ("two", "three")]
+        )()
+        layer = get_channel_layer()
+        for message in (third, second, third):
+            frame = await database_sync_to_async(message_frame)(message)
+            await layer.group_send(engagement_group(engagement.pk), {"type": "frame.send", "frame": frame})
+        frames = await receive_types(visitor, {"message"}, 2)
+        assert [(f["seq"], f["body"]) for f in frames] == [(2, "two"), (3, "three")]
+        assert not [f for f in await drain(visitor) if f["type"] == "message"]
+        await visitor.disconnect()
+
+    assert first.seq == 1
+    run(scenario())
+
+
+def post_visitor_message_quietly(engagement, body):
+    """Store a message without publishing it (the test publishes by hand, out of order)."""
+    from unittest import mock
+
+    with mock.patch("helpdesk.events.message_created"):
+        return post_visitor_message(engagement, body)
