@@ -25,7 +25,7 @@ from helpdesk.models import Availability, Media, Queue
 from helpdesk.services.presence import ensure_availabilities, set_availability
 
 from . import selectors, services
-from .errors import CallError, WebhookRejected
+from .errors import BadCallRequest, CallError, WebhookRejected
 from .events import caller_view
 from .models import Call, Leg
 from .providers import get_provider
@@ -47,9 +47,9 @@ def _body(request) -> dict:
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
-            raise CallError("bad_request", "The request is not valid JSON.") from None
+            raise BadCallRequest("bad_request", "The request is not valid JSON.") from None
         if not isinstance(body, dict):
-            raise CallError("bad_request", "The request must be a JSON object.")
+            raise BadCallRequest("bad_request", "The request must be a JSON object.")
         return body
     return request.POST.dict()
 
@@ -77,7 +77,7 @@ def _int(value, field: str) -> int | None:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise CallError("bad_request", f"'{field}' must be a number.") from None
+        raise BadCallRequest("bad_request", f"'{field}' must be a number.") from None
 
 
 # --- the phone console (operators) -----------------------------------------------------------
@@ -153,7 +153,7 @@ def availability(request):
     operator = _operator(request)
     status = _body(request).get("status")
     if status not in Availability.Status.values:
-        raise CallError("bad_request", "Unknown status.")
+        raise BadCallRequest("bad_request", "Unknown status.")
     voice = set_availability(operator=operator, media=Media.VOICE, status=status)
     return JsonResponse({"status": voice.status, "load": voice.load, "capacity": voice.capacity})
 

@@ -157,15 +157,20 @@ function promptCard(call, leg) {
   return node;
 }
 
+const initials = (name) => (name || "?").replace(/[^\p{L}\p{N} ]/gu, "").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("") || "#";
+
 function setLegRow(row, leg, { name, role }) {
   $("[data-role=name]", row).textContent = name;
+  $(".leg-icon", row).textContent = initials(name);
   if (role !== undefined) $("[data-role=role]", row).textContent = role;
   const badge = $("[data-role=state]", row);
   badge.textContent = LEG_STATE[leg.state] || leg.state;
   badge.className = `badge ${LEG_BADGE[leg.state] || ""}`;
   row.dataset.state = leg.state;
   const start = leg.state === "held" ? leg.held_at : leg.state === "ringing" ? leg.ringing_at : leg.connected_at;
-  $("[data-role=since]", row).dataset.since = OPEN.has(leg.state) ? start || "" : "";
+  const sinceNode = $("[data-role=since]", row);
+  sinceNode.dataset.since = OPEN.has(leg.state) ? start || "" : "";
+  sinceNode.textContent = sinceNode.dataset.since ? clock(since(sinceNode.dataset.since)) : "";
 }
 
 function renderCall(call) {
@@ -187,7 +192,13 @@ function renderCall(call) {
   mode.className = `badge ${modeClass}`;
   mode.hidden = !modeText;
   $("#call").dataset.mode = ended ? "ended" : call.mode;
-  $("#call-timer").dataset.since = (mine && mine.connected_at) || "";
+  const timer = $("#call-timer");
+  const lastMine = myLegs(call).filter((leg) => leg.connected_at).pop();
+  timer.dataset.since = ended ? "" : (mine && mine.connected_at) || "";
+  if (ended) {
+    const talked = lastMine && lastMine.ended_at ? (new Date(lastMine.ended_at) - new Date(lastMine.connected_at)) / 1000 : 0;
+    timer.textContent = clock(talked);
+  }
 
   setLegRow($("#leg-customer"), customer, { name: call.caller_name });
   const bottom = target ? ownerLeg : consult;
@@ -210,7 +221,7 @@ function renderCall(call) {
   $("#conference-target").textContent = consult ? consult.party_name : "the other party";
   $("#open-picker").hidden = !(owner && call.mode === "normal");
   $("#call-actions").hidden = ended;
-  $("#hang-up").textContent = target ? "Leave consult" : "Hang up";
+  $("#hang-up").textContent = target ? (call.mode === "conference" ? "Leave conference" : "Leave consult") : "Hang up";
 
   const note = $("#target-note");
   note.hidden = !target;
@@ -255,7 +266,7 @@ function logIfFinished(call) {
 
 function tick() {
   $$("[data-since]").forEach((node) => {
-    node.textContent = node.dataset.since ? clock(since(node.dataset.since)) : "";
+    if (node.dataset.since) node.textContent = clock(since(node.dataset.since));
   });
   $$(".prompt").forEach((node) => {
     const left = node.dataset.deadline ? -since(node.dataset.deadline) : 0;
