@@ -1,0 +1,326 @@
+"""The chat transfer seed, live, with three Chromium contexts: the visitor, operator A and operator B."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import expect
+
+from helpdesk.models import Availability, Engagement, Note
+from tests.browser.conftest import screenshot
+from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory, UserFactory
+from transfers.models import Transfer
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+@pytest.fixture
+def company():
+    """London (Support and Billing teams) and Lisbon; Alice gets the visitor first."""
+    london = SiteFactory(name="London")
+    support = TeamFactory(site=london, name="Support")
+    billing = TeamFactory(site=london, name="Billing")
+    general = QueueFactory(site=london, teams=[support], name="General chat", is_default=True)
+    billing_queue = QueueFactory(site=london, teams=[billing], name="Billing chat", accept_timeout_seconds=20)
+    alice = OperatorFactory(
+        site=london, teams=[support], display_name="Alice Archer", user=UserFactory(username="alice"),
+        available=["chat"], chat_capacity=3,
+    )  # fmt: skip
+    bob = OperatorFactory(
+        site=london, teams=[support], display_name="Bob Baker", user=UserFactory(username="bob"),
+        available=["chat", "voice"], chat_capacity=3,
+    )  # fmt: skip
+    carol = OperatorFactory(
+        site=london, teams=[billing], display_name="Carol Chen", user=UserFactory(username="carol"),
+        available=["chat"], chat_capacity=3,
+    )  # fmt: skip
+    OperatorFactory(
+        site=london, teams=[support], display_name="Eve Evans", user=UserFactory(username="eve"), available=["chat"]
+    )
+    Availability.objects.filter(operator__display_name="Eve Evans", media="chat").update(status="away")
+    lisbon = SiteFactory(name="Lisbon")
+    OperatorFactory(
+        site=lisbon, teams=[TeamFactory(site=lisbon, name="Suporte")], display_name="Diogo Dias",
+        user=UserFactory(username="diogo"),
+    )  # fmt: skip
+    # Routing gives the visitor to the longest idle: Alice.
+    Availability.objects.filter(operator=alice, media="chat").update(idle_since=timezone.now() - timedelta(hours=1))
+    return {"general": general, "billing": billing_queue, "alice": alice, "bob": bob, "carol": carol}
+
+
+def start_visitor(new_page, name: str):
+    page = new_page(path="/chat/")
+    page.get_by_label("General chat").check()
+    page.fill("input[name=name]", name)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"/chat/.+/"))
+    return page
+
+
+def send(page, text: str) -> None:
+    page.fill("#composer-input", text)
+    page.press("#composer-input", "Enter")
+
+
+def console_of(new_page, operator):
+    page = new_page(user=operator.user, path="/console/")
+    expect(page.locator("#conn")).to_contain_text("Connected")
+    return page
+
+
+def operator_row(console, name):
+    return console.locator("#transfer-operators [role=option]", has_text=name)
+
+
+def open_dialog(console):
+    console.click("[data-testid=transfer-button]")
+    dialog = console.locator("#transfer-dialog")
+    expect(dialog).to_be_visible()
+    expect(operator_row(console, "Bob Baker")).to_be_visible()
+    return dialog
+
+
+def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
+    alice, bob = company["alice"], company["bob"]
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    visitor = start_visitor(new_page, "Vera Visitor")
+    expect(visitor.locator("#status-title")).to_have_text("Alice Archer")
+    expect(console_a.locator("#visitor-name")).to_have_text("Vera Visitor")
+    send(visitor, "Hi, I need a refund for order 1042")
+    expect(console_a.locator("#transcript")).to_contain_text("refund for order 1042")
+    send(console_a, "Sure, let me get our refunds specialist")
+    expect(visitor.locator("#transcript")).to_contain_text("refunds specialist")
+
+    # 1-2. The Transfer button in the header opens the dialog: operators with availability per media.
+    dialog = open_dialog(console_a)
+    expect(console_a.locator("#transfer-search")).to_be_focused()
+    rows = console_a.locator("#transfer-operators [role=option]")
+    expect(rows).to_have_count(4)  # everyone but Alice herself
+    expect(console_a.locator("#transfer-operators")).not_to_contain_text("Alice Archer")
+    bob_row = operator_row(console_a, "Bob Baker")
+    expect(bob_row.locator("[data-media=chat]")).to_have_attribute("data-status", "available")
+    expect(bob_row.locator("[data-media=voice]")).to_have_attribute("data-status", "available")
+    expect(bob_row.locator("[data-media=video]")).to_have_attribute("data-status", "offline")
+    eve = operator_row(console_a, "Eve Evans")
+    expect(eve).to_have_attribute("aria-disabled", "true")
+    expect(eve).to_contain_text("Away")
+    expect(operator_row(console_a, "Diogo Dias")).to_contain_text("Offline")
+    eve.click(force=True)
+    expect(eve).to_have_attribute("aria-selected", "false")
+    expect(console_a.locator("[data-testid=transfer-start]")).to_be_disabled()
+    screenshot(console_a, "transfer-01-dialog-operators")
+
+    # Search by team, by email; the site selector narrows to Lisbon.
+    console_a.fill("#transfer-search", "billing")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Carol Chen")
+    console_a.fill("#transfer-search", "bob@")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Bob Baker")
+    console_a.fill("#transfer-search", "")
+    expect(rows).to_have_count(4)
+    console_a.select_option("#transfer-site", label="Lisbon")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text("Diogo Dias")
+    console_a.select_option("#transfer-site", label="All sites")
+    expect(rows).to_have_count(4)
+
+    # 2.1 Queues: how many wait and for how long.
+    console_a.click("#transfer-tab-queues")
+    queues = console_a.locator("#transfer-queues [role=option]")
+    expect(queues).to_have_count(2)
+    expect(queues.filter(has_text="General chat").locator("[data-role=waiting]")).to_have_text("0")
+    expect(console_a.locator("[data-testid=transfer-start]")).to_have_text("Send to Queue")
+    screenshot(console_a, "transfer-02-dialog-queues")
+    console_a.click("#transfer-tab-operators")
+
+    # 3. Pick Bob and write the warm message.
+    operator_row(console_a, "Bob Baker").click()
+    console_a.fill("#transfer-warm", "Refund for order 1042, identity verified")
+    start = console_a.locator("[data-testid=transfer-start]")
+    expect(start).to_have_text("Start Transfer to Operator")
+    screenshot(console_a, "transfer-03-warm-message")
+
+    # Esc closes the dialog; the draft is kept.
+    console_a.keyboard.press("Escape")
+    expect(dialog).to_be_hidden()
+    open_dialog(console_a)
+    expect(console_a.locator("#transfer-warm")).to_have_value("Refund for order 1042, identity verified")
+    operator_row(console_a, "Bob Baker").click()
+
+    # 4. Start: A waits with a countdown, B is asked.
+    start.click()
+    expect(dialog).to_be_hidden()
+    banner = console_a.locator("[data-testid=transfer-banner]")
+    expect(banner).to_contain_text("Waiting for Bob Baker to answer")
+    expect(banner.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:(2\d|30)"))
+    expect(console_a.locator("[data-testid=transfer-button]")).to_be_disabled()
+
+    # 5. B's incoming prompt: who asks, the visitor, the warm message, a countdown.
+    prompt = console_b.locator("[data-testid=transfer-prompt]")
+    expect(prompt).to_be_visible()
+    expect(prompt).to_contain_text("Alice Archer wants to transfer Vera Visitor to you")
+    expect(prompt).to_contain_text("Refund for order 1042, identity verified")
+    expect(prompt.locator("[data-role=countdown]")).to_have_text(re.compile(r"0:[0-3]\d"))
+    assert console_b.evaluate("window.helpdeskTransferAlerts") == 1  # the chime played
+    screenshot(console_a, "transfer-04-waiting")
+    screenshot(console_b, "transfer-05-incoming")
+
+    # The initiator keeps chatting meanwhile.
+    send(console_a, "One moment while I find the right person")
+    expect(visitor.locator("#transcript")).to_contain_text("One moment while I find the right person")
+
+    # Decline with a reason: A sees why, in a popup.
+    prompt.locator("[data-testid=transfer-decline]").click()
+    console_b.fill("[data-testid=transfer-decline-reason]", "Going on my break in 2 minutes")
+    prompt.locator("[data-testid=transfer-decline]").click()
+    expect(prompt).to_have_count(0)
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Transfer declined")
+    expect(result).to_contain_text("Bob Baker declined the transfer.")
+    expect(result).to_contain_text("Going on my break in 2 minutes")
+    expect(console_a.locator("[data-testid=transfer-back]")).to_be_focused()
+    screenshot(console_a, "transfer-06-declined")
+
+    # Back: the dialog again, with the warm message still there.
+    console_a.click("[data-testid=transfer-back]")
+    expect(dialog).to_be_visible()
+    expect(console_a.locator("#transfer-warm")).to_have_value("Refund for order 1042, identity verified")
+
+    # Retry Bob while his tab is in the background: sound and a browser notification.
+    console_b.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})")
+    operator_row(console_a, "Bob Baker").click()
+    start.click()
+    expect(prompt).to_be_visible()
+    assert console_b.evaluate("window.helpdeskTransferAlerts") == 2
+    assert console_b.evaluate("window.helpdeskTransferNotifications") == 1
+    console_b.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})")
+    prompt.locator("[data-testid=transfer-accept]").click()
+    expect(prompt).to_have_count(0)
+
+    # 6. Accepted: A says goodbye and clicks Transfer Now.
+    expect(banner).to_contain_text("Bob Baker accepted the transfer")
+    now_button = console_a.locator("[data-testid=transfer-now]")
+    expect(now_button).to_be_visible()
+    screenshot(console_a, "transfer-07-accepted")
+    send(console_a, "Bob will take it from here. Goodbye!")
+    expect(visitor.locator("#transcript")).to_contain_text("Bob will take it from here. Goodbye!")
+    now_button.click()
+
+    # 7. The visitor is with Bob; Bob has the whole history and the warm message in the notes.
+    expect(visitor.locator("#status-title")).to_have_text("Bob Baker")
+    expect(visitor.locator("#transcript")).to_contain_text("You are now chatting with Bob Baker.")
+    expect(console_b.locator("#visitor-name")).to_have_text("Vera Visitor")
+    transcript_b = console_b.locator("#transcript")
+    for line in (
+        "Hi, I need a refund for order 1042",
+        "Sure, let me get our refunds specialist",
+        "One moment while I find the right person",
+        "Bob will take it from here. Goodbye!",
+    ):
+        expect(transcript_b).to_contain_text(line)
+    expect(console_b.locator("#notes .note.transfer")).to_contain_text("Refund for order 1042, identity verified")
+    history = console_b.locator("[data-testid=transfer-history]")
+    expect(history.locator(".transfer-history-item")).to_have_count(2)
+    expect(history).to_contain_text("Going on my break in 2 minutes")
+    expect(history.locator(".transfer-history-item").last).to_contain_text("Completed")
+    expect(history).to_contain_text("Transfer note by Alice Archer")
+    expect(console_b.locator("[data-testid=transfer-banner]")).to_be_hidden()
+    expect(console_b.locator("[data-testid=transfer-button]")).to_be_enabled()  # B may transfer it on
+    screenshot(console_b, "transfer-09-new-owner")
+    screenshot(visitor, "transfer-10-visitor-with-bob")
+
+    # The initiator's copy is read-only and left the active list.
+    readonly = console_a.locator("[data-testid=transfer-readonly]")
+    expect(readonly).to_be_visible()
+    expect(readonly).to_contain_text("Transferred to Bob Baker")
+    expect(readonly).to_contain_text("Bob will take it from here. Goodbye!")
+    expect(console_a.locator("#engagement-list")).not_to_contain_text("Vera Visitor")
+    expect(console_a.locator("#composer")).to_be_hidden()
+    screenshot(console_a, "transfer-08-initiator-read-only")
+
+    send(console_b, "Hi Vera, Bob here. I can do that refund now.")
+    expect(visitor.locator("#transcript")).to_contain_text("Bob here")
+    engagement = Engagement.objects.get()
+    assert engagement.owner == bob
+    assert [t.state for t in Transfer.objects.order_by("requested_at")] == ["declined", "completed"]
+    note = Note.objects.get(source="transfer")
+    assert (note.author, note.body) == (alice, "Refund for order 1042, identity verified")
+
+
+def test_unanswered_transfer_expires_and_back_keeps_the_note(
+    new_page, company, celery_worker_process, celery_beat_process
+):
+    alice, bob = company["alice"], company["bob"]
+    company["general"].accept_timeout_seconds = 5
+    company["general"].save()
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    visitor = start_visitor(new_page, "Nora Noanswer")
+    expect(console_a.locator("#visitor-name")).to_have_text("Nora Noanswer")
+
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.fill("#transfer-warm", "Billing question")
+    console_a.click("[data-testid=transfer-start]")
+    prompt = console_b.locator("[data-testid=transfer-prompt]")
+    expect(prompt).to_be_visible()
+    expect(console_a.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:0[1-5]"))
+
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_visible(timeout=12_000)
+    expect(result).to_contain_text("Transfer not answered")
+    expect(result).to_contain_text("Bob Baker did not answer within 5 seconds.")
+    expect(prompt).to_have_count(0)
+    screenshot(console_a, "transfer-11-not-answered")
+    transfer = Transfer.objects.get()
+    assert (transfer.state, transfer.end_reason) == ("expired", "not_answered")
+
+    console_a.click("[data-testid=transfer-back]")
+    expect(console_a.locator("#transfer-warm")).to_have_value("Billing question")
+    expect(visitor.locator("#status-title")).to_have_text("Alice Archer")
+
+
+def test_queue_transfer_waits_then_goes_to_the_queue_operator(
+    new_page, company, celery_worker_process, celery_beat_process
+):
+    alice, carol = company["alice"], company["carol"]
+    Availability.objects.filter(operator=carol, media="chat").update(status="offline")
+    console_a = console_of(new_page, alice)
+    console_c = console_of(new_page, carol)
+    visitor = start_visitor(new_page, "Quentin Queue")
+    expect(console_a.locator("#visitor-name")).to_have_text("Quentin Queue")
+
+    open_dialog(console_a)
+    console_a.click("#transfer-tab-queues")
+    console_a.locator("#transfer-queues [role=option]", has_text="Billing chat").click()
+    console_a.fill("#transfer-warm", "Invoice 77 is wrong")
+    console_a.click("[data-testid=transfer-start]")
+
+    # Nobody of the Billing team is free: it waits, A sees the position and the wait.
+    banner = console_a.locator("[data-testid=transfer-banner]")
+    expect(banner).to_contain_text("Waiting in Billing chat")
+    expect(banner).to_contain_text("position 1")
+    expect(banner.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:0[1-9]"), timeout=5000)
+    screenshot(console_a, "transfer-12-queue-waiting")
+
+    # Carol becomes available: the sweep offers it to her.
+    console_c.select_option("select[data-media=chat]", "available")
+    prompt = console_c.locator("[data-testid=transfer-prompt]")
+    expect(prompt).to_be_visible(timeout=10_000)
+    expect(prompt).to_contain_text("Alice Archer wants to transfer Quentin Queue to you (queue Billing chat)")
+    expect(prompt).to_contain_text("Invoice 77 is wrong")
+    expect(banner).to_contain_text("Offered to Carol Chen (Billing chat)")
+    prompt.locator("[data-testid=transfer-accept]").click()
+    expect(banner).to_contain_text("Carol Chen accepted the transfer")
+    console_a.click("[data-testid=transfer-now]")
+
+    expect(visitor.locator("#status-title")).to_have_text("Carol Chen")
+    expect(console_c.locator("#visitor-name")).to_have_text("Quentin Queue")
+    expect(console_c.locator("#notes")).to_contain_text("Invoice 77 is wrong")
+    assert Engagement.objects.get().owner == carol
