@@ -23,6 +23,12 @@ def _nice_max(value: float) -> float:
     return 10 * magnitude
 
 
+def _nice_count_max(value: float) -> int:
+    """An axis maximum for counts whose four gridlines fall on whole numbers."""
+    top = _nice_max(value)
+    return max(4, int(-(-top // 4) * 4))
+
+
 def _fmt(value: float) -> str:
     return f"{value:g}" if value < 1000 else f"{value / 1000:g}k"
 
@@ -72,7 +78,7 @@ def stacked_bars(*, title: str, labels: list[str], series: list[tuple[str, str, 
     """Vertical bars per label, stacked by series (css class, legend label, values)."""
     plot_w, plot_h = WIDTH - PAD_LEFT - PAD_RIGHT, HEIGHT - PAD_TOP - PAD_BOTTOM
     totals = [sum(values[i] for _, _, values in series) for i in range(len(labels))]
-    top = _nice_max(max(totals, default=0))
+    top = _nice_count_max(max(totals, default=0))
     step_w = plot_w / max(len(labels), 1)
     bar_w = max(min(step_w * 0.7, 36), 2)
     body = _axes(top, plot_h)
@@ -85,7 +91,7 @@ def stacked_bars(*, title: str, labels: list[str], series: list[tuple[str, str, 
                 continue
             y -= h
             body.append(
-                f'<rect class="{css}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
+                f'<rect class="bar {css}" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" height="{h:.1f}">'
                 f"<title>{escape(label)}: {_fmt(values[i])} {escape(name.lower())}</title></rect>"
             )
     body += _x_labels([label[5:] if len(label) == 10 else label for label in labels], step_w, plot_h)
@@ -136,7 +142,9 @@ def horizontal_bars(*, title: str, items: list[tuple[str, float]], css: str = "s
             f"<title>{escape(label)}: {_fmt(value)}</title></rect>"
             f'<text class="value" x="{label_w + max(w, 1) + 6:.1f}" y="{y + 16}">{_fmt(value)}</text>'
         )
-    if not items:
+    if not any(value for _, value in items):
+        body = []
+        height = 40
         body.append(f'<text class="axis" x="{WIDTH / 2}" y="22" text-anchor="middle">No data in this range</text>')
     svg = (
         f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" aria-label="{escape(title)}" '
