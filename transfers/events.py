@@ -5,11 +5,19 @@ Frame names and fields match the "Transfer frames" section of docs/realtime.md.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
 from django.utils import timezone
 
-from helpdesk.realtime import publish_to_operator
+from helpdesk.realtime import operator_group, publish_to_operator
 
 from .models import Transfer, TransferState
+
+logger = logging.getLogger(__name__)
 
 
 def _iso(value) -> str | None:
@@ -84,3 +92,50 @@ def offer_ended(transfer: Transfer, *, operator_id: int, outcome: str, reason: s
             "reason": reason,
         },
     )
+
+
+def publish_batch(frames: list[tuple[int, dict]]) -> None:
+    """Send many (operator id, frame) pairs on commit in one round trip to the channel layer.
+
+    Same delivery as `publish_to_operator` (a `frame.send` to the operator's group), for acts
+    that touch many transfers at once (the bulk expiry): one event loop, sends in parallel.
+    """
+
+    async def send_all():
+        layer = get_channel_layer()
+        await asyncio.gather(
+            *(
+                layer.group_send(operator_group(operator_id), {"type": "frame.send", "frame": frame})
+                for operator_id, frame in frames
+            )
+        )
+
+    def send():
+        try:
+            async_to_sync(send_all)()
+        except Exception:  # a dead Redis must not undo a committed change; consoles resync on hello
+            logger.exception("Could not publish %s transfer frames", len(frames))
+
+    if frames:
+        transaction.on_commit(send, robust=True)
+
+
+def transfers_expired(transfers: list[Transfer]) -> None:
+    """Many offers expired together (the bulk expiry): the same frames as one by one, sent as one batch."""
+    frames: list[tuple[int, dict]] = []
+    for transfer in transfers:
+        if transfer.offered_to_id:
+            frames.append(
+                (
+                    transfer.offered_to_id,
+                    {
+                        "type": "transfer.offer_ended",
+                        "transfer_id": transfer.pk,
+                        "engagement_id": transfer.engagement_id,
+                        "outcome": "expired",
+                        "reason": transfer.end_reason,
+                    },
+                )
+            )
+        frames.append((transfer.initiator_id, {"type": "transfer.updated", "transfer": transfer_payload(transfer)}))
+    publish_batch(frames)

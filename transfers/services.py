@@ -332,10 +332,10 @@ def expire_transfer(*, transfer_id: int, by: str = "timer") -> Transfer | None:
     sweep racing, or a task delivered twice, expire it once.
     """
     with transaction.atomic():
-        transfer = Transfer.objects.filter(pk=transfer_id).first()
-        if transfer is None:
+        try:
+            transfer = lock_transfer(transfer_id)
+        except Transfer.DoesNotExist:
             return None
-        transfer = lock_transfer(transfer_id)
         now = timezone.now()
         if transfer.state != TransferState.REQUESTED or transfer.expires_at is None or transfer.expires_at > now:
             return None
@@ -344,6 +344,39 @@ def expire_transfer(*, transfer_id: int, by: str = "timer") -> Transfer | None:
             transfer.expired_by = by
         _end_offer_and_move_on(transfer, outcome=TransferOffer.Outcome.EXPIRED, reason=EndReason.NOT_ANSWERED)
     return transfer
+
+
+def expire_due_operator_transfers(*, by: str, batch_size: int = 500) -> int:
+    """Expire every overdue operator transfer at once: one locked batch, a few statements, one publish.
+
+    Many deadlines falling together (a busy minute, a worker back after a pause) cost one
+    transaction instead of one each. Rows another act holds right now (an accept in progress)
+    are skipped, never waited for: that act decides them, or the next sweep does. Queue
+    transfers move on one by one (`expire_transfer`). Returns how many expired.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Transfer.objects.select_for_update(skip_locked=True)
+            .filter(state=TransferState.REQUESTED, expires_at__lte=now, target_queue__isnull=True)
+            .order_by("expires_at", "pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return 0
+        Transfer.objects.filter(pk__in=ids).update(
+            state=TransferState.EXPIRED, end_reason=EndReason.NOT_ANSWERED, ended_at=now, expired_by=by
+        )
+        TransferOffer.objects.filter(transfer_id__in=ids, outcome=TransferOffer.Outcome.PENDING).update(
+            outcome=TransferOffer.Outcome.EXPIRED, reason=EndReason.NOT_ANSWERED, answered_at=now
+        )
+        expired = list(
+            Transfer.objects.filter(pk__in=ids).select_related(
+                "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note"
+            )
+        )
+        events.transfers_expired(expired)
+    return len(expired)
 
 
 def offer_waiting_queue_transfer(*, transfer_id: int) -> Transfer | None:
@@ -452,13 +485,17 @@ def expire_overdue_transfers(*, batch_size: int = 200) -> int:
 
     Works in bounded batches; returns how many offers it expired.
     """
-    now = timezone.now()
-    overdue = list(
-        Transfer.objects.filter(state=TransferState.REQUESTED, expires_at__lte=now)
+    expired = expire_due_operator_transfers(by="sweep", batch_size=batch_size)
+    overdue_in_queues = list(
+        Transfer.objects.filter(
+            state=TransferState.REQUESTED, expires_at__lte=timezone.now(), target_queue__isnull=False
+        )
         .order_by("expires_at")
         .values_list("pk", flat=True)[:batch_size]
     )
-    expired = sum(1 for transfer_id in overdue if expire_transfer(transfer_id=transfer_id, by="sweep") is not None)
+    expired += sum(
+        1 for transfer_id in overdue_in_queues if expire_transfer(transfer_id=transfer_id, by="sweep") is not None
+    )
     waiting = list(
         Transfer.objects.filter(state=TransferState.REQUESTED, offered_to__isnull=True, target_queue__isnull=False)
         .order_by("requested_at")

@@ -83,4 +83,7 @@ def frames(monkeypatch):
 
     recorder = Frames()
     monkeypatch.setattr("transfers.events.publish_to_operator", recorder.record)
+    monkeypatch.setattr(
+        "transfers.events.publish_batch", lambda pairs: [recorder.record(op, frame) for op, frame in pairs]
+    )
     return recorder

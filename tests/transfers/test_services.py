@@ -670,3 +670,33 @@ def test_queue_list_shows_waiting_count_and_current_wait(engagement, alice, queu
     [option] = queues_for_transfer(engagement=engagement)
     assert option.waiting == 2
     assert 95 <= option.longest_wait_seconds < 100
+
+
+def test_bulk_expiry_expires_every_due_operator_transfer_once_and_tells_each(alice, bob, carol, queue, frames):
+    Availability.objects.filter(operator=alice, media="chat").update(capacity=10)
+    due = [request_to(bob, give_engagement(owner=alice, queue=queue), alice, warm_message="W") for _ in range(3)]
+    answered = request_to(carol, give_engagement(owner=alice, queue=queue), alice)
+    services.accept_transfer(transfer_id=answered.pk, operator=carol)
+    for transfer in [*due, answered]:
+        make_overdue(transfer)
+    assert services.expire_due_operator_transfers(by="timer") == 3
+    assert services.expire_due_operator_transfers(by="timer") == 0
+    for transfer in due:
+        transfer.refresh_from_db()
+        assert (transfer.state, transfer.end_reason, transfer.expired_by) == ("expired", "not_answered", "timer")
+        assert transfer.offers.get().outcome == "expired"
+    assert Transfer.objects.get(pk=answered.pk).state == "accepted"
+    told = [f["transfer"]["id"] for f in frames.to(alice, "transfer.updated") if f["transfer"]["state"] == "expired"]
+    assert sorted(told) == sorted(t.pk for t in due)
+    assert len(frames.to(bob, "transfer.offer_ended")) == 3
+    assert frames.to(alice, "transfer.updated")[-1]["transfer"]["warm_message"] == "W"
+
+
+def test_bulk_expiry_leaves_queue_transfers_to_move_on(engagement, alice, bob, carol, site, team, frames):
+    billing = QueueFactory(site=site, teams=[team])
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=billing.pk)
+    make_overdue(transfer)
+    assert services.expire_due_operator_transfers(by="timer") == 0
+    services.expire_overdue_transfers()
+    transfer.refresh_from_db()
+    assert transfer.state == "requested" and transfer.offers.count() == 2

@@ -1,0 +1,118 @@
+"""Expiry lateness with many transfers expiring together. Budget: p99 ≤ 1 s past the deadline.
+
+It creates --transfers unanswered transfers whose deadlines are the same instant (the service
+runs with its clock pinned to one moment while they are created, so every `expires_at` and
+every timer's eta is identical), with the production worker set-up running: a Celery worker
+(prefork, --concurrency, as the Procfile) and beat (the sweep every TRANSFER_SWEEP_SECONDS).
+Lateness is `ended_at - expires_at` of each transfer, from the database. It also checks that
+each expired exactly once (one expired offer, one final state) and counts timer vs sweep.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_transfer_bench REDIS_URL=redis://127.0.0.1:6379/4 \\
+        .venv/bin/python bench/transfer_expiry.py --transfers 100 --rounds 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+from unittest import mock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import transfer_common as common  # noqa: E402
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--transfers", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3, help="batches of --transfers, one after the other")
+    parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2, as the Procfile)")
+    parser.add_argument("--lead", type=float, default=20.0, help="seconds from creation to the common deadline")
+    parser.add_argument("--json", help="also write the figures to this file")
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = parse_args()
+    common.setup_django()
+    from django.utils import timezone
+
+    from transfers import services
+    from transfers.models import Transfer, TransferOffer
+
+    stamp = f"{int(time.time())}-{os.getpid()}"
+    queue, alice, bob = common.make_company(
+        stamp=stamp, accept_timeout=5, initiator_capacity=args.transfers * args.rounds + 5
+    )
+    worker = common.Child(
+        "worker",
+        [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-l", "INFO", "--concurrency",
+         str(args.concurrency), "--without-gossip", "--without-mingle", "-n", f"bench-{stamp}@%h"],
+        ready="ready.",
+    )  # fmt: skip
+    beat = common.Child(
+        "beat", [sys.executable, "-m", "celery", "-A", "helpdesk", "beat", "-s", f"/tmp/beat-{stamp}", "-l", "INFO"]
+    )
+    lateness, by = [], {"timer": 0, "sweep": 0}
+    problems = []
+    try:
+        for round_number in range(args.rounds):
+            engagements = [
+                common.engagement_owned_by(owner=alice, queue=queue, visitor_name=f"V{round_number}-{i}")
+                for i in range(args.transfers)
+            ]
+            # Pin the clock so every deadline (and every timer's eta) is the same instant.
+            pinned = timezone.now() + timedelta(seconds=args.lead - 5)
+            with mock.patch("transfers.services.timezone.now", return_value=pinned):
+                ids = [
+                    services.request_transfer(
+                        engagement_id=e.pk, initiator=alice, target_operator_id=bob.pk, warm_message="Bench"
+                    ).pk
+                    for e in engagements
+                ]
+            deadline = pinned + timedelta(seconds=5)
+            if timezone.now() >= deadline:
+                raise SystemExit("creating the transfers took longer than --lead; raise it")
+            wait_until = time.monotonic() + (deadline - timezone.now()).total_seconds() + 20
+            while time.monotonic() < wait_until:
+                if not Transfer.objects.filter(pk__in=ids, state="requested").exists():
+                    break
+                time.sleep(0.2)
+            rows = list(
+                Transfer.objects.filter(pk__in=ids).values_list("state", "expires_at", "ended_at", "expired_by")
+            )
+            for state, expires_at, ended_at, expired_by in rows:
+                if state != "expired":
+                    problems.append(f"a transfer ended {state}")
+                    continue
+                lateness.append((ended_at - expires_at).total_seconds() * 1000)
+                by[expired_by] = by.get(expired_by, 0) + 1
+            offers = TransferOffer.objects.filter(transfer_id__in=ids)
+            if offers.count() != len(ids) or offers.exclude(outcome="expired").exists():
+                problems.append("an offer did not expire exactly once")
+    finally:
+        worker.stop()
+        beat.stop()
+    figures = {
+        "benchmark": "transfer_expiry",
+        "transfers_per_batch": args.transfers,
+        "batches": args.rounds,
+        "worker_concurrency": args.concurrency,
+        "lateness_ms": common.summary(lateness),
+        "expired_by": by,
+        "problems": problems,
+        "budget_p99_ms": 1000,
+        "within_budget": bool(lateness) and common.percentile(lateness, 99) <= 1000 and not problems,
+        "machine": common.load_note(),
+    }
+    print(json.dumps(figures, indent=2))
+    common.write_json(args.json, figures)
+
+
+if __name__ == "__main__":
+    main()
