@@ -9,17 +9,21 @@ repaired by the next one (or by reloading /phone/api/current/).
 from __future__ import annotations
 
 from django.db import transaction
+from django.db.models import F
 
 from helpdesk.realtime import publish_to_engagement, publish_to_operator
 
+from .models import Call
+
 
 def call_changed(call_id: int) -> None:
-    """After commit: the call's fresh snapshot to each operator on it and to the caller's group."""
+    """Bump the call's version now; after commit send its fresh snapshot to each operator on it
+    and to the caller's group. Call inside the transaction of the change."""
+    Call.objects.filter(pk=call_id).update(version=F("version") + 1)
     transaction.on_commit(lambda: _publish_call_state(call_id), robust=True)
 
 
 def _publish_call_state(call_id: int) -> None:
-    from .models import Call
     from .selectors import call_snapshot, operators_on_call
 
     call = Call.objects.filter(pk=call_id).select_related("engagement").first()

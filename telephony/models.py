@@ -33,6 +33,8 @@ class Call(models.Model):
     provider_ended_at = models.DateTimeField(
         null=True, blank=True, help_text="When the provider said the call ended (reconciled by the clean-up)."
     )
+    # Bumped by every change; clients keep the snapshot with the highest version they saw.
+    version = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -51,6 +51,7 @@ def call_snapshot(call: Call) -> dict:
     legs.sort(key=lambda leg: (leg.kind != Leg.Kind.CUSTOMER, leg.pk))
     return {
         "id": call.pk,
+        "version": call.version,
         "engagement_id": engagement.pk,
         "state": engagement.state,
         "end_reason": engagement.end_reason,

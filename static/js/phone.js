@@ -30,7 +30,6 @@ const state = {
   dismissed: new Set(),
   logged: new Set(),
   pick: null, // {queue_id|operator_id|phone_number, label}
-  busy: false,
 };
 
 function csrfToken() {
@@ -60,6 +59,7 @@ async function post(url, body = {}) {
 
 function upsert(call) {
   const known = state.calls.get(call.id);
+  if (known && known.version > call.version) return; // an older snapshot arriving late
   state.calls.set(call.id, call);
   if (!known) state.dismissed.delete(call.id);
   render();
@@ -276,19 +276,18 @@ function tick() {
 
 // --- acts ------------------------------------------------------------------------------------
 
+// No client-side "busy" lock: a frame can show the next button before this answer arrives, and
+// a click then must not be swallowed. The server refuses anything that no longer applies.
 async function act(url, body) {
-  if (state.busy) return null;
-  state.busy = true;
+  let data;
   try {
-    const data = await post(url, body);
-    if (data.call) upsert(data.call);
-    return data;
+    data = await post(url, body);
   } catch (error) {
     toast(error.message, "error");
     throw error;
-  } finally {
-    state.busy = false;
   }
+  if (data.call) upsert(data.call);
+  return data;
 }
 
 const legAct = (legId, name) => act(`/phone/api/legs/${legId}/${name}/`).catch(() => {});
@@ -491,7 +490,10 @@ async function refresh() {
   const response = await fetch("/phone/api/current/", { credentials: "same-origin" });
   if (!response.ok) return;
   const data = await response.json();
-  data.calls.forEach((call) => state.calls.set(call.id, call));
+  data.calls.forEach((call) => {
+    const known = state.calls.get(call.id);
+    if (!known || known.version <= call.version) state.calls.set(call.id, call);
+  });
   if (data.voice) showVoice(data.voice.status);
   render();
 }
