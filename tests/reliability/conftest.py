@@ -23,3 +23,12 @@ def cluster(transactional_db, private_redis):
     with use_redis(private_redis.url):
         yield processes
     processes.stop()
+
+
+@pytest.fixture
+def web_pair(transactional_db, private_redis):
+    """Two Daphne processes on the private Redis, no workers: enough for chat, quicker to start."""
+    processes = Cluster(private_redis, workers=0).start()
+    with use_redis(private_redis.url):
+        yield processes
+    processes.stop()
