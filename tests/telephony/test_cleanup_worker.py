@@ -69,3 +69,16 @@ def test_unanswered_consult_is_ended_on_time_by_the_countdown_task(centre):
     leg.refresh_from_db()
     assert leg.end_reason == Leg.EndReason.NO_ANSWER
     assert Call.objects.get(pk=call.pk).mode == Call.Mode.NORMAL
+
+
+def test_beat_schedules_the_sweep_and_the_worker_repairs_without_being_asked(centre):
+    from tests.processes import CeleryBeat
+
+    worker = CeleryWorker(name="beat-worker").start()
+    beat = CeleryBeat(LEG_SWEEP_SECONDS="1", TRANSFER_SWEEP_SECONDS="60").start()
+    try:
+        break_calls(centre, 2)
+        wait_until(lambda: open_legs_on_ended_calls() == 0, timeout=40, message="beat-driven sweep")
+    finally:
+        beat.stop()
+        worker.stop()
