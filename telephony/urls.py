@@ -21,5 +21,6 @@ urlpatterns = [
     path(
         "simulator/api/outside/legs/<int:leg_id>/<slug:act>/", views.simulator_outside_act, name="simulator_outside_act"
     ),
+    path("webhooks/twilio/voice/", views.twilio_voice, name="twilio_voice"),
     path("webhooks/<slug:provider>/", views.webhook, name="webhook"),
 ]

@@ -293,6 +293,33 @@ def simulator_outside_act(request, leg_id: int, act: str):
 
 @csrf_exempt
 @require_POST
+def twilio_voice(request):
+    """Twilio's Voice URL for a number: a caller rings in, joins the queue given in the (signed)
+    address, and is put into their call's conference."""
+    backend = get_provider()
+    if backend.name != "twilio":
+        raise Http404("Twilio is not the provider in use.")
+    url = settings.PUBLIC_BASE_URL.rstrip("/") + request.get_full_path()
+    params = request.POST.dict()
+    try:
+        backend.validate_webhook(url=url, params=params, signature=request.headers.get("X-Twilio-Signature", ""))
+    except WebhookRejected as error:
+        logger.warning("Rejected Twilio voice webhook: %s", error)
+        return HttpResponse(status=403)
+    queue = Queue.objects.filter(pk=_int(request.GET.get("queue"), "queue") or 0, media=Media.VOICE).first()
+    if queue is None:
+        raise Http404("No such voice queue.")
+    try:
+        number = services.validate_phone_number(params.get("From", ""))
+    except CallError:
+        number = ""
+    call = services.place_call(queue=queue, caller_name=params.get("CallerName", "")[:100], phone_number=number)
+    Leg.objects.filter(call=call, kind=Leg.Kind.CUSTOMER).update(provider_leg_id=params.get("CallSid", ""))
+    return HttpResponse(backend.incoming_call_twiml(call_id=call.pk), content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
 def webhook(request, provider: str):
     """Status callbacks of the configured provider: authentic ones are applied once, in order."""
     backend = get_provider()

@@ -98,7 +98,7 @@ function render() {
   renderPrompts();
   const call = pickShownCall();
   state.shown = call ? call.id : null;
-  $("#idle").hidden = Boolean(call);
+  $("#idle").hidden = Boolean(call) || $("#prompts").children.length > 0;
   $("#call").hidden = !call;
   if (call) renderCall(call);
   [...state.calls.values()].forEach(logIfFinished);

@@ -14,7 +14,9 @@ end the call       POST Conferences/<sid> Status=completed
 ended calls?       GET Conferences/<sid> → status "completed"
 =================  ===========================================================================
 
-Webhooks (participant call-status callbacks and conference status callbacks) are accepted only
+An incoming call reaches `/phone/webhooks/twilio/voice/?queue=<id>` (the number's Voice URL): it
+is placed into that queue (`place_call`) and answered with TwiML joining the caller to the call's
+conference. Webhooks (participant call-status callbacks and conference status callbacks) are accepted only
 with a valid X-Twilio-Signature (RequestValidator over PUBLIC_BASE_URL + path and the POST body),
 then translated to `ProviderEventData`. Twilio numbers every callback (SequenceNumber, per call
 or per conference); `apply_provider_event` ignores repeats and events older than one applied.
@@ -32,6 +34,7 @@ from django.conf import settings
 from django.urls import reverse
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
+from twilio.twiml.voice_response import VoiceResponse
 
 from ..errors import WebhookRejected
 from .base import DialRequest, DialResult, LegRef, ProviderEventData
@@ -118,11 +121,29 @@ class TwilioProvider:
     def ended_calls(self, provider_call_ids: list[str]) -> list[str]:
         return [sid for sid in provider_call_ids if self.client.conferences(sid).fetch().status == "completed"]
 
-    def parse_webhook(self, *, url: str, params: dict[str, str], signature: str) -> list[ProviderEventData]:
+    def validate_webhook(self, *, url: str, params: dict[str, str], signature: str) -> None:
+        """Raise WebhookRejected unless X-Twilio-Signature matches the URL and POST body."""
         if not signature or not self.auth_token:
             raise WebhookRejected("Missing signature.")
         if not RequestValidator(self.auth_token).validate(url, params, signature):
             raise WebhookRejected("Bad signature.")
+
+    def incoming_call_twiml(self, *, call_id: int) -> str:
+        """TwiML that puts an incoming caller into their call's conference (the customer leg);
+        the conference ends when they hang up, which ends the call through its webhook."""
+        response = VoiceResponse()
+        dial = response.dial()
+        dial.conference(
+            self.conference_name(call_id),
+            start_conference_on_enter=True,
+            end_conference_on_exit=True,
+            status_callback=self.status_callback_url(),
+            status_callback_event="start end",
+        )
+        return str(response)
+
+    def parse_webhook(self, *, url: str, params: dict[str, str], signature: str) -> list[ProviderEventData]:
+        self.validate_webhook(url=url, params=params, signature=signature)
         try:
             sequence = int(params.get("SequenceNumber", ""))
         except ValueError:

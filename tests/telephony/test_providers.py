@@ -240,3 +240,19 @@ def test_conference_start_records_the_providers_conference_id(client, centre, tw
 def test_the_builtin_provider_takes_no_webhooks(client):
     assert client.post("/phone/webhooks/builtin/", {"CallSid": "x"}).status_code == 403
     assert client.post(WEBHOOK, {"CallSid": "x"}).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_incoming_twilio_call_joins_the_queue_and_its_conference(client, centre, twilio_http):
+    url = f"/phone/webhooks/twilio/voice/?queue={centre.sales.pk}"
+    params = {"CallSid": "CA-IN", "From": "+442079460958", "To": "+442079460000"}
+    assert client.post(url, params).status_code == 403  # unsigned
+    answer = client.post(url, params, HTTP_X_TWILIO_SIGNATURE=sign(params, "https://helpdesk.example.com" + url))
+    assert answer.status_code == 200 and answer["Content-Type"] == "text/xml"
+    call = Call.objects.select_related("engagement__visitor").get()
+    twiml = answer.content.decode()
+    assert "<Conference" in twiml and f"helpdesk-call-{call.pk}</Conference>" in twiml
+    assert 'endConferenceOnExit="true"' in twiml
+    assert call.engagement.queue == centre.sales and call.engagement.visitor.phone_number == "+442079460958"
+    assert Leg.objects.get(call=call, kind=Leg.Kind.CUSTOMER).provider_leg_id == "CA-IN"
+    assert Leg.objects.get(call=call, kind=Leg.Kind.OPERATOR).operator == centre.a  # routed and ringing
