@@ -13,16 +13,21 @@ import csv
 import io
 import os
 import tempfile
+import uuid
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from operator import itemgetter
 
 from asgiref.sync import sync_to_async
-from django.db.models import QuerySet
+from django.db import connection, connections, transaction
+from django.db.models import CharField, F, Func, IntegerField, QuerySet
+from django.db.models.functions import Coalesce
 
 from ..models import AvailabilityLog, Engagement, Message, Note, Site
 from . import metrics
+from .metrics import Seconds
 from .scope import ReportScope
 
 CHUNK_ROWS = 2000
@@ -35,21 +40,6 @@ def neutralise(value: str) -> str:
     if value and value.startswith(FORMULA_PREFIXES):
         return "'" + value
     return value
-
-
-class Zones:
-    """Site id -> ZoneInfo, looked up once per export."""
-
-    def __init__(self):
-        self._zones: dict[int, zoneinfo.ZoneInfo] = {}
-        for pk, name in Site.objects.values_list("pk", "time_zone"):
-            try:
-                self._zones[pk] = zoneinfo.ZoneInfo(name)
-            except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-                self._zones[pk] = zoneinfo.ZoneInfo("UTC")
-
-    def __getitem__(self, site_id: int) -> zoneinfo.ZoneInfo:
-        return self._zones.get(site_id) or zoneinfo.ZoneInfo("UTC")
 
 
 def iso(moment: datetime | None, zone) -> str:
@@ -98,11 +88,145 @@ class Dataset:
 
 
 def stream(queryset: QuerySet, *fields: str) -> Iterator[tuple]:
-    """Rows from a server-side cursor, a chunk at a time, never the whole table in memory."""
-    return queryset.values_list(*fields).iterator(chunk_size=CHUNK_ROWS)
+    """Rows from a server-side cursor, a chunk at a time, never the whole table in memory.
+
+    Inside a transaction on purpose: outside one, Django declares the cursor WITH HOLD and
+    PostgreSQL then materialises the entire result before the first row comes back (seconds
+    and a temporary file for a million rows). Under ASGI each request has its own thread and
+    connection, so this read-only transaction holds nobody else's queries.
+    """
+    with transaction.atomic(using=queryset.db):
+        rows = queryset.values_list(*fields)
+        if connections[queryset.db].vendor != "postgresql":
+            yield from rows.iterator(chunk_size=CHUNK_ROWS)
+            return
+        yield from _raw_rows(rows)
+
+
+def _raw_rows(rows: QuerySet) -> Iterator[tuple]:
+    """The values_list's SQL through psycopg's own named cursor: C loaders, no per-row converters.
+
+    Only for columns that need no Django conversion (text, numbers; times come as text). The
+    SQL's column order (extra, fields, annotations) is mapped back to the order asked for, as
+    Django's ValuesListIterable does.
+    """
+    query = rows.query
+    sql, params = query.sql_with_params()
+    # Django 5.2 selects in the order asked for (`query.selected`); older ones put annotations last.
+    selected = getattr(query, "selected", None)
+    names = list(selected) if selected else [*query.extra_select, *query.values_select, *query.annotation_select]
+    wanted = [*rows._fields, *(name for name in query.annotation_select if name not in rows._fields)]
+    reorder = None if names == wanted else itemgetter(*[names.index(name) for name in wanted])
+    database = connections[rows.db]
+    database.ensure_connection()
+    with database.connection.cursor(name=f"export_{uuid.uuid4().hex}") as cursor:
+        cursor.execute(sql, params)
+        while chunk := cursor.fetchmany(CHUNK_ROWS):
+            if reorder is None:
+                yield from chunk
+            else:
+                yield from map(reorder, chunk)
 
 
 # --- Raw datasets -----------------------------------------------------------------
+
+
+class LocalText(Func):
+    """A time as ISO 8601 local text (no offset) in a per-row time zone, formatted by PostgreSQL.
+
+    `timestamp::text` is what `isoformat()` writes but for the "T" (microseconds only when
+    not zero). Loading timestamps into Python datetimes is the slowest part of a big export;
+    text comes back through psycopg's C loader at a fraction of the cost.
+    """
+
+    output_field = CharField()
+
+    def __init__(self, moment, zone, **extra):
+        super().__init__(moment, zone, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler, connection, template="replace(((%(expressions)s))::text, ' ', 'T')", arg_joiner=") AT TIME ZONE ("
+        )
+
+
+class OffsetSeconds(Func):
+    """The per-row zone's UTC offset at that time, in whole seconds (formatted as +HH:MM in Python)."""
+
+    output_field = IntegerField()
+
+    def __init__(self, moment, zone, **extra):
+        super().__init__(moment, zone, **extra)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        moment, moment_params = compiler.compile(self.source_expressions[0])
+        zone, zone_params = compiler.compile(self.source_expressions[1])
+        sql = f"EXTRACT(EPOCH FROM ((({moment}) AT TIME ZONE ({zone})) - (({moment}) AT TIME ZONE 'UTC')))::integer"
+        return sql, (*moment_params, *zone_params, *moment_params)
+
+
+def _padded(local: str) -> str:
+    """PostgreSQL trims trailing zeros of microseconds ("10.00012"); isoformat() writes six digits."""
+    return local if len(local) in (19, 26) else local.ljust(26, "0")
+
+
+_OFFSETS: dict[int, str] = {}
+
+
+def offset_text(seconds: int) -> str:
+    """+HH:MM for an offset in seconds, as isoformat() writes it (cached: there are few)."""
+    text = _OFFSETS.get(seconds)
+    if text is None:
+        sign = "-" if seconds < 0 else "+"
+        minutes = abs(seconds) // 60
+        text = _OFFSETS[seconds] = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
+    return text
+
+
+def _database_formats_times() -> bool:
+    """PostgreSQL formats times itself when it knows every site's zone name (else Python does, UTC fallback)."""
+    if connection.vendor != "postgresql":
+        return False
+    names = set(Site.objects.values_list("time_zone", flat=True).distinct())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT name) FROM pg_timezone_names WHERE name = ANY(%s)", [list(names)])
+        known = cursor.fetchone()[0]
+    return known == len(names)
+
+
+def timed_rows(queryset: QuerySet, fields: list[str], times: list[str], zone_path: str) -> Iterator[tuple]:
+    """Rows of `fields` followed by each field of `times` as ISO 8601 text in the row's site time zone."""
+    width = len(fields)
+    if _database_formats_times():
+        names = []
+        annotations = {}
+        for n, moment in enumerate(times):
+            annotations[f"local_{n}"] = LocalText(F(moment), F(zone_path))
+            annotations[f"offset_{n}"] = OffsetSeconds(F(moment), F(zone_path))
+            names += [f"local_{n}", f"offset_{n}"]
+        pairs = range(width, width + 2 * len(times), 2)
+        for row in stream(queryset.annotate(**annotations), *fields, *names):
+            yield row[:width] + tuple(
+                "" if row[i] is None else _padded(row[i]) + offset_text(row[i + 1]) for i in pairs
+            )
+        return
+    zones: dict[str, zoneinfo.ZoneInfo] = {}
+    for row in stream(queryset, *fields, *times, zone_path):
+        zone = zones.get(row[-1])
+        if zone is None:
+            zone = zones[row[-1]] = _zone(row[-1])
+        yield row[:width] + tuple(iso(moment, zone) for moment in row[width:-1])
+
+
+def _zone(name: str) -> zoneinfo.ZoneInfo:
+    try:
+        return zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return zoneinfo.ZoneInfo("UTC")
+
+
+def secs(value) -> float | str:
+    return "" if value is None else round(value, 3)
 
 
 def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
@@ -110,39 +234,16 @@ def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def engagement_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = queryset.order_by("created_at", "pk")
-    for (
-        pk,
-        site_id,
-        site,
-        queue,
-        media,
-        visitor,
-        phone,
-        state,
-        end_reason,
-        created,
-        answered,
-        ended,
-        operator,
-    ) in stream(
-        queryset,
-        "pk",
-        "site_id",
-        "site__name",
-        "queue__name",
-        "media",
-        "visitor__name",
-        "visitor__phone_number",
-        "state",
-        "end_reason",
-        "created_at",
-        "answered_at",
-        "ended_at",
-        "owner__display_name",
-    ):
-        zone = zones[site_id]
+    queryset = queryset.order_by("created_at", "pk").annotate(
+        wait=Seconds(Coalesce("answered_at", "ended_at"), F("created_at")),
+        handle=Seconds(F("ended_at"), F("answered_at")),
+    )
+    fields = ["pk", "site__name", "queue__name", "media", "visitor__name", "visitor__phone_number", "state",
+              "end_reason", "owner__display_name", "wait", "handle"]  # fmt: skip
+    for row in timed_rows(queryset, fields, ["created_at", "answered_at", "ended_at"], "site__time_zone"):
+        pk, site, queue, media, visitor, phone, state, end_reason, operator, wait, handle, created, answered, ended = (
+            row
+        )
         yield (
             pk,
             neutralise(site),
@@ -152,11 +253,11 @@ def engagement_rows_of(queryset: QuerySet) -> Iterator[tuple]:
             neutralise(phone),
             state,
             end_reason,
-            iso(created, zone),
-            iso(answered, zone),
-            iso(ended, zone),
-            seconds_between(created, answered or ended),
-            seconds_between(answered, ended),
+            created,
+            answered,
+            ended,
+            secs(wait),
+            secs(handle),
             neutralise(operator or ""),
         )
 
@@ -166,19 +267,12 @@ def message_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def message_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
     queryset = queryset.order_by("engagement_id", "seq")
-    for engagement_id, site_id, seq, sender, operator, body, created in stream(
-        queryset,
-        "engagement_id",
-        "engagement__site_id",
-        "seq",
-        "sender",
-        "operator__display_name",
-        "body",
-        "created_at",
+    fields = ["engagement_id", "seq", "sender", "operator__display_name", "body"]
+    for engagement_id, seq, sender, operator, body, sent in timed_rows(
+        queryset, fields, ["created_at"], "engagement__site__time_zone"
     ):
-        yield engagement_id, seq, iso(created, zones[site_id]), sender, neutralise(operator or ""), neutralise(body)
+        yield engagement_id, seq, sent, sender, neutralise(operator or ""), neutralise(body)
 
 
 def note_rows(scope: ReportScope) -> Iterator[tuple]:
@@ -186,12 +280,12 @@ def note_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def note_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
     queryset = queryset.order_by("engagement_id", "created_at", "pk")
-    for pk, engagement_id, site_id, author, source, body, created in stream(
-        queryset, "pk", "engagement_id", "engagement__site_id", "author__display_name", "source", "body", "created_at"
+    fields = ["pk", "engagement_id", "author__display_name", "source", "body"]
+    for pk, engagement_id, author, source, body, created in timed_rows(
+        queryset, fields, ["created_at"], "engagement__site__time_zone"
     ):
-        yield pk, engagement_id, iso(created, zones[site_id]), source, neutralise(author or ""), neutralise(body)
+        yield pk, engagement_id, created, source, neutralise(author or ""), neutralise(body)
 
 
 def availability_log_rows(scope: ReportScope) -> Iterator[tuple]:
@@ -203,13 +297,12 @@ def availability_log_rows(scope: ReportScope) -> Iterator[tuple]:
 
 
 def availability_log_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = queryset.order_by("started_at", "pk")
-    for operator, site_id, media, status, started, ended in stream(
-        queryset, "operator__display_name", "operator__site_id", "media", "status", "started_at", "ended_at"
+    queryset = queryset.order_by("started_at", "pk").annotate(seconds=Seconds(F("ended_at"), F("started_at")))
+    fields = ["operator__display_name", "media", "status", "seconds"]
+    for operator, media, status, seconds, started, ended in timed_rows(
+        queryset, fields, ["started_at", "ended_at"], "operator__site__time_zone"
     ):
-        zone = zones[site_id]
-        yield neutralise(operator), media, status, iso(started, zone), iso(ended, zone), seconds_between(started, ended)
+        yield neutralise(operator), media, status, started, ended, secs(seconds)
 
 
 def transfers_of(scope: ReportScope) -> QuerySet:
@@ -217,28 +310,13 @@ def transfers_of(scope: ReportScope) -> QuerySet:
 
 
 def transfer_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = queryset.order_by("requested_at", "pk")
-    for row in stream(
-        queryset,
-        "pk",
-        "engagement_id",
-        "engagement__site_id",
-        "initiator__display_name",
-        "target_operator__display_name",
-        "target_queue__name",
-        "accepted_by__display_name",
-        "state",
-        "end_reason",
-        "reason_text",
-        "requested_at",
-        "answered_at",
-        "completed_at",
-        "ended_at",
-    ):
-        (pk, engagement_id, site_id, initiator, target, queue, accepted_by, state, end_reason, reason_text,
+    queryset = queryset.order_by("requested_at", "pk").annotate(to_answer=Seconds(F("answered_at"), F("requested_at")))
+    fields = ["pk", "engagement_id", "initiator__display_name", "target_operator__display_name", "target_queue__name",
+              "accepted_by__display_name", "state", "end_reason", "reason_text", "to_answer"]  # fmt: skip
+    times = ["requested_at", "answered_at", "completed_at", "ended_at"]
+    for row in timed_rows(queryset, fields, times, "engagement__site__time_zone"):
+        (pk, engagement_id, initiator, target, queue, accepted_by, state, end_reason, reason_text, to_answer,
          requested, answered, completed, ended) = row  # fmt: skip
-        zone = zones[site_id]
         yield (
             pk,
             engagement_id,
@@ -249,35 +327,40 @@ def transfer_rows_of(queryset: QuerySet) -> Iterator[tuple]:
             state,
             end_reason,
             neutralise(reason_text),
-            iso(requested, zone),
-            iso(answered, zone),
-            iso(completed, zone),
-            iso(ended, zone),
-            seconds_between(requested, answered),
+            requested,
+            answered,
+            completed,
+            ended,
+            secs(to_answer),
         )
 
 
 def call_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = queryset.order_by("engagement__created_at", "pk")
-    for row in stream(
-        queryset,
-        "pk",
-        "engagement_id",
-        "engagement__site_id",
-        "engagement__queue__name",
-        "engagement__visitor__name",
-        "engagement__visitor__phone_number",
-        "mode",
-        "provider",
-        "engagement__created_at",
-        "engagement__answered_at",
-        "engagement__ended_at",
-        "engagement__end_reason",
-        "engagement__owner__display_name",
-    ):
-        pk, engagement_id, site_id, queue, caller, phone, mode, provider, created, answered, ended, reason, owner = row
-        zone = zones[site_id]
+    queryset = queryset.order_by("engagement__created_at", "pk").annotate(
+        wait=Seconds(Coalesce("engagement__answered_at", "engagement__ended_at"), F("engagement__created_at")),
+        handle=Seconds(F("engagement__ended_at"), F("engagement__answered_at")),
+    )
+    fields = ["pk", "engagement_id", "engagement__queue__name", "engagement__visitor__name",
+              "engagement__visitor__phone_number", "mode", "provider", "engagement__end_reason",
+              "engagement__owner__display_name", "wait", "handle"]  # fmt: skip
+    times = ["engagement__created_at", "engagement__answered_at", "engagement__ended_at"]
+    for row in timed_rows(queryset, fields, times, "engagement__site__time_zone"):
+        (
+            pk,
+            engagement_id,
+            queue,
+            caller,
+            phone,
+            mode,
+            provider,
+            reason,
+            owner,
+            wait,
+            handle,
+            created,
+            answered,
+            ended,
+        ) = row
         yield (
             pk,
             engagement_id,
@@ -286,53 +369,25 @@ def call_rows_of(queryset: QuerySet) -> Iterator[tuple]:
             neutralise(phone),
             mode,
             provider,
-            iso(created, zone),
-            iso(answered, zone),
-            iso(ended, zone),
+            created,
+            answered,
+            ended,
             reason,
-            seconds_between(created, answered or ended),
-            seconds_between(answered, ended),
+            secs(wait),
+            secs(handle),
             neutralise(owner or ""),
         )
 
 
 def leg_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    zones = Zones()
-    queryset = queryset.order_by("call_id", "initiated_at", "pk")
-    for row in stream(
-        queryset,
-        "pk",
-        "call_id",
-        "call__engagement__site_id",
-        "kind",
-        "operator__display_name",
-        "queue__name",
-        "phone_number",
-        "state",
-        "end_reason",
-        "initiated_at",
-        "ringing_at",
-        "connected_at",
-        "held_at",
-        "ended_at",
-    ):
-        (
-            pk,
-            call_id,
-            site_id,
-            kind,
-            operator,
-            queue,
-            phone,
-            state,
-            reason,
-            initiated,
-            ringing,
-            connected,
-            held,
-            ended,
-        ) = row
-        zone = zones[site_id]
+    queryset = queryset.order_by("call_id", "initiated_at", "pk").annotate(
+        ring=Seconds(F("connected_at"), F("initiated_at")), talk=Seconds(F("ended_at"), F("connected_at"))
+    )
+    fields = ["pk", "call_id", "kind", "operator__display_name", "queue__name", "phone_number", "state", "end_reason",
+              "ring", "talk"]  # fmt: skip
+    times = ["initiated_at", "ringing_at", "connected_at", "held_at", "ended_at"]
+    for row in timed_rows(queryset, fields, times, "call__engagement__site__time_zone"):
+        pk, call_id, kind, operator, queue, phone, state, reason, ring, talk, *moments = row
         yield (
             pk,
             call_id,
@@ -342,13 +397,9 @@ def leg_rows_of(queryset: QuerySet) -> Iterator[tuple]:
             neutralise(phone),
             state,
             reason,
-            iso(initiated, zone),
-            iso(ringing, zone),
-            iso(connected, zone),
-            iso(held, zone),
-            iso(ended, zone),
-            seconds_between(initiated, connected),
-            seconds_between(connected, ended),
+            *moments,
+            secs(ring),
+            secs(talk),
         )
 
 

@@ -39,7 +39,9 @@ class Seconds(Func):
         super().__init__(stop, start, **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))", arg_joiner=" - ")
+        return self.as_sql(
+            compiler, connection, template="EXTRACT(EPOCH FROM (%(expressions)s))::double precision", arg_joiner=" - "
+        )
 
     def as_sqlite(self, compiler, connection, **extra):
         return self.as_sql(

@@ -183,3 +183,30 @@ def test_writers_used_directly_stream_in_chunks(world):
     buffer = io.BytesIO()
     write_xlsx(dataset.title, dataset.columns, dataset.rows(world.scope()), buffer)
     assert len(xlsx_rows(buffer.getvalue())) == 7
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata", "Australia/Lord_Howe"])
+def test_database_and_python_write_the_same_iso_times(world, zone, monkeypatch):
+    """PostgreSQL formats times for speed; the Python fallback (other databases, unknown zones) must agree."""
+    from datetime import timedelta
+
+    from helpdesk.models import Engagement
+    from helpdesk.reporting import exports
+
+    world.site.time_zone = zone
+    world.site.save()
+    e1 = world.engagements["e1"]
+    Engagement.objects.filter(pk=e1.pk).update(answered_at=e1.created_at + timedelta(seconds=10, microseconds=120))
+    dataset = DATASETS["engagements"]
+    by_database = list(dataset.rows(world.scope()))
+    monkeypatch.setattr(exports, "_database_formats_times", lambda: False)
+    by_python = list(dataset.rows(world.scope()))
+    assert by_database == by_python
+    assert by_python[0][9].endswith(".000120" + by_python[0][8][-6:])  # microseconds kept, same offset
+
+
+def test_an_unknown_site_zone_falls_back_to_utc(world):
+    world.site.time_zone = "Mars/Olympus_Mons"
+    world.site.save()
+    rows = list(DATASETS["engagements"].rows(world.scope()))
+    assert rows[0][8] == "2026-03-02T10:00:00+00:00"
