@@ -1,8 +1,21 @@
-"""Several processes: two Daphne and two Celery workers sharing PostgreSQL and one Redis."""
+"""Several processes: two Daphne and two Celery workers sharing PostgreSQL and one Redis.
+
+A visitor on one web process, operators on the other, a chat transferred between them; the
+Celery workers killed (SIGKILL) with a transfer's expiry in their hands.
+"""
+
+import asyncio
+from types import SimpleNamespace
 
 import pytest
+from django.db import connection
 
+from helpdesk.models import Engagement, Media
+from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.helpdesk.test_health import fetch_health
+from tests.processes import CeleryWorker, wait_until
+from tests.reliability.clients import operator_socket, signed_in_session, start_visitor_chat, visitor_socket
+from transfers.models import Transfer, TransferOffer
 
 pytestmark = [pytest.mark.worker]
 
@@ -13,3 +26,154 @@ def test_both_web_processes_are_healthy_with_shared_redis_and_workers(cluster):
         status, body = fetch_health(daphne.url)
         assert status == 200, (body, cluster.logs())
         assert all(value == "OK" for value in body.values()), body
+
+
+@pytest.fixture
+def desk(transactional_db):
+    """Alice takes the first chat (Bob is away until she has it); Bob is her transfer target."""
+    site = SiteFactory()
+    team = TeamFactory(site=site)
+    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    alice = OperatorFactory(site=site, teams=[team], available=[Media.CHAT], display_name="Alice")
+    bob = OperatorFactory(site=site, teams=[team], display_name="Bob")
+    return SimpleNamespace(site=site, queue=queue, alice=alice, bob=bob)
+
+
+def post_json(session, url: str, body: dict | None = None) -> dict:
+    response = session.post(url, json=body or {}, headers={"X-CSRFToken": session.cookies["csrftoken"]}, timeout=15)
+    assert response.status_code == 200, response.text[:500]
+    return response.json()
+
+
+async def chat_with_alice(desk, *, visitor_url: str, alice_url: str, bob_url: str):
+    alice_session = await asyncio.to_thread(signed_in_session, alice_url, desk.alice.user.username)
+    bob_session = await asyncio.to_thread(signed_in_session, bob_url, desk.bob.user.username)
+    alice = await operator_socket(alice_url, alice_session).start()
+    bob = await operator_socket(bob_url, bob_session).start()
+    token = await asyncio.to_thread(start_visitor_chat, visitor_url, queue_id=desk.queue.pk, name="Vera")
+    visitor = await visitor_socket(visitor_url, token).start()
+    assigned = await alice.wait_for(lambda f: f["type"] == "engagement.assigned", what="assignment")
+    await bob.send({"type": "availability.set", "media": "chat", "status": "available"})
+    await bob.wait_for(lambda f: f["type"] == "availability" and f["operator_id"] == desk.bob.pk)
+    return SimpleNamespace(
+        alice=alice,
+        bob=bob,
+        visitor=visitor,
+        engagement_id=assigned["engagement"]["id"],
+        alice_session=alice_session,
+        bob_session=bob_session,
+    )
+
+
+def test_chat_transferred_between_operators_on_different_web_processes(cluster, desk):
+    """Visitor and Alice on process 1, Bob on process 2: request, accept, Transfer Now, chat on."""
+    web_1, web_2 = cluster.daphnes
+
+    async def scenario():
+        chat = await chat_with_alice(desk, visitor_url=web_1.url, alice_url=web_1.url, bob_url=web_2.url)
+        try:
+            await chat.visitor.send({"type": "message.send", "body": "I need billing"})
+            await chat.alice.wait_for(lambda f: f.get("body") == "I need billing")
+            requested = await asyncio.to_thread(
+                post_json,
+                chat.alice_session,
+                f"{web_1.url}/transfers/engagements/{chat.engagement_id}/request/",
+                {"target_operator_id": desk.bob.pk, "warm_message": "Billing question"},
+            )
+            transfer_id = requested["transfer"]["id"]
+            await chat.bob.wait_for(lambda f: f["type"] == "transfer.offered", what="the offer on process 2")
+            await asyncio.to_thread(post_json, chat.bob_session, f"{web_2.url}/transfers/{transfer_id}/accept/")
+            await chat.alice.wait_for(
+                lambda f: f["type"] == "transfer.updated" and f["transfer"]["state"] == "accepted",
+                what="the acceptance on process 1",
+            )
+            await asyncio.to_thread(post_json, chat.alice_session, f"{web_1.url}/transfers/{transfer_id}/now/")
+            await chat.bob.wait_for(lambda f: f["type"] == "engagement.assigned", what="ownership on process 2")
+            await chat.alice.wait_for(lambda f: f["type"] == "engagement.released")
+            await chat.visitor.wait_for(
+                lambda f: f["type"] == "engagement.state" and f.get("operator_name") == "Bob", what="the new operator"
+            )
+            await chat.bob.send({"type": "message.send", "engagement_id": chat.engagement_id, "body": "Bob here"})
+            await chat.visitor.wait_for(lambda f: f.get("body") == "Bob here")
+            await chat.visitor.send({"type": "message.send", "body": "thanks Bob"})
+            await chat.bob.wait_for(lambda f: f.get("body") == "thanks Bob")
+            return chat, transfer_id
+        finally:
+            for socket in (chat.alice, chat.bob, chat.visitor):
+                await socket.close()
+
+    chat, transfer_id = asyncio.run(scenario())
+    engagement = Engagement.objects.get(pk=chat.engagement_id)
+    assert engagement.owner_id == desk.bob.pk
+    assert Transfer.objects.get(pk=transfer_id).state == "completed"
+    assert "thanks Bob" not in chat.alice.bodies(), "the old owner must not see the chat after the hand-over"
+    seqs = [f["seq"] for f in chat.visitor.messages()]
+    assert seqs == sorted(set(seqs))
+
+
+def transfer_state(transfer_id: int) -> str:
+    """Read from a helper thread, closing that thread's connection (the test database is dropped later)."""
+    try:
+        return Transfer.objects.get(pk=transfer_id).state
+    finally:
+        connection.close()
+
+
+def test_workers_killed_with_a_transfer_pending_expire_it_once_when_a_worker_is_back(transactional_db, private_redis):
+    """SIGKILL both workers while the expiry task waits in one of them (acks late: not acknowledged).
+
+    With no worker the transfer stays requested past its deadline; a fresh worker (redelivery or
+    the beat sweep) expires it exactly once, and the initiator hears of it.
+    """
+    from tests.processes import Cluster, use_redis
+
+    site = SiteFactory()
+    team = TeamFactory(site=site)
+    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    alice = OperatorFactory(site=site, teams=[team], available=[Media.CHAT], display_name="Alice")
+    bob = OperatorFactory(site=site, teams=[team], display_name="Bob")
+    desk = SimpleNamespace(site=site, queue=queue, alice=alice, bob=bob)
+    cluster = Cluster(private_redis, beat=True, TRANSFER_ACCEPT_TIMEOUT_SECONDS="5", TRANSFER_SWEEP_SECONDS="1")
+    cluster.start()
+    try:
+        with use_redis(private_redis.url):
+            web_1, web_2 = cluster.daphnes
+
+            async def scenario():
+                chat = await chat_with_alice(desk, visitor_url=web_1.url, alice_url=web_1.url, bob_url=web_2.url)
+                try:
+                    requested = await asyncio.to_thread(
+                        post_json,
+                        chat.alice_session,
+                        f"{web_1.url}/transfers/engagements/{chat.engagement_id}/request/",
+                        {"target_operator_id": desk.bob.pk},
+                    )
+                    transfer_id = requested["transfer"]["id"]
+                    await chat.bob.wait_for(lambda f: f["type"] == "transfer.offered")
+                    await asyncio.sleep(0.5)  # the expiry task (eta) is now held unacknowledged by a worker
+                    for worker in cluster.workers:
+                        worker.kill()
+                    await asyncio.sleep(7)  # past the 5 s deadline, with no worker at all
+                    stuck = await asyncio.to_thread(transfer_state, transfer_id)
+                    replacement = await asyncio.to_thread(CeleryWorker(name="replacement", **cluster.env).start)
+                    cluster.workers.append(replacement)
+                    await chat.alice.wait_for(
+                        lambda f: f["type"] == "transfer.updated" and f["transfer"]["state"] == "expired",
+                        timeout=30,
+                        what="the expiry after the workers died",
+                    )
+                    await chat.bob.wait_for(lambda f: f["type"] == "transfer.offer_ended", timeout=10)
+                    return transfer_id, stuck
+                finally:
+                    for socket in (chat.alice, chat.bob, chat.visitor):
+                        await socket.close()
+
+            transfer_id, stuck = asyncio.run(scenario())
+            wait_until(lambda: Transfer.objects.get(pk=transfer_id).state == "expired", timeout=10)
+    finally:
+        logs = cluster.logs()
+        cluster.stop()
+    assert stuck == "requested", "nothing may expire it while no worker runs"
+    offers = TransferOffer.objects.filter(transfer_id=transfer_id)
+    assert [o.outcome for o in offers] == ["expired"], logs[-3000:]
+    assert Transfer.objects.get(pk=transfer_id).engagement.owner_id == alice.pk
