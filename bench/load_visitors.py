@@ -1,0 +1,456 @@
+"""Load: 1,000 concurrent visitor sockets and 100 operators across two Daphne processes.
+
+What one run does:
+
+1. starts a private redis-server and two Daphne processes (the product's ASGI app and settings)
+   on free ports, against the database of DATABASE_URL (created and migrated if missing);
+2. creates one site, one default chat queue and --operators operators with room for
+   --visitors / --operators chats each, and routes --visitors engagements to them;
+3. opens every operator socket and every visitor socket, alternating between the two Daphne
+   processes, so most conversations cross processes through Redis;
+4. for --duration seconds every visitor sends a message every --interval seconds (phases
+   spread evenly) and the owning operator answers each one at once;
+5. stops sending, waits for stragglers, and checks that every message reached each socket it
+   was meant for exactly once: the visitor's message both consoles it belongs on (the owner's
+   and the visitor's own echo), the operator's answer both as well.
+
+Printed: connect times, messages sent and stored, missing and duplicated deliveries, error
+frames, delivery latency p50/p95/p99/max (send to the other party's socket), the CPU and
+memory of each Daphne and of Redis, and the command to reproduce.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_bench \\
+        .venv/bin/python bench/load_visitors.py --visitors 1000 --operators 100 --duration 300
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--visitors", type=int, default=1000, help="concurrent visitor sockets (default 1000)")
+    parser.add_argument("--operators", type=int, default=100, help="operator sockets (default 100)")
+    parser.add_argument("--duration", type=float, default=300, help="seconds of sending (default 300)")
+    parser.add_argument("--interval", type=float, default=20, help="seconds between a visitor's messages (default 20)")
+    parser.add_argument("--daphnes", type=int, default=2, help="Daphne processes (default 2)")
+    parser.add_argument("--conn-max-age", default="0", help="CONN_MAX_AGE of the Daphne processes (default 0)")
+    parser.add_argument("--drain", type=float, default=15, help="seconds to wait for stragglers (default 15)")
+    return parser.parse_args()
+
+
+# --- processes ----------------------------------------------------------------------------------
+
+
+def prepare_database(database_url: str) -> None:
+    import psycopg
+
+    name = database_url.rsplit("/", 1)[1]
+    server = database_url.rsplit("/", 1)[0] + "/postgres"
+    with psycopg.connect(server, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, check=True, env=os.environ)
+
+
+def start_daphne(port: int, env: dict) -> subprocess.Popen:
+    log = open(f"/tmp/load-daphne-{port}.log", "w")  # noqa: SIM115 (lives as long as the process)
+    return subprocess.Popen(
+        [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "helpdesk.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- data ---------------------------------------------------------------------------------------
+
+
+def create_desk(visitors: int, operators: int) -> tuple[list[dict], list[dict]]:
+    """Operators (sign-in sessions) and routed engagements (visitor tokens), in the bench database."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site, Team
+    from helpdesk.services.engagements import start_chat
+    from helpdesk.services.presence import ensure_availabilities
+    from helpdesk.services.routing import route_engagement
+    from helpdesk.visitor_tokens import make_visitor_token
+
+    stamp = time.strftime("%Y%m%d%H%M%S")
+    site = Site.objects.create(name=f"Load {stamp}")
+    team = Team.objects.create(site=site, name="Load team")
+    queue = Queue.objects.create(site=site, name="Load queue", media=Media.CHAT)
+    queue.teams.set([team])
+    capacity = -(-visitors // operators)
+    operator_rows = []
+    User = get_user_model()
+    for i in range(operators):
+        user = User.objects.create(username=f"load-{stamp}-{i}")
+        operator = Operator.objects.create(user=user, site=site, display_name=f"Load operator {i}")
+        operator.teams.set([team])
+        ensure_availabilities(operator=operator)
+        Availability.objects.filter(operator=operator, media=Media.CHAT).update(
+            status=Availability.Status.AVAILABLE, capacity=capacity
+        )
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        operator_rows.append({"id": operator.pk, "session": session.session_key})
+    engagement_rows = []
+    for i in range(visitors):
+        engagement = start_chat(queue=queue, visitor_name=f"Load visitor {i}")
+        route_engagement(engagement_id=engagement.pk)
+        engagement_rows.append(engagement.pk)
+    owners = dict(Engagement.objects.filter(pk__in=engagement_rows).values_list("pk", "owner_id"))
+    unrouted = [pk for pk, owner in owners.items() if owner is None]
+    if unrouted:
+        raise SystemExit(f"{len(unrouted)} engagements were not routed: capacity or availability is wrong")
+    visitors_rows = [
+        {
+            "engagement_id": pk,
+            "owner_id": owners[pk],
+            "token": make_visitor_token(engagement_id=pk, visitor_id=Engagement.objects.get(pk=pk).visitor_id),
+        }
+        for pk in engagement_rows
+    ]
+    return operator_rows, visitors_rows
+
+
+# --- sockets ------------------------------------------------------------------------------------
+
+
+class Stats:
+    def __init__(self):
+        self.sent: dict[str, tuple[float, set[str]]] = {}  # message key -> (sent at, recipients expected)
+        self.received: dict[str, Counter] = defaultdict(Counter)  # message key -> recipient -> count
+        self.latency: list[float] = []  # send to the other party
+        self.errors: Counter = Counter()
+        self.connect_times: list[float] = []
+        self.sending = False
+        self.connect_all = 0.0
+        self.cross = 0
+
+    def expect(self, key: str, recipients: set[str]) -> None:
+        self.sent[key] = (time.monotonic(), recipients)
+
+    def got(self, key: str, recipient: str, other_party: bool) -> None:
+        self.received[key][recipient] += 1
+        if other_party and self.received[key][recipient] == 1 and key in self.sent:
+            self.latency.append(time.monotonic() - self.sent[key][0])
+
+
+class Socket:
+    """One WebSocket; `handle(frame)` is called for every frame. No reconnect: a drop is an error."""
+
+    def __init__(self, session, url: str, name: str, origin: str, cookies=None):
+        self.session, self.url, self.name, self.origin, self.cookies = session, url, name, origin, cookies
+        self.ws = None
+        self.handle = lambda frame: None
+        self.hello = asyncio.Event()
+
+    async def open(self, stats: Stats) -> None:
+        started = time.monotonic()
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in (self.cookies or {}).items())} if self.cookies else None
+        self.ws = await self.session.ws_connect(self.url, origin=self.origin, headers=headers, heartbeat=None)
+        asyncio.create_task(self.read(stats))
+        await asyncio.wait_for(self.hello.wait(), 60)
+        stats.connect_times.append(time.monotonic() - started)
+
+    async def read(self, stats: Stats) -> None:
+        import aiohttp
+
+        async for message in self.ws:
+            if message.type != aiohttp.WSMsgType.TEXT:
+                break
+            frame = json.loads(message.data)
+            if frame.get("type") == "hello":
+                self.hello.set()
+            elif frame.get("type") == "error":
+                stats.errors[frame.get("code")] += 1
+            self.handle(frame)
+        if not getattr(self, "closing", False):
+            stats.errors["socket_closed"] += 1
+
+    async def send(self, frame: dict) -> None:
+        await self.ws.send_str(json.dumps(frame))
+
+
+async def run_load(args, urls: list[str], operators: list[dict], visitors: list[dict]) -> Stats:
+    import aiohttp
+
+    stats = Stats()
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        operator_sockets: dict[int, Socket] = {}
+        for i, row in enumerate(operators):
+            base = urls[i % len(urls)]
+            operator_sockets[row["id"]] = Socket(
+                session,
+                base.replace("http", "ws", 1) + "/ws/operator/",
+                f"op{row['id']}",
+                base,
+                cookies={"sessionid": row["session"]},
+            )
+        visitor_sockets: dict[int, Socket] = {}
+        for i, row in enumerate(visitors):
+            # Visitors go to the other process than their operator whenever the owner's index allows.
+            base = urls[(i + 1) % len(urls)]
+            visitor_sockets[row["engagement_id"]] = Socket(
+                session,
+                base.replace("http", "ws", 1) + f"/ws/visitor/{row['token']}/",
+                f"v{row['engagement_id']}",
+                base,
+            )
+        owner_of = {row["engagement_id"]: row["owner_id"] for row in visitors}
+        cross = sum(
+            1
+            for i, row in enumerate(visitors)
+            if visitor_sockets[row["engagement_id"]].origin != operator_sockets[row["owner_id"]].origin
+        )
+
+        def on_operator_frame(operator_id: int, socket: Socket):
+            def handle(frame: dict) -> None:
+                if frame.get("type") != "message":
+                    return
+                key = frame["body"].split(" ", 1)[0]
+                stats.got(key, socket.name, other_party=frame["sender"] == "visitor")
+                if frame["sender"] == "visitor" and stats.sending:
+                    reply = "r" + key[1:]
+                    engagement_id = frame["engagement_id"]
+                    stats.expect(reply, {socket.name, f"v{engagement_id}"})
+                    asyncio.create_task(
+                        socket.send({"type": "message.send", "engagement_id": engagement_id, "body": f"{reply} ok"})
+                    )
+
+            return handle
+
+        def on_visitor_frame(socket: Socket):
+            def handle(frame: dict) -> None:
+                if frame.get("type") != "message":
+                    return
+                key = frame["body"].split(" ", 1)[0]
+                stats.got(key, socket.name, other_party=frame["sender"] == "operator")
+
+            return handle
+
+        for operator_id, socket in operator_sockets.items():
+            socket.handle = on_operator_frame(operator_id, socket)
+        for socket in visitor_sockets.values():
+            socket.handle = on_visitor_frame(socket)
+
+        t0 = time.monotonic()
+        await gather_in_batches([s.open(stats) for s in operator_sockets.values()], 50)
+        await gather_in_batches([s.open(stats) for s in visitor_sockets.values()], 100)
+        connect_all = time.monotonic() - t0
+        print(
+            f"connected {len(operator_sockets)} operators and {len(visitor_sockets)} visitors in {connect_all:.1f}s "
+            f"({cross} of {len(visitors)} conversations cross processes)",
+            flush=True,
+        )
+        stats.connect_all, stats.cross = connect_all, cross
+
+        stats.sending = True
+        counter = 0
+
+        async def visitor_loop(engagement_id: int, socket: Socket, phase: float) -> None:
+            nonlocal counter
+            await asyncio.sleep(phase)
+            end = t_start + args.duration
+            while time.monotonic() < end:
+                counter += 1
+                key = f"m{engagement_id}-{counter}"
+                stats.expect(key, {socket.name, f"op{owner_of[engagement_id]}"})
+                await socket.send({"type": "message.send", "body": f"{key} hello"})
+                await asyncio.sleep(args.interval)
+
+        t_start = time.monotonic()
+        loops = [
+            visitor_loop(engagement_id, socket, random.random() * args.interval)
+            for engagement_id, socket in visitor_sockets.items()
+        ]
+        progress = asyncio.create_task(report_progress(stats, t_start, args.duration))
+        await asyncio.gather(*loops)
+        stats.sending = False
+        await asyncio.sleep(args.drain)
+        progress.cancel()
+        for socket in [*operator_sockets.values(), *visitor_sockets.values()]:
+            socket.closing = True
+            await socket.ws.close()
+    return stats
+
+
+async def report_progress(stats: Stats, t_start: float, duration: float) -> None:
+    while True:
+        await asyncio.sleep(30)
+        elapsed = time.monotonic() - t_start
+        recent = stats.latency[-2000:]
+        p99 = quantile(recent, 0.99) if recent else float("nan")
+        print(
+            f"  {elapsed:5.0f}s/{duration:.0f}s sent {len(stats.sent)} errors {dict(stats.errors)} "
+            f"recent p99 {p99 * 1000:.0f} ms",
+            flush=True,
+        )
+
+
+async def gather_in_batches(coroutines: list, size: int) -> None:
+    for start in range(0, len(coroutines), size):
+        await asyncio.gather(*coroutines[start : start + size])
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+# --- main ---------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    args = parse_args()
+    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk_bench")
+    from tests.processes import RedisServer, free_port
+
+    redis = RedisServer().start()
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "helpdesk.settings",
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis.url,
+        "CHANNEL_LAYER_PREFIX": f"load{os.getpid()}",
+        "CACHE_PREFIX": f"load{os.getpid()}",
+        "CONN_MAX_AGE": args.conn_max_age,
+        "AXES_ENABLED": "false",
+        "LOG_LEVEL": "WARNING",
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "load-bench-key-" + "x" * 40),
+    }
+    os.environ.update(env)
+    prepare_database(database_url)
+    import django
+
+    django.setup()
+    from django.db import connection
+
+    ports = [free_port() for _ in range(args.daphnes)]
+    daphnes = [start_daphne(port, env) for port in ports]
+    try:
+        for port in ports:
+            wait_listening(port)
+        t = time.monotonic()
+        operators, visitors = create_desk(args.visitors, args.operators)
+        connection.close()
+        print(
+            f"created {len(operators)} operators and {len(visitors)} routed engagements in {time.monotonic() - t:.0f}s",
+            flush=True,
+        )
+        cpu_before = {p.pid: cpu_seconds(p.pid) for p in daphnes}
+        redis_cpu_before = cpu_seconds(redis.popen.pid)
+        wall_before = time.monotonic()
+        urls = [f"http://127.0.0.1:{port}" for port in ports]
+        stats = asyncio.run(run_load(args, urls, operators, visitors))
+        wall = time.monotonic() - wall_before
+        report(args, stats, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url)
+    finally:
+        for process in daphnes:
+            process.terminate()
+        for process in daphnes:
+            process.wait(15)
+        redis.stop()
+
+
+def wait_listening(port: int, timeout: float = 60) -> None:
+    import socket
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"Daphne on {port} did not listen; see /tmp/load-daphne-{port}.log")
+
+
+def report(args, stats: Stats, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url) -> None:
+    from helpdesk.models import Message
+
+    expected = sum(len(recipients) for _, recipients in stats.sent.values())
+    missing = duplicated = 0
+    for key, (_, recipients) in stats.sent.items():
+        counts = stats.received.get(key, Counter())
+        missing += sum(1 for r in recipients if counts[r] == 0)
+        duplicated += sum(counts[r] - 1 for r in recipients if counts[r] > 1)
+    keys = [key for key in stats.sent]
+    stored = (
+        Message.objects.filter(body__regex=r"^[mr][0-9]+-[0-9]+ ")
+        .filter(engagement__site__name__startswith="Load ")
+        .count()
+    )
+    latency = stats.latency
+    print("\n=== load_visitors result ===")
+    print(
+        f"sockets: {args.visitors} visitors + {args.operators} operators on {args.daphnes} Daphne processes, "
+        f"{stats.cross} conversations across processes"
+    )
+    connect_p50, connect_p99 = (quantile(stats.connect_times, q) * 1000 for q in (0.5, 0.99))
+    print(f"connect: all in {stats.connect_all:.1f}s; per socket p50 {connect_p50:.0f} ms, p99 {connect_p99:.0f} ms")
+    print(f"sending: {args.duration:.0f}s, a visitor message every {args.interval:.0f}s each, every one answered")
+    print(
+        f"messages sent: {len(keys)} ({len(keys) / args.duration:.1f}/s); stored in PostgreSQL for this run: {stored}"
+    )
+    print(f"deliveries expected {expected}, missing {missing}, duplicated {duplicated}")
+    print(f"error frames: {dict(stats.errors) or 'none'}")
+    if latency:
+        print(
+            f"delivery latency to the other party (n={len(latency)}): p50 {quantile(latency, 0.5) * 1000:.0f} ms, "
+            f"p95 {quantile(latency, 0.95) * 1000:.0f} ms, p99 {quantile(latency, 0.99) * 1000:.0f} ms, "
+            f"max {max(latency) * 1000:.0f} ms, mean {statistics.mean(latency) * 1000:.0f} ms"
+        )
+    for process in daphnes:
+        used = cpu_seconds(process.pid) - cpu_before[process.pid]
+        print(
+            f"daphne pid {process.pid}: CPU {used:.0f}s over {wall:.0f}s ({100 * used / wall:.0f}% of a core), "
+            f"RSS {rss_mb(process.pid):.0f} MB"
+        )
+    redis_used = cpu_seconds(redis.popen.pid) - redis_cpu_before
+    print(
+        f"redis: CPU {redis_used:.0f}s ({100 * redis_used / wall:.0f}% of a core), RSS {rss_mb(redis.popen.pid):.0f} MB"
+    )
+    load1, load5, _ = os.getloadavg()
+    print(f"machine: {os.cpu_count()} cores, load average {load1:.1f} / {load5:.1f} (shared with other work)")
+    command = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    print(f"reproduce: DATABASE_URL={database_url} .venv/bin/python bench/load_visitors.py {command}")
+
+
+if __name__ == "__main__":
+    main()
