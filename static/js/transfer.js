@@ -12,7 +12,9 @@ const el = (tag, className, text) => {
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
 };
-const clock = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
+// One formatter for every time shown: toLocaleTimeString(locale, options) builds one per call.
+const clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+const clock = (iso) => (iso ? clockFormat.format(new Date(iso)) : "");
 const duration = (seconds) => {
   seconds = Math.max(0, Math.round(seconds));
   const m = Math.floor(seconds / 60), s = seconds % 60;
