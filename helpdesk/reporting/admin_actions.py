@@ -28,6 +28,7 @@ def export_action(dataset_name: str, fmt: str):
             title=dataset.title,
             columns=dataset.columns,
             rows=lambda: dataset.rows_of(queryset),
+            csv_blocks=lambda: dataset.csv_of(queryset),
             fmt=fmt,
             filename=f"{dataset.name}_{stamp}.{fmt}",
         )

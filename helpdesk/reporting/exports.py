@@ -22,7 +22,7 @@ from operator import itemgetter
 
 from asgiref.sync import sync_to_async
 from django.db import connection, connections, transaction
-from django.db.models import CharField, F, Func, IntegerField, QuerySet
+from django.db.models import CharField, F, FloatField, Func, QuerySet
 from django.db.models.functions import Coalesce
 
 from ..models import AvailabilityLog, Engagement, Message, Note, Site
@@ -31,6 +31,7 @@ from .metrics import Seconds
 from .scope import ReportScope
 
 CHUNK_ROWS = 2000
+COPY_BLOCK_BYTES = 64 * 1024
 FILE_CHUNK_BYTES = 256 * 1024
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
@@ -73,13 +74,18 @@ class Dataset:
     title: str
     columns: tuple[str, ...]
     rows: Callable[[ReportScope], Iterable[tuple]]
-    model: type | None = None
+    model: str | None = None
     rows_of: Callable[[QuerySet], Iterable[tuple]] | None = None
     queryset: Callable[[ReportScope], QuerySet] | None = None
+    csv_of: Callable[[QuerySet], Iterator[bytes] | None] | None = None
 
     def count(self, scope: ReportScope) -> int | None:
         """How many rows a raw dataset will have (for progress bars); None for metric tables."""
         return self.queryset(scope).count() if self.queryset else None
+
+    def csv_blocks(self, scope: ReportScope) -> Iterator[bytes] | None:
+        """CSV data rows written by the database (COPY), when it can; else None (Python writes them)."""
+        return self.csv_of(self.queryset(scope)) if self.csv_of else None
 
     def filename(self, scope: ReportScope, extension: str) -> str:
         start = scope.start.astimezone(scope.zone).date().isoformat()
@@ -101,6 +107,12 @@ def stream(queryset: QuerySet, *fields: str) -> Iterator[tuple]:
             yield from rows.iterator(chunk_size=CHUNK_ROWS)
             return
         yield from _raw_rows(rows)
+
+
+def stream_values(values: QuerySet) -> Iterator[tuple]:
+    """A prepared values_list, streamed like `stream`."""
+    with transaction.atomic(using=values.db):
+        yield from _raw_rows(values)
 
 
 def _raw_rows(rows: QuerySet) -> Iterator[tuple]:
@@ -129,15 +141,16 @@ def _raw_rows(rows: QuerySet) -> Iterator[tuple]:
 
 
 # --- Raw datasets -----------------------------------------------------------------
+#
+# A raw dataset is a list of cells over a model's queryset. On PostgreSQL every cell is
+# computed by the database (formula neutralising, ISO times in the row's site zone, rounded
+# seconds), so rows come back final: XLSX writes them as they are and CSV is produced by
+# PostgreSQL's own COPY ... TO STDOUT (CSV), streamed as it goes. Elsewhere (SQLite, or a
+# site zone PostgreSQL does not know) Python computes the very same cells.
 
 
-class LocalText(Func):
-    """A time as ISO 8601 local text (no offset) in a per-row time zone, formatted by PostgreSQL.
-
-    `timestamp::text` is what `isoformat()` writes but for the "T" (microseconds only when
-    not zero). Loading timestamps into Python datetimes is the slowest part of a big export;
-    text comes back through psycopg's C loader at a fraction of the cost.
-    """
+class IsoText(Func):
+    """A time as ISO 8601 text with its offset in a per-row time zone, to the second; '' for none."""
 
     output_field = CharField()
 
@@ -145,77 +158,95 @@ class LocalText(Func):
         super().__init__(moment, zone, **extra)
 
     def as_postgresql(self, compiler, connection, **extra):
-        return self.as_sql(
-            compiler, connection, template="replace(((%(expressions)s))::text, ' ', 'T')", arg_joiner=") AT TIME ZONE ("
-        )
-
-
-class OffsetSeconds(Func):
-    """The per-row zone's UTC offset at that time, in whole seconds (formatted as +HH:MM in Python)."""
-
-    output_field = IntegerField()
-
-    def __init__(self, moment, zone, **extra):
-        super().__init__(moment, zone, **extra)
-
-    def as_postgresql(self, compiler, connection, **extra):
         moment, moment_params = compiler.compile(self.source_expressions[0])
         zone, zone_params = compiler.compile(self.source_expressions[1])
-        sql = f"EXTRACT(EPOCH FROM ((({moment}) AT TIME ZONE ({zone})) - (({moment}) AT TIME ZONE 'UTC')))::integer"
-        return sql, (*moment_params, *zone_params, *moment_params)
+        if moment_params or zone_params:
+            raise ValueError("IsoText takes columns, not parameters")
+        local = f"(({moment}) AT TIME ZONE ({zone}))"
+        offset = f"({local} - (({moment}) AT TIME ZONE 'UTC'))"
+        sql = (
+            f"(CASE WHEN ({moment}) IS NULL THEN '' ELSE to_char({local}, 'YYYY-MM-DD\"T\"HH24:MI:SS') || "
+            f"(CASE WHEN {offset} < interval '0' THEN to_char({offset}, 'HH24:MI') "
+            f"ELSE '+' || to_char({offset}, 'HH24:MI') END) END)"
+        )
+        return sql, []
 
 
-def _padded(local: str) -> str:
-    """PostgreSQL trims trailing zeros of microseconds ("10.00012"); isoformat() writes six digits."""
-    return local if len(local) in (19, 26) else local.ljust(26, "0")
+class Neutralised(Func):
+    """Text a spreadsheet would run (leading = + - @ tab CR) prefixed with a quote; '' for none."""
+
+    output_field = CharField()
+    template = (
+        "(CASE WHEN left(COALESCE(%(expressions)s, ''), 1) IN ('=', '+', '-', '@', chr(9), chr(13)) "
+        "THEN chr(39) || %(expressions)s ELSE COALESCE(%(expressions)s, '') END)"
+    )
 
 
-_OFFSETS: dict[int, str] = {}
+class RoundedSeconds(Func):
+    """Seconds rounded to the millisecond, as a float."""
+
+    output_field = FloatField()
+    template = "round((%(expressions)s)::numeric, 3)::double precision"
 
 
-def offset_text(seconds: int) -> str:
-    """+HH:MM for an offset in seconds, as isoformat() writes it (cached: there are few)."""
-    text = _OFFSETS.get(seconds)
-    if text is None:
-        sign = "-" if seconds < 0 else "+"
-        minutes = abs(seconds) // 60
-        text = _OFFSETS[seconds] = f"{sign}{minutes // 60:02d}:{minutes % 60:02d}"
-    return text
+@dataclass(frozen=True)
+class Cell:
+    """One column of a raw dataset: header, source (field path or annotation), and kind.
+
+    Kinds: "plain" (ids, states: as stored), "text" (neutralised), "time" (ISO 8601 in the
+    row's site zone, to the second), "seconds" (a duration annotation, rounded to the ms).
+    """
+
+    header: str
+    source: str
+    kind: str = "plain"
 
 
-def _database_formats_times() -> bool:
-    """PostgreSQL formats times itself when it knows every site's zone name (else Python does, UTC fallback)."""
-    if connection.vendor != "postgresql":
-        return False
-    names = set(Site.objects.values_list("time_zone", flat=True).distinct())
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT count(DISTINCT name) FROM pg_timezone_names WHERE name = ANY(%s)", [list(names)])
-        known = cursor.fetchone()[0]
-    return known == len(names)
+@dataclass(frozen=True)
+class RawSpec:
+    model_label: str
+    cells: tuple[Cell, ...]
+    order_by: tuple[str, ...]
+    zone_path: str
+    annotations: Callable[[], dict] = dict
 
+    def prepared(self, queryset: QuerySet) -> QuerySet:
+        return queryset.order_by(*self.order_by).annotate(**self.annotations())
 
-def timed_rows(queryset: QuerySet, fields: list[str], times: list[str], zone_path: str) -> Iterator[tuple]:
-    """Rows of `fields` followed by each field of `times` as ISO 8601 text in the row's site time zone."""
-    width = len(fields)
-    if _database_formats_times():
-        names = []
+    def database_cells(self, queryset: QuerySet) -> QuerySet:
+        """A values_list whose every column is the final cell, computed by PostgreSQL."""
         annotations = {}
-        for n, moment in enumerate(times):
-            annotations[f"local_{n}"] = LocalText(F(moment), F(zone_path))
-            annotations[f"offset_{n}"] = OffsetSeconds(F(moment), F(zone_path))
-            names += [f"local_{n}", f"offset_{n}"]
-        pairs = range(width, width + 2 * len(times), 2)
-        for row in stream(queryset.annotate(**annotations), *fields, *names):
-            yield row[:width] + tuple(
-                "" if row[i] is None else _padded(row[i]) + offset_text(row[i + 1]) for i in pairs
-            )
-        return
-    zones: dict[str, zoneinfo.ZoneInfo] = {}
-    for row in stream(queryset, *fields, *times, zone_path):
-        zone = zones.get(row[-1])
-        if zone is None:
-            zone = zones[row[-1]] = _zone(row[-1])
-        yield row[:width] + tuple(iso(moment, zone) for moment in row[width:-1])
+        for n, cell in enumerate(self.cells):
+            source = F(cell.source)
+            if cell.kind == "text":
+                source = Neutralised(source)
+            elif cell.kind == "time":
+                source = IsoText(source, F(self.zone_path))
+            elif cell.kind == "seconds":
+                source = RoundedSeconds(source)
+            annotations[f"cell_{n}"] = source
+        return self.prepared(queryset).annotate(**annotations).values_list(*annotations)
+
+    def python_rows(self, queryset: QuerySet) -> Iterator[tuple]:
+        """The same cells computed in Python (other databases, zones PostgreSQL does not know)."""
+        kinds = [cell.kind for cell in self.cells]
+        zones: dict[str, zoneinfo.ZoneInfo] = {}
+        sources = [cell.source for cell in self.cells]
+        for *values, zone_name in stream(self.prepared(queryset), *sources, self.zone_path):
+            zone = zones.get(zone_name)
+            if zone is None:
+                zone = zones[zone_name] = _zone(zone_name)
+            yield tuple(_python_cell(kind, value, zone) for kind, value in zip(kinds, values, strict=True))
+
+
+def _python_cell(kind: str, value, zone):
+    if kind == "text":
+        return neutralise(value or "")
+    if kind == "time":
+        return value.astimezone(zone).isoformat(timespec="seconds") if value is not None else ""
+    if kind == "seconds":
+        return None if value is None else round(value, 3)
+    return value
 
 
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -225,182 +256,207 @@ def _zone(name: str) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo("UTC")
 
 
-def secs(value) -> float | str:
-    return "" if value is None else round(value, 3)
+def _database_formats_cells() -> bool:
+    """PostgreSQL computes cells when it knows every site's zone name (else Python does, with UTC fallback)."""
+    if connection.vendor != "postgresql":
+        return False
+    names = set(Site.objects.values_list("time_zone", flat=True).distinct())
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(DISTINCT name) FROM pg_timezone_names WHERE name = ANY(%s)", [list(names)])
+        known = cursor.fetchone()[0]
+    return known == len(names)
 
 
-def engagement_rows(scope: ReportScope) -> Iterator[tuple]:
-    return engagement_rows_of(Engagement.objects.filter(scope.engagement_q()))
+def raw_rows_of(spec: RawSpec, queryset: QuerySet) -> Iterator[tuple]:
+    if _database_formats_cells():
+        yield from stream_values(spec.database_cells(queryset))
+    else:
+        yield from spec.python_rows(queryset)
 
 
-def engagement_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("created_at", "pk").annotate(
-        wait=Seconds(Coalesce("answered_at", "ended_at"), F("created_at")),
-        handle=Seconds(F("ended_at"), F("answered_at")),
-    )
-    fields = ["pk", "site__name", "queue__name", "media", "visitor__name", "visitor__phone_number", "state",
-              "end_reason", "owner__display_name", "wait", "handle"]  # fmt: skip
-    for row in timed_rows(queryset, fields, ["created_at", "answered_at", "ended_at"], "site__time_zone"):
-        pk, site, queue, media, visitor, phone, state, end_reason, operator, wait, handle, created, answered, ended = (
-            row
-        )
-        yield (
-            pk,
-            neutralise(site),
-            neutralise(queue),
-            media,
-            neutralise(visitor),
-            neutralise(phone),
-            state,
-            end_reason,
-            created,
-            answered,
-            ended,
-            secs(wait),
-            secs(handle),
-            neutralise(operator or ""),
-        )
+def copy_csv_of(spec: RawSpec, queryset: QuerySet) -> Iterator[bytes] | None:
+    """CSV data rows written by PostgreSQL's COPY, in blocks; None where the database cannot."""
+    if not _database_formats_cells():
+        return None
+    return _copy_blocks(spec.database_cells(queryset))
 
 
-def message_rows(scope: ReportScope) -> Iterator[tuple]:
-    return message_rows_of(Message.objects.filter(scope.engagement_q("engagement__")))
+class CopyBlock(bytes):
+    """CSV bytes from COPY that know how many rows they hold (for progress bars)."""
+
+    rows: int
+
+    def __new__(cls, data: bytes, rows: int):
+        block = super().__new__(cls, data)
+        block.rows = rows
+        return block
 
 
-def message_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("engagement_id", "seq")
-    fields = ["engagement_id", "seq", "sender", "operator__display_name", "body"]
-    for engagement_id, seq, sender, operator, body, sent in timed_rows(
-        queryset, fields, ["created_at"], "engagement__site__time_zone"
-    ):
-        yield engagement_id, seq, sent, sender, neutralise(operator or ""), neutralise(body)
+def _copy_blocks(values: QuerySet) -> Iterator[bytes]:
+    """COPY (query) TO STDOUT as CSV inside a transaction, gathered into blocks of ~64 KB."""
+    sql, params = values.query.sql_with_params()
+    database = connections[values.db]
+    with transaction.atomic(using=values.db):
+        database.ensure_connection()
+        with (
+            database.connection.cursor() as cursor,
+            cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+        ):
+            buffer, size, rows = [], 0, 0
+            for data in copy:  # one message per row
+                buffer.append(data)
+                size += len(data)
+                rows += 1
+                if size >= COPY_BLOCK_BYTES:
+                    yield CopyBlock(b"".join(buffer), rows)
+                    buffer, size, rows = [], 0, 0
+            if buffer:
+                yield CopyBlock(b"".join(buffer), rows)
 
 
-def note_rows(scope: ReportScope) -> Iterator[tuple]:
-    return note_rows_of(Note.objects.filter(scope.engagement_q("engagement__")))
+def _seconds(stop: str, start: str):
+    return Seconds(F(stop), F(start))
 
 
-def note_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("engagement_id", "created_at", "pk")
-    fields = ["pk", "engagement_id", "author__display_name", "source", "body"]
-    for pk, engagement_id, author, source, body, created in timed_rows(
-        queryset, fields, ["created_at"], "engagement__site__time_zone"
-    ):
-        yield pk, engagement_id, created, source, neutralise(author or ""), neutralise(body)
+ENGAGEMENTS = RawSpec(
+    "helpdesk.Engagement",
+    (
+        Cell("id", "pk"),
+        Cell("site", "site__name", "text"),
+        Cell("queue", "queue__name", "text"),
+        Cell("media", "media"),
+        Cell("visitor", "visitor__name", "text"),
+        Cell("phone_number", "visitor__phone_number", "text"),
+        Cell("state", "state"),
+        Cell("end_reason", "end_reason"),
+        Cell("created_at", "created_at", "time"),
+        Cell("answered_at", "answered_at", "time"),
+        Cell("ended_at", "ended_at", "time"),
+        Cell("wait_seconds", "wait", "seconds"),
+        Cell("handle_seconds", "handle", "seconds"),
+        Cell("operator", "owner__display_name", "text"),
+    ),  # fmt: skip
+    ("created_at", "pk"),
+    "site__time_zone",
+    lambda: {
+        "wait": Seconds(Coalesce("answered_at", "ended_at"), F("created_at")),
+        "handle": _seconds("ended_at", "answered_at"),
+    },
+)
+MESSAGES = RawSpec(
+    "helpdesk.Message",
+    (
+        Cell("engagement", "engagement_id"),
+        Cell("seq", "seq"),
+        Cell("sent_at", "created_at", "time"),
+        Cell("sender", "sender"),
+        Cell("operator", "operator__display_name", "text"),
+        Cell("body", "body", "text"),
+    ),  # fmt: skip
+    ("engagement_id", "seq"),
+    "engagement__site__time_zone",
+)
+NOTES = RawSpec(
+    "helpdesk.Note",
+    (
+        Cell("id", "pk"),
+        Cell("engagement", "engagement_id"),
+        Cell("created_at", "created_at", "time"),
+        Cell("source", "source"),
+        Cell("author", "author__display_name", "text"),
+        Cell("body", "body", "text"),
+    ),  # fmt: skip
+    ("engagement_id", "created_at", "pk"),
+    "engagement__site__time_zone",
+)
+AVAILABILITY_LOG = RawSpec(
+    "helpdesk.AvailabilityLog",
+    (
+        Cell("operator", "operator__display_name", "text"),
+        Cell("media", "media"),
+        Cell("status", "status"),
+        Cell("started_at", "started_at", "time"),
+        Cell("ended_at", "ended_at", "time"),
+        Cell("seconds", "seconds", "seconds"),
+    ),  # fmt: skip
+    ("started_at", "pk"),
+    "operator__site__time_zone",
+    lambda: {"seconds": _seconds("ended_at", "started_at")},
+)
+TRANSFERS = RawSpec(
+    "transfers.Transfer",
+    (
+        Cell("id", "pk"),
+        Cell("engagement", "engagement_id"),
+        Cell("initiator", "initiator__display_name", "text"),
+        Cell("target_operator", "target_operator__display_name", "text"),
+        Cell("target_queue", "target_queue__name", "text"),
+        Cell("accepted_by", "accepted_by__display_name", "text"),
+        Cell("state", "state"),
+        Cell("end_reason", "end_reason"),
+        Cell("decline_reason", "reason_text", "text"),
+        Cell("requested_at", "requested_at", "time"),
+        Cell("answered_at", "answered_at", "time"),
+        Cell("completed_at", "completed_at", "time"),
+        Cell("ended_at", "ended_at", "time"),
+        Cell("time_to_answer_seconds", "to_answer", "seconds"),
+    ),  # fmt: skip
+    ("requested_at", "pk"),
+    "engagement__site__time_zone",
+    lambda: {"to_answer": _seconds("answered_at", "requested_at")},
+)
+CALLS = RawSpec(
+    "telephony.Call",
+    (
+        Cell("id", "pk"),
+        Cell("engagement", "engagement_id"),
+        Cell("queue", "engagement__queue__name", "text"),
+        Cell("caller", "engagement__visitor__name", "text"),
+        Cell("phone_number", "engagement__visitor__phone_number", "text"),
+        Cell("mode", "mode"),
+        Cell("provider", "provider"),
+        Cell("created_at", "engagement__created_at", "time"),
+        Cell("answered_at", "engagement__answered_at", "time"),
+        Cell("ended_at", "engagement__ended_at", "time"),
+        Cell("end_reason", "engagement__end_reason"),
+        Cell("wait_seconds", "wait", "seconds"),
+        Cell("handle_seconds", "handle", "seconds"),
+        Cell("operator", "engagement__owner__display_name", "text"),
+    ),  # fmt: skip
+    ("engagement__created_at", "pk"),
+    "engagement__site__time_zone",
+    lambda: {
+        "wait": Seconds(Coalesce("engagement__answered_at", "engagement__ended_at"), F("engagement__created_at")),
+        "handle": _seconds("engagement__ended_at", "engagement__answered_at"),
+    },
+)
+LEGS = RawSpec(
+    "telephony.Leg",
+    (
+        Cell("id", "pk"),
+        Cell("call", "call_id"),
+        Cell("kind", "kind"),
+        Cell("operator", "operator__display_name", "text"),
+        Cell("queue", "queue__name", "text"),
+        Cell("phone_number", "phone_number", "text"),
+        Cell("state", "state"),
+        Cell("end_reason", "end_reason"),
+        Cell("initiated_at", "initiated_at", "time"),
+        Cell("ringing_at", "ringing_at", "time"),
+        Cell("connected_at", "connected_at", "time"),
+        Cell("held_at", "held_at", "time"),
+        Cell("ended_at", "ended_at", "time"),
+        Cell("ring_seconds", "ring", "seconds"),
+        Cell("talk_seconds", "talk", "seconds"),
+    ),  # fmt: skip
+    ("call_id", "initiated_at", "pk"),
+    "call__engagement__site__time_zone",
+    lambda: {"ring": _seconds("connected_at", "initiated_at"), "talk": _seconds("ended_at", "connected_at")},
+)
 
 
-def availability_log_rows(scope: ReportScope) -> Iterator[tuple]:
-    return availability_log_rows_of(
-        AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end).exclude(
-            ended_at__lte=scope.start
-        )
-    )
-
-
-def availability_log_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("started_at", "pk").annotate(seconds=Seconds(F("ended_at"), F("started_at")))
-    fields = ["operator__display_name", "media", "status", "seconds"]
-    for operator, media, status, seconds, started, ended in timed_rows(
-        queryset, fields, ["started_at", "ended_at"], "operator__site__time_zone"
-    ):
-        yield neutralise(operator), media, status, started, ended, secs(seconds)
-
-
-def transfers_of(scope: ReportScope) -> QuerySet:
-    return metrics.transfers_in(scope)
-
-
-def transfer_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("requested_at", "pk").annotate(to_answer=Seconds(F("answered_at"), F("requested_at")))
-    fields = ["pk", "engagement_id", "initiator__display_name", "target_operator__display_name", "target_queue__name",
-              "accepted_by__display_name", "state", "end_reason", "reason_text", "to_answer"]  # fmt: skip
-    times = ["requested_at", "answered_at", "completed_at", "ended_at"]
-    for row in timed_rows(queryset, fields, times, "engagement__site__time_zone"):
-        (pk, engagement_id, initiator, target, queue, accepted_by, state, end_reason, reason_text, to_answer,
-         requested, answered, completed, ended) = row  # fmt: skip
-        yield (
-            pk,
-            engagement_id,
-            neutralise(initiator),
-            neutralise(target or ""),
-            neutralise(queue or ""),
-            neutralise(accepted_by or ""),
-            state,
-            end_reason,
-            neutralise(reason_text),
-            requested,
-            answered,
-            completed,
-            ended,
-            secs(to_answer),
-        )
-
-
-def call_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("engagement__created_at", "pk").annotate(
-        wait=Seconds(Coalesce("engagement__answered_at", "engagement__ended_at"), F("engagement__created_at")),
-        handle=Seconds(F("engagement__ended_at"), F("engagement__answered_at")),
-    )
-    fields = ["pk", "engagement_id", "engagement__queue__name", "engagement__visitor__name",
-              "engagement__visitor__phone_number", "mode", "provider", "engagement__end_reason",
-              "engagement__owner__display_name", "wait", "handle"]  # fmt: skip
-    times = ["engagement__created_at", "engagement__answered_at", "engagement__ended_at"]
-    for row in timed_rows(queryset, fields, times, "engagement__site__time_zone"):
-        (
-            pk,
-            engagement_id,
-            queue,
-            caller,
-            phone,
-            mode,
-            provider,
-            reason,
-            owner,
-            wait,
-            handle,
-            created,
-            answered,
-            ended,
-        ) = row
-        yield (
-            pk,
-            engagement_id,
-            neutralise(queue),
-            neutralise(caller),
-            neutralise(phone),
-            mode,
-            provider,
-            created,
-            answered,
-            ended,
-            reason,
-            secs(wait),
-            secs(handle),
-            neutralise(owner or ""),
-        )
-
-
-def leg_rows_of(queryset: QuerySet) -> Iterator[tuple]:
-    queryset = queryset.order_by("call_id", "initiated_at", "pk").annotate(
-        ring=Seconds(F("connected_at"), F("initiated_at")), talk=Seconds(F("ended_at"), F("connected_at"))
-    )
-    fields = ["pk", "call_id", "kind", "operator__display_name", "queue__name", "phone_number", "state", "end_reason",
-              "ring", "talk"]  # fmt: skip
-    times = ["initiated_at", "ringing_at", "connected_at", "held_at", "ended_at"]
-    for row in timed_rows(queryset, fields, times, "call__engagement__site__time_zone"):
-        pk, call_id, kind, operator, queue, phone, state, reason, ring, talk, *moments = row
-        yield (
-            pk,
-            call_id,
-            kind,
-            neutralise(operator or ""),
-            neutralise(queue or ""),
-            neutralise(phone),
-            state,
-            reason,
-            *moments,
-            secs(ring),
-            secs(talk),
-        )
+def _scoped_engagements(scope: ReportScope) -> QuerySet:
+    return Engagement.objects.filter(scope.engagement_q())
 
 
 def _calls_of(scope: ReportScope) -> QuerySet:
@@ -413,6 +469,25 @@ def _legs_of(scope: ReportScope) -> QuerySet:
     from telephony.models import Leg
 
     return Leg.objects.filter(call__engagement__in=metrics.engagements_in(scope).values("pk"))
+
+
+def _availability_log_of(scope: ReportScope) -> QuerySet:
+    return AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end).exclude(
+        ended_at__lte=scope.start
+    )
+
+
+def raw_dataset(name: str, title: str, spec: RawSpec, queryset: Callable[[ReportScope], QuerySet]) -> Dataset:
+    return Dataset(
+        name=name,
+        title=title,
+        columns=tuple(cell.header for cell in spec.cells),
+        rows=lambda scope: raw_rows_of(spec, queryset(scope)),
+        model=spec.model_label,
+        rows_of=lambda qs: raw_rows_of(spec, qs),
+        queryset=queryset,
+        csv_of=lambda qs: copy_csv_of(spec, qs),
+    )
 
 
 # --- Metrics tables as datasets ---------------------------------------------------
@@ -474,64 +549,20 @@ def register(dataset: Dataset) -> Dataset:
     return dataset
 
 
+register(raw_dataset("engagements", "Engagements", ENGAGEMENTS, _scoped_engagements))
 register(
-    Dataset(
-        "engagements",
-        "Engagements",
-        (
-            "id",
-            "site",
-            "queue",
-            "media",
-            "visitor",
-            "phone_number",
-            "state",
-            "end_reason",
-            "created_at",
-            "answered_at",
-            "ended_at",
-            "wait_seconds",
-            "handle_seconds",
-            "operator",
-        ),
-        engagement_rows,
-        Engagement,
-        engagement_rows_of,
-        lambda scope: Engagement.objects.filter(scope.engagement_q()),
-    )
-)
-register(
-    Dataset(
+    raw_dataset(
         "messages",
         "Transcripts (messages)",
-        ("engagement", "seq", "sent_at", "sender", "operator", "body"),
-        message_rows,
+        MESSAGES,
+        lambda scope: Message.objects.filter(scope.engagement_q("engagement__")),
     )
 )
-register(
-    Dataset(
-        "notes",
-        "Notes",
-        ("id", "engagement", "created_at", "source", "author", "body"),
-        note_rows,
-        Note,
-        note_rows_of,
-        lambda scope: Note.objects.filter(scope.engagement_q("engagement__")),
-    )
-)
-register(
-    Dataset(
-        "availability_log",
-        "Availability log",
-        ("operator", "media", "status", "started_at", "ended_at", "seconds"),
-        availability_log_rows,
-        AvailabilityLog,
-        availability_log_rows_of,
-        lambda scope: AvailabilityLog.objects.filter(scope.operator_q("operator__"), started_at__lt=scope.end).exclude(
-            ended_at__lte=scope.start
-        ),
-    )
-)
+register(raw_dataset("notes", "Notes", NOTES, lambda scope: Note.objects.filter(scope.engagement_q("engagement__"))))
+register(raw_dataset("transfers", "Transfers", TRANSFERS, metrics.transfers_in))
+register(raw_dataset("calls", "Calls", CALLS, _calls_of))
+register(raw_dataset("legs", "Call legs", LEGS, _legs_of))
+register(raw_dataset("availability_log", "Availability log", AVAILABILITY_LOG, _availability_log_of))
 for _by in metrics.GROUPINGS:
     register(_engagement_metrics_dataset(_by))
 register(
@@ -555,90 +586,8 @@ register(
 )
 
 
-def _register_transfers_and_calls() -> None:
-    """Transfers and telephony are apps of their own; their datasets join the same registry."""
-    from telephony.models import Call, Leg
-    from transfers.models import Transfer
-
-    register(
-        Dataset(
-            "transfers",
-            "Transfers",
-            (
-                "id",
-                "engagement",
-                "initiator",
-                "target_operator",
-                "target_queue",
-                "accepted_by",
-                "state",
-                "end_reason",
-                "decline_reason",
-                "requested_at",
-                "answered_at",
-                "completed_at",
-                "ended_at",
-                "time_to_answer_seconds",
-            ),  # fmt: skip
-            lambda scope: transfer_rows_of(transfers_of(scope)),
-            Transfer,
-            transfer_rows_of,
-            transfers_of,
-        )
-    )
-    register(
-        Dataset(
-            "calls",
-            "Calls",
-            (
-                "id",
-                "engagement",
-                "queue",
-                "caller",
-                "phone_number",
-                "mode",
-                "provider",
-                "created_at",
-                "answered_at",
-                "ended_at",
-                "end_reason",
-                "wait_seconds",
-                "handle_seconds",
-                "operator",
-            ),  # fmt: skip
-            lambda scope: call_rows_of(_calls_of(scope)),
-            Call,
-            call_rows_of,
-            _calls_of,
-        )
-    )
-    register(
-        Dataset(
-            "legs",
-            "Call legs",
-            (
-                "id",
-                "call",
-                "kind",
-                "operator",
-                "queue",
-                "phone_number",
-                "state",
-                "end_reason",
-                "initiated_at",
-                "ringing_at",
-                "connected_at",
-                "held_at",
-                "ended_at",
-                "ring_seconds",
-                "talk_seconds",
-            ),  # fmt: skip
-            lambda scope: leg_rows_of(_legs_of(scope)),
-            Leg,
-            leg_rows_of,
-            _legs_of,
-        )
-    )
+def _register_transfer_and_call_metrics() -> None:
+    """Metric tables of the transfers and telephony apps."""
     transfer_columns = (
         ("label", "group"), ("requested", "requested"), ("accepted", "accepted"), ("completed", "completed"),
         ("declined", "declined"), ("expired", "expired"), ("cancelled", "cancelled"), ("open", "open"),
@@ -676,7 +625,7 @@ def _register_transfers_and_calls() -> None:
     )
 
 
-_register_transfers_and_calls()
+_register_transfer_and_call_metrics()
 
 
 # --- Writers ---------------------------------------------------------------------
@@ -699,13 +648,28 @@ class _Echo:
 
 
 def csv_chunks(
-    columns: tuple[str, ...], rows: Iterable[tuple], *, progress: Callable[[int], None] | None = None
-) -> Iterator[str]:
-    """CSV text a chunk of rows at a time (header first, so the first byte goes out at once)."""
+    columns: tuple[str, ...],
+    rows: Iterable[tuple],
+    *,
+    progress: Callable[[int], None] | None = None,
+    blocks: Callable[[], Iterator[bytes] | None] | None = None,
+) -> Iterator[bytes]:
+    """CSV bytes a chunk at a time, header first (so the first byte goes out before any query).
+
+    `blocks`, when it gives an iterator, supplies the data rows ready-made (PostgreSQL's COPY);
+    otherwise Python's csv writer formats `rows`. Both write LF line ends.
+    """
     sink = _Echo()
-    writer = csv.writer(sink)
+    writer = csv.writer(sink, lineterminator="\n")
     writer.writerow(columns)
-    yield sink.take()
+    yield sink.take().encode()
+    ready = blocks() if blocks else None
+    if ready is not None:
+        for block in ready:
+            if progress:
+                progress(getattr(block, "rows", 0))
+            yield bytes(block)
+        return
     batch = []
     for row in rows:
         batch.append(row)
@@ -714,12 +678,12 @@ def csv_chunks(
             if progress:
                 progress(len(batch))
             batch.clear()
-            yield sink.take()
+            yield sink.take().encode()
     if batch:
         writer.writerows(batch)
         if progress:
             progress(len(batch))
-        yield sink.take()
+        yield sink.take().encode()
 
 
 def _lazy(rows: Callable[[], Iterable[tuple]]) -> Iterator[tuple]:
@@ -727,16 +691,20 @@ def _lazy(rows: Callable[[], Iterable[tuple]]) -> Iterator[tuple]:
     yield from rows()
 
 
-async def acsv_chunks(columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]]) -> AsyncIterator[bytes]:
+async def acsv_chunks(
+    columns: tuple[str, ...],
+    rows: Callable[[], Iterable[tuple]],
+    blocks: Callable[[], Iterator[bytes] | None] | None = None,
+) -> AsyncIterator[bytes]:
     """The CSV stream for ASGI: each chunk is produced in the sync thread (which owns the DB cursor)."""
-    chunks = csv_chunks(columns, _lazy(rows))
+    chunks = csv_chunks(columns, _lazy(rows), blocks=blocks)
     done = object()
     next_chunk = sync_to_async(lambda: next(chunks, done), thread_sensitive=True)
     try:
         while (chunk := await next_chunk()) is not done:
-            yield chunk.encode()
+            yield chunk
     finally:
-        # A client that goes away must not leave the server-side cursor open.
+        # A client that goes away must not leave the server-side cursor (or the COPY) open.
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
@@ -815,12 +783,18 @@ async def axlsx_chunks(
 
 
 def streaming_response(
-    *, title: str, columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]], fmt: str, filename: str
+    *,
+    title: str,
+    columns: tuple[str, ...],
+    rows: Callable[[], Iterable[tuple]],
+    fmt: str,
+    filename: str,
+    csv_blocks: Callable[[], Iterator[bytes] | None] | None = None,
 ):
     """A StreamingHttpResponse over an async iterator (what ASGI streams without buffering)."""
     from django.http import StreamingHttpResponse
 
-    chunks = acsv_chunks(columns, rows) if fmt == "csv" else axlsx_chunks(title, columns, rows)
+    chunks = acsv_chunks(columns, rows, csv_blocks) if fmt == "csv" else axlsx_chunks(title, columns, rows)
     response = StreamingHttpResponse(chunks, content_type=CONTENT_TYPES[fmt])
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     response["Cache-Control"] = "no-store"
@@ -837,8 +811,14 @@ def export_to_file(
         return
     handle = open(target, "wb") if isinstance(target, str | os.PathLike) else target  # noqa: SIM115
     try:
-        for chunk in csv_chunks(dataset.columns, dataset.rows(scope), progress=progress):
-            handle.write(chunk.encode())
+        chunks = csv_chunks(
+            dataset.columns,
+            _lazy(lambda: dataset.rows(scope)),
+            progress=progress,
+            blocks=lambda: dataset.csv_blocks(scope),
+        )
+        for chunk in chunks:
+            handle.write(chunk)
     finally:
         if handle is not target:
             handle.close()

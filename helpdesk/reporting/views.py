@@ -119,6 +119,7 @@ async def export(request, name: str, fmt: str):
         title=dataset.title,
         columns=dataset.columns,
         rows=lambda: dataset.rows(scope),
+        csv_blocks=lambda: dataset.csv_blocks(scope),
         fmt=fmt,
         filename=dataset.filename(scope, fmt),
     )

@@ -64,4 +64,4 @@ def test_availability_log_action(world, client):
     data = {"action": "export_availability_log_csv", "index": 0, "select_across": "1", ACTION_CHECKBOX_NAME: ["1"]}
     response = client.post("/admin/helpdesk/availabilitylog/?status__exact=busy", data)
     rows = csv_rows(b"".join(response))
-    assert rows[1:] == [["Alice", "chat", "busy", "2026-03-02T10:00:00+00:00", "2026-03-02T12:00:00+00:00", "7200.0"]]
+    assert rows[1:] == [["Alice", "chat", "busy", "2026-03-02T10:00:00+00:00", "2026-03-02T12:00:00+00:00", "7200"]]

@@ -164,7 +164,7 @@ def test_transfer_export_cell_by_cell_and_page_charts(transfers, client):
     assert rows[0][:3] == ["id", "engagement", "initiator"]
     assert rows[2] == [
         str(t2.pk), str(e1.pk), "Alice", "Bob", "", "", "declined", "", "Too busy",
-        "2026-03-02T10:00:40+00:00", "2026-03-02T10:00:45+00:00", "", "2026-03-02T10:00:46+00:00", "5.0",
+        "2026-03-02T10:00:40+00:00", "2026-03-02T10:00:45+00:00", "", "2026-03-02T10:00:46+00:00", "5",
     ]  # fmt: skip
     rows = list(
         csv.reader(
