@@ -115,7 +115,7 @@ async function watchOutside() {
   list.replaceChildren();
   (data.legs || []).forEach((leg) => {
     const item = el("li");
-    item.append(el("span", "grow", `Call #${leg.id}`), el("span", "badge", STATUS[leg.state] || leg.state));
+    item.append(el("span", "grow", `Call from the helpdesk · leg ${leg.id}`), el("span", "badge", leg.state === "ringing" ? "Ringing…" : STATUS[leg.state] || leg.state));
     if (leg.state === "ringing") item.append(outsideButton(leg, "answer", "Answer", "btn-ok"));
     item.append(outsideButton(leg, "hang-up", leg.state === "ringing" ? "Reject" : "Hang up", "btn-danger"));
     list.append(item);
