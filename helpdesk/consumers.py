@@ -6,20 +6,24 @@ the services publish (`frame.send`) unchanged. Every frame is documented in docs
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import events, selectors
+from . import async_db, events, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
-from .rate_limits import allow_visitor_message
-from .realtime import engagement_group, operator_group, site_group
+from .rate_limits import aallow_visitor_message, allow_visitor_message
+from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
+from .services.messages_async import apost_message
 from .services.presence import set_availability
 from .visitor_tokens import engagement_id_from_token
 
@@ -28,6 +32,15 @@ logger = logging.getLogger(__name__)
 # A message of MESSAGE_MAX_LENGTH characters, JSON-escaped, fits well within this.
 MAX_FRAME_BYTES = 6 * settings.MESSAGE_MAX_LENGTH + 1024
 RESUME_LIMIT = 1000
+
+# Chat lines are the hot path: they run in a pool of their own (each thread keeps its database
+# connection when CONN_MAX_AGE > 0), so one slow commit does not hold up every other socket.
+CHAT_EXECUTOR = ThreadPoolExecutor(max_workers=settings.CHAT_DB_THREADS, thread_name_prefix="chat-db")
+
+
+def in_chat_pool(function):
+    return database_sync_to_async(function, thread_sensitive=False, executor=CHAT_EXECUTOR)
+
 
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
@@ -72,9 +85,23 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     handlers: dict[str, str] = {}
 
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch minus its `aclose_old_connections()` before every message.
+
+        That call is a hop to Django's one sync thread for each frame in and each frame
+        forwarded; under load it queued behind other work and held chat lines up (see
+        docs/performance.md). Our database work already closes stale connections itself:
+        `database_sync_to_async` does it around each call, and chat lines use the async pool.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
     async def connect(self):
         self.sent_seq: dict[int, int] = {}
         self.joined: list[str] = []
+        bind_server_loop(asyncio.get_running_loop())
 
     async def join(self, group: str) -> None:
         await self.channel_layer.group_add(group, self.channel_name)
@@ -266,7 +293,8 @@ class OperatorConsumer(ChatConsumer):
             self.set_baseline(frame["engagement"]["id"], frame["engagement"]["last_seq"])
 
     async def handle_message_send(self, frame: dict) -> None:
-        await database_sync_to_async(engagement_services.post_message)(
+        post = apost_message if async_db.available() else in_chat_pool(engagement_services.post_message)
+        await post(
             engagement_id=frame_int(frame, "engagement_id"),
             sender=Message.Sender.OPERATOR,
             body=frame.get("body"),
@@ -335,6 +363,13 @@ def visitor_snapshot(engagement_id: int) -> dict:
     }
 
 
+def post_visitor_message(*, engagement_id: int, body: object) -> None:
+    """Rate limit, then post: one trip to a worker thread for both."""
+    if not allow_visitor_message(engagement_id=engagement_id):
+        raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
+    engagement_services.post_message(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body)
+
+
 class VisitorConsumer(ChatConsumer):
     """The visitor's socket, opened by the signed token of their one engagement."""
 
@@ -365,11 +400,12 @@ class VisitorConsumer(ChatConsumer):
         self.set_baseline(self.engagement_id, snapshot["last_seq"])
 
     async def handle_message_send(self, frame: dict) -> None:
-        if not await database_sync_to_async(allow_visitor_message)(engagement_id=self.engagement_id):
+        if not async_db.available():
+            await in_chat_pool(post_visitor_message)(engagement_id=self.engagement_id, body=frame.get("body"))
+            return
+        if not await aallow_visitor_message(engagement_id=self.engagement_id):
             raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
-        await database_sync_to_async(engagement_services.post_message)(
-            engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body")
-        )
+        await apost_message(engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body"))
 
     async def handle_typing(self, frame: dict) -> None:
         await database_sync_to_async(engagement_services.signal_typing)(

@@ -8,18 +8,38 @@ from __future__ import annotations
 from django.db import transaction
 
 from .models import Availability, Engagement, Message, Note, Operator, Ownership
-from .realtime import _send, engagement_group, publish_to_engagement, publish_to_operator, publish_to_site, site_group
+from .realtime import (
+    _send,
+    engagement_group,
+    operator_group,
+    publish_to_engagement,
+    publish_to_operator,
+    publish_to_site,
+    send_now,
+    site_group,
+)
 
 
 def message_frame(message: Message) -> dict:
+    return message_frame_of(
+        engagement_id=message.engagement_id,
+        seq=message.seq,
+        sender=message.sender,
+        sender_name=message.operator.display_name if message.operator_id else "",
+        body=message.body,
+        created_at=message.created_at,
+    )
+
+
+def message_frame_of(*, engagement_id: int, seq: int, sender: str, sender_name: str, body: str, created_at) -> dict:
     return {
         "type": "message",
-        "engagement_id": message.engagement_id,
-        "seq": message.seq,
-        "sender": message.sender,
-        "sender_name": message.operator.display_name if message.operator_id else "",
-        "body": message.body,
-        "created_at": message.created_at.isoformat(),
+        "engagement_id": engagement_id,
+        "seq": seq,
+        "sender": sender,
+        "sender_name": sender_name,
+        "body": body,
+        "created_at": created_at.isoformat(),
     }
 
 
@@ -43,6 +63,13 @@ def message_created(message: Message) -> None:
     owner_id = message.engagement.owner_id
     if owner_id:
         publish_to_operator(owner_id, frame)
+
+
+async def message_created_now(frame: dict, *, owner_id: int | None) -> None:
+    """The async chat path's `message_created`: the caller has committed, so send at once."""
+    await send_now(engagement_group(frame["engagement_id"]), frame)
+    if owner_id:
+        await send_now(operator_group(owner_id), frame)
 
 
 def note_frame(note: Note) -> dict:

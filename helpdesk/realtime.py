@@ -7,6 +7,7 @@ message to their client unchanged. The frames themselves are documented in docs/
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from asgiref.sync import async_to_sync
@@ -30,10 +31,55 @@ def site_group(site_id: int) -> str:
     return f"site.{site_id}"
 
 
-def _send(group: str, frame: dict) -> None:
+# The event loop of this server process (Daphne), once a socket consumer has told us. Sync code
+# running in its worker threads then hands frames to the loop without waiting for Redis.
+_server_loop: asyncio.AbstractEventLoop | None = None
+
+
+def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
+    """Called by socket consumers on connect, from the server's loop."""
+    global _server_loop
+    _server_loop = loop
+
+
+def _log_failure(group: str, frame: dict):
+    def check(future) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            logger.error("Could not publish %s to %s: %r", frame.get("type"), group, future.exception())
+
+    return check
+
+
+def _in_an_event_loop() -> bool:
     try:
-        async_to_sync(get_channel_layer().group_send)(group, {"type": "frame.send", "frame": frame})
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
+def _send(group: str, frame: dict) -> None:
+    """Send now. In a server worker thread the send is queued on the server's loop, not awaited:
+    the thread goes back to work at once, and frames still leave in the order they were queued.
+    Consumers put messages back in seq order anyway (a late frame is filled from the database).
+    """
+    message = {"type": "frame.send", "frame": frame}
+    loop = _server_loop
+    if loop is not None and loop.is_running() and not _in_an_event_loop():
+        future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
+        future.add_done_callback(_log_failure(group, frame))
+        return
+    try:
+        async_to_sync(get_channel_layer().group_send)(group, message)
     except Exception:  # a dead Redis must not undo a committed change; clients resume by seq
+        logger.exception("Could not publish %s to %s", frame.get("type"), group)
+
+
+async def send_now(group: str, frame: dict) -> None:
+    """From async code that has already committed: send and wait (errors are logged, not raised)."""
+    try:
+        await get_channel_layer().group_send(group, {"type": "frame.send", "frame": frame})
+    except Exception:  # as in _send: a committed change stands; clients resume by seq
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
 
 

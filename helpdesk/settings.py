@@ -140,6 +140,10 @@ LEG_CLEANUP_GRACE_SECONDS = env.int("LEG_CLEANUP_GRACE_SECONDS", default=10)
 HOLD_ALONE_LIMIT_SECONDS = env.int("HOLD_ALONE_LIMIT_SECONDS", default=120)
 MESSAGE_MAX_LENGTH = 4000
 VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
+# Worker threads that store chat lines in each Daphne process when the database is not PostgreSQL.
+CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)
+# Asynchronous PostgreSQL connections per Daphne process for posting chat lines (helpdesk/async_db.py).
+CHAT_ASYNC_DB_CONNECTIONS = env.int("CHAT_ASYNC_DB_CONNECTIONS", default=8)
 TELEPHONY_PROVIDER = env.str("TELEPHONY_PROVIDER", default="telephony.providers.builtin.BuiltinProvider")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")

@@ -1,0 +1,83 @@
+"""Posting a chat line from a socket on the event loop itself (see helpdesk/async_db.py for why).
+
+The same rule as `engagements.post_message`, which stays the one entry point for sync code:
+an operator writes only on an engagement they own, nobody on an ended one; the seq comes
+from an UPDATE ... RETURNING that holds the engagement's row lock until commit (gap-free,
+unique); the message is committed, then published.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+
+from .. import async_db, events
+from ..errors import ChatError, NotAllowed
+from ..models import Engagement, Message, Operator, Ownership
+from .engagements import clean_text
+
+ENGAGEMENTS = Engagement._meta.db_table
+MESSAGES = Message._meta.db_table
+OWNERSHIPS = Ownership._meta.db_table
+
+# One statement, run in autocommit: one round trip per chat line. The UPDATE takes the
+# engagement's row lock and the next seq; the INSERT (and, for the owner, the read mark)
+# commit with it or not at all. No row back means nothing was written.
+POST_LINE = (
+    f"WITH next AS (UPDATE {ENGAGEMENTS} SET last_seq = last_seq + 1"
+    f" WHERE id = %(engagement)s AND state <> 'ended' {{owner_clause}} RETURNING id, last_seq, owner_id)"
+    "{read_mark}"
+    f" INSERT INTO {MESSAGES} (engagement_id, seq, sender, operator_id, body, created_at)"
+    " SELECT id, last_seq, %(sender)s, %(operator)s, %(body)s, %(created_at)s FROM next"
+    " RETURNING seq, (SELECT owner_id FROM next)"
+)
+POST_VISITOR_LINE = POST_LINE.format(owner_clause="", read_mark="")
+POST_OWNER_LINE = POST_LINE.format(
+    owner_clause="AND owner_id = %(operator)s",
+    read_mark=(
+        f", read AS (UPDATE {OWNERSHIPS} SET last_read_seq = next.last_seq FROM next"
+        f" WHERE {OWNERSHIPS}.engagement_id = next.id AND {OWNERSHIPS}.ended_at IS NULL)"
+    ),
+)
+WHY_NOT = f"SELECT state, owner_id FROM {ENGAGEMENTS} WHERE id = %s"
+
+
+async def apost_message(*, engagement_id: int, sender: str, body: object, operator: Operator | None = None) -> dict:
+    """Store a chat line with the next seq, commit, publish it; returns its `message` frame."""
+    body = clean_text(body)
+    as_owner = sender == Message.Sender.OPERATOR
+    if as_owner and operator is None:
+        raise NotAllowed("not_owner", "You do not own this engagement.")
+    created_at = timezone.now()
+    params = {
+        "engagement": engagement_id,
+        "sender": sender,
+        "operator": operator.pk if operator else None,
+        "body": body,
+        "created_at": created_at,
+    }
+    async with async_db.connection() as connection:
+        cursor = await connection.execute(POST_OWNER_LINE if as_owner else POST_VISITOR_LINE, params)
+        row = await cursor.fetchone()
+        if row is None:
+            raise await why_not_posted(connection, engagement_id=engagement_id, as_owner=as_owner, operator=operator)
+    seq, owner_id = row
+    frame = events.message_frame_of(
+        engagement_id=engagement_id,
+        seq=seq,
+        sender=sender,
+        sender_name=operator.display_name if operator else "",
+        body=body,
+        created_at=created_at,
+    )
+    await events.message_created_now(frame, owner_id=owner_id)
+    return frame
+
+
+async def why_not_posted(connection, *, engagement_id: int, as_owner: bool, operator: Operator | None) -> Exception:
+    row = await (await connection.execute(WHY_NOT, (engagement_id,))).fetchone()
+    if row is None:
+        return Engagement.DoesNotExist(f"No engagement {engagement_id}.")
+    state, owner_id = row
+    if as_owner and owner_id != operator.pk:
+        return NotAllowed("not_owner", "You do not own this engagement.")
+    return ChatError("ended", "This conversation has ended.")
