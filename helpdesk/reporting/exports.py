@@ -16,6 +16,7 @@ import tempfile
 import uuid
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from operator import itemgetter
@@ -172,6 +173,16 @@ class IsoText(Func):
         return sql, []
 
 
+class SessionIsoText(Func):
+    """Like IsoText when every row shares one zone, set as the transaction's time zone: one to_char a time."""
+
+    output_field = CharField()
+    template = (
+        "(CASE WHEN %(expressions)s IS NULL THEN '' "
+        "ELSE to_char(%(expressions)s, 'YYYY-MM-DD\"T\"HH24:MI:SSTZH:TZM') END)"
+    )
+
+
 class Neutralised(Func):
     """Text a spreadsheet would run (leading = + - @ tab CR) prefixed with a quote; '' for none."""
 
@@ -213,13 +224,18 @@ class RawSpec:
     def prepared(self, queryset: QuerySet) -> QuerySet:
         return queryset.order_by(*self.order_by).annotate(**self.annotations())
 
-    def database_cells(self, queryset: QuerySet) -> QuerySet:
-        """A values_list whose every column is the final cell, computed by PostgreSQL."""
+    def database_cells(self, queryset: QuerySet, *, session_zone: bool = False) -> QuerySet:
+        """A values_list whose every column is the final cell, computed by PostgreSQL.
+
+        With `session_zone`, times are written in the transaction's time zone (see `_one_zone`).
+        """
         annotations = {}
         for n, cell in enumerate(self.cells):
             source = F(cell.source)
             if cell.kind == "text":
                 source = Neutralised(source)
+            elif cell.kind == "time" and session_zone:
+                source = SessionIsoText(source)
             elif cell.kind == "time":
                 source = IsoText(source, F(self.zone_path))
             elif cell.kind == "seconds":
@@ -267,18 +283,45 @@ def _database_formats_cells() -> bool:
     return known == len(names)
 
 
+def _one_zone() -> str | None:
+    """The zone name when every site shares one (the usual case): PostgreSQL then formats times in
+    the transaction's time zone, about twice as fast as converting each row to its site's zone."""
+    names = list(Site.objects.values_list("time_zone", flat=True).distinct()[:2])
+    return names[0] if len(names) == 1 else None
+
+
+@contextmanager
+def _transaction_zone(values: QuerySet, zone: str | None):
+    """A read-only transaction for the export, in `zone` if given (SET LOCAL: gone at its end)."""
+    with transaction.atomic(using=values.db):
+        if zone is None:
+            yield
+            return
+        with connections[values.db].cursor() as cursor:
+            cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
+        try:
+            yield
+        finally:
+            with connections[values.db].cursor() as cursor:
+                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
+
+
 def raw_rows_of(spec: RawSpec, queryset: QuerySet) -> Iterator[tuple]:
-    if _database_formats_cells():
-        yield from stream_values(spec.database_cells(queryset))
-    else:
+    if not _database_formats_cells():
         yield from spec.python_rows(queryset)
+        return
+    zone = _one_zone()
+    values = spec.database_cells(queryset, session_zone=zone is not None)
+    with _transaction_zone(values, zone):
+        yield from _raw_rows(values)
 
 
 def copy_csv_of(spec: RawSpec, queryset: QuerySet) -> Iterator[bytes] | None:
     """CSV data rows written by PostgreSQL's COPY, in blocks; None where the database cannot."""
     if not _database_formats_cells():
         return None
-    return _copy_blocks(spec.database_cells(queryset))
+    zone = _one_zone()
+    return _copy_blocks(spec.database_cells(queryset, session_zone=zone is not None), zone)
 
 
 class CopyBlock(bytes):
@@ -292,11 +335,11 @@ class CopyBlock(bytes):
         return block
 
 
-def _copy_blocks(values: QuerySet) -> Iterator[bytes]:
+def _copy_blocks(values: QuerySet, zone: str | None = None) -> Iterator[bytes]:
     """COPY (query) TO STDOUT as CSV inside a transaction, gathered into blocks of ~64 KB."""
     sql, params = values.query.sql_with_params()
     database = connections[values.db]
-    with transaction.atomic(using=values.db):
+    with _transaction_zone(values, zone):
         database.ensure_connection()
         with (
             database.connection.cursor() as cursor,
