@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from helpdesk.admin.scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
+from helpdesk.reporting.admin_actions import export_actions
 
 from .models import Call, Leg, ProviderEvent
 
@@ -34,6 +35,7 @@ class CallAdmin(ReadOnlyScopedAdmin):
     list_select_related = ["engagement__visitor", "engagement__queue", "engagement__owner"]
     fields = ["engagement", "mode", "initiator", "provider", "provider_call_id", "provider_ended_at", "created_at"]
     readonly_fields = fields
+    actions = [*export_actions("calls")]
     inlines = [LegInline]
 
     @admin.display(description="Caller", ordering="engagement__visitor__name")

@@ -57,6 +57,7 @@ def test_api_schema_fuzz_finds_no_server_error(world, fuzz_user, daphne_server, 
             str(tmp_path),
         ],
         env=child_env(),
+        cwd=tmp_path,  # its example database (.schemathesis/) stays out of the work tree
         capture_output=True,
         text=True,
         timeout=MAX_SECONDS + 60,

@@ -65,3 +65,40 @@ def test_availability_log_action(world, client):
     response = client.post("/admin/helpdesk/availabilitylog/?status__exact=busy", data)
     rows = csv_rows(b"".join(response))
     assert rows[1:] == [["Alice", "chat", "busy", "2026-03-02T10:00:00+00:00", "2026-03-02T12:00:00+00:00", "7200"]]
+
+
+def test_transfer_and_call_admins_export_their_change_lists(world, client):
+    from datetime import timedelta
+
+    from helpdesk.models import Media
+    from telephony.models import Call
+    from transfers.models import Transfer
+
+    e1 = world.engagements["e1"]
+    transfer = Transfer.objects.create(
+        engagement=e1,
+        initiator=world.op1,
+        target_operator=world.op2,
+        state="declined",
+        reason_text="=Busy",
+        accept_timeout_seconds=30,
+        requested_at=e1.created_at + timedelta(seconds=20),
+        answered_at=e1.created_at + timedelta(seconds=25),
+        ended_at=e1.created_at + timedelta(seconds=25),
+    )
+    voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
+    call = Call.objects.get_or_create(engagement=make_engagement(voice, at(DAY1, 14), visitor_name="Caller"))[0]
+    client.force_login(world.manager)
+    data = {"action": "export_transfers_csv", "index": 0, "select_across": "1", ACTION_CHECKBOX_NAME: ["1"]}
+    rows = csv_rows(b"".join(client.post("/admin/transfers/transfer/?state__exact=declined", data)))
+    assert rows[1][:3] == [str(transfer.pk), str(e1.pk), "Alice"] and rows[1][8] == "'=Busy"
+    data["action"] = "export_calls_xlsx"
+    response = client.post("/admin/telephony/call/", data)
+    sheet = load_workbook(io.BytesIO(b"".join(response)), read_only=True).worksheets[0]
+    assert [row[:4] for row in sheet.iter_rows(min_row=2, values_only=True)] == [
+        (call.pk, call.engagement_id, "Phones", "Caller")
+    ]
+    # Another site's manager gets the header only.
+    client.force_login(ManagerFactory(username="manager_b", sites=[world.other_site]))
+    data["action"] = "export_transfers_csv"
+    assert csv_rows(b"".join(client.post("/admin/transfers/transfer/", data)))[1:] == []
