@@ -4,13 +4,14 @@ What one run does:
 
 1. starts a private redis-server and two Daphne processes (the product's ASGI app and settings)
    on free ports, against the database of DATABASE_URL (created and migrated if missing);
-2. creates one site, one default chat queue and --operators operators with room for
-   --visitors / --operators chats each, and routes --visitors engagements to them;
+2. creates one site, one chat queue, --operators operators with room for --visitors /
+   --operators chats each, and --visitors engagements already answered by them (in bulk);
 3. opens every operator socket and every visitor socket, alternating between the two Daphne
    processes, so most conversations cross processes through Redis;
 4. for --duration seconds every visitor sends a message every --interval seconds (phases
    spread evenly) and the owning operator answers each one at once;
-5. stops sending, waits for stragglers, and checks that every message reached each socket it
+5. stops sending, waits for stragglers (until every delivery arrived or none came for --drain
+   seconds), and checks that every message reached each socket it
    was meant for exactly once: the visitor's message both consoles it belongs on (the owner's
    and the visitor's own echo), the operator's answer both as well.
 
@@ -49,7 +50,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--interval", type=float, default=20, help="seconds between a visitor's messages (default 20)")
     parser.add_argument("--daphnes", type=int, default=2, help="Daphne processes (default 2)")
     parser.add_argument("--conn-max-age", default="0", help="CONN_MAX_AGE of the Daphne processes (default 0)")
-    parser.add_argument("--drain", type=float, default=15, help="seconds to wait for stragglers (default 15)")
+    parser.add_argument("--drain", type=float, default=30, help="give up on stragglers after this many quiet seconds")
     return parser.parse_args()
 
 
@@ -98,11 +99,10 @@ def create_desk(visitors: int, operators: int) -> tuple[list[dict], list[dict]]:
     """Operators (sign-in sessions) and routed engagements (visitor tokens), in the bench database."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
     from django.contrib.sessions.backends.db import SessionStore
+    from django.utils import timezone
 
-    from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site, Team
-    from helpdesk.services.engagements import start_chat
+    from helpdesk.models import Availability, Engagement, Media, Operator, Ownership, Queue, Site, Team, Visitor
     from helpdesk.services.presence import ensure_availabilities
-    from helpdesk.services.routing import route_engagement
     from helpdesk.visitor_tokens import make_visitor_token
 
     stamp = time.strftime("%Y%m%d%H%M%S")
@@ -127,22 +127,41 @@ def create_desk(visitors: int, operators: int) -> tuple[list[dict], list[dict]]:
         session[HASH_SESSION_KEY] = user.get_session_auth_hash()
         session.save()
         operator_rows.append({"id": operator.pk, "session": session.session_key})
-    engagement_rows = []
-    for i in range(visitors):
-        engagement = start_chat(queue=queue, visitor_name=f"Load visitor {i}")
-        route_engagement(engagement_id=engagement.pk)
-        engagement_rows.append(engagement.pk)
-    owners = dict(Engagement.objects.filter(pk__in=engagement_rows).values_list("pk", "owner_id"))
-    unrouted = [pk for pk, owner in owners.items() if owner is None]
-    if unrouted:
-        raise SystemExit(f"{len(unrouted)} engagements were not routed: capacity or availability is wrong")
+    # Engagements are written in bulk, already answered (as routing leaves them): the run is about
+    # the sockets, and routing 1,000 chats one by one takes minutes on a busy machine.
+    now = timezone.now()
+    visitor_objects = Visitor.objects.bulk_create([Visitor(name=f"Load visitor {i}") for i in range(visitors)])
+    owners = [operator_rows[i % operators]["id"] for i in range(visitors)]
+    engagements = Engagement.objects.bulk_create(
+        [
+            Engagement(
+                site=site,
+                queue=queue,
+                visitor=visitor,
+                media=Media.CHAT,
+                state=Engagement.State.ACTIVE,
+                owner_id=owner,
+                queued_at=now,
+                answered_at=now,
+            )
+            for visitor, owner in zip(visitor_objects, owners, strict=True)
+        ]
+    )
+    Ownership.objects.bulk_create(
+        [
+            Ownership(engagement=e, operator_id=e.owner_id, started_at=now, started_because=Ownership.Start.ROUTED)
+            for e in engagements
+        ]
+    )
+    for row in operator_rows:
+        Availability.objects.filter(operator_id=row["id"], media=Media.CHAT).update(load=owners.count(row["id"]))
     visitors_rows = [
         {
-            "engagement_id": pk,
-            "owner_id": owners[pk],
-            "token": make_visitor_token(engagement_id=pk, visitor_id=Engagement.objects.get(pk=pk).visitor_id),
+            "engagement_id": e.pk,
+            "owner_id": e.owner_id,
+            "token": make_visitor_token(engagement_id=e.pk, visitor_id=e.visitor_id),
         }
-        for pk in engagement_rows
+        for e in engagements
     ]
     return operator_rows, visitors_rows
 
@@ -158,6 +177,7 @@ class Stats:
         self.errors: Counter = Counter()
         self.connect_times: list[float] = []
         self.sending = False
+        self.drain_seconds = 0.0
         self.connect_all = 0.0
         self.cross = 0
 
@@ -302,12 +322,31 @@ async def run_load(args, urls: list[str], operators: list[dict], visitors: list[
         progress = asyncio.create_task(report_progress(stats, t_start, args.duration))
         await asyncio.gather(*loops)
         stats.sending = False
-        await asyncio.sleep(args.drain)
+        sending_ended = time.monotonic()
+        await drain(stats, args.drain)
+        stats.drain_seconds = time.monotonic() - sending_ended
         progress.cancel()
         for socket in [*operator_sockets.values(), *visitor_sockets.values()]:
             socket.closing = True
             await socket.ws.close()
     return stats
+
+
+def deliveries(stats: Stats) -> int:
+    return sum(sum(counts.values()) for counts in stats.received.values())
+
+
+async def drain(stats: Stats, quiet: float) -> None:
+    """Wait until every expected delivery arrived, or none arrived for `quiet` seconds."""
+    expected = sum(len(recipients) for _, recipients in stats.sent.values())
+    last, last_change = deliveries(stats), time.monotonic()
+    while time.monotonic() - last_change < quiet:
+        await asyncio.sleep(1)
+        now = deliveries(stats)
+        if now >= expected:
+            return
+        if now != last:
+            last, last_change = now, time.monotonic()
 
 
 async def report_progress(stats: Stats, t_start: float, duration: float) -> None:
@@ -428,7 +467,10 @@ def report(args, stats: Stats, daphnes, cpu_before, redis, redis_cpu_before, wal
     print(
         f"messages sent: {len(keys)} ({len(keys) / args.duration:.1f}/s); stored in PostgreSQL for this run: {stored}"
     )
-    print(f"deliveries expected {expected}, missing {missing}, duplicated {duplicated}")
+    print(
+        f"deliveries expected {expected}, missing {missing}, duplicated {duplicated} "
+        f"(waited {stats.drain_seconds:.0f}s for stragglers after sending stopped)"
+    )
     print(f"error frames: {dict(stats.errors) or 'none'}")
     if latency:
         print(
