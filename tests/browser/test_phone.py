@@ -136,11 +136,12 @@ def test_call_consult_conference_release_and_transfer_again(new_page, phone_cent
 
 def test_no_agent_for_the_skill_is_said_before_ringing_and_a_number_can_be_called(new_page, phone_centre):
     a, b, c = phone_centre
-    from helpdesk.models import Availability
+    from helpdesk.models import Availability, Queue
     from helpdesk.services.presence import set_availability
 
     for operator in (b, c):
         set_availability(operator=operator, media=Media.VOICE, status=Availability.Status.AWAY)
+    Queue.objects.filter(name="Sales line").update(cold_transfer_allowed=True)
     alice = open_phone(new_page, a)
     caller = new_page(path="/phone/simulator/")
     caller.select_option("#queue", label="Sales line · London")
@@ -167,6 +168,15 @@ def test_no_agent_for_the_skill_is_said_before_ringing_and_a_number_can_be_calle
     outside.locator("[data-testid=outside-legs]").get_by_role("button", name="Answer").click()
     expect(alice.locator("#leg-consult [data-role=state]")).to_have_text("Connected")
     screenshot(outside, "phone-14-outside-line")
+
+    # This queue allows cold transfer: the button shows, and asks first with a clear warning.
+    alice.click("[data-testid=cold-transfer]")
+    confirm = alice.locator("[data-testid=confirm]")
+    expect(confirm).to_contain_text("Cold transfer?")
+    expect(confirm).to_contain_text("without introducing them")
+    screenshot(alice, "phone-15-cold-transfer-warning")
+    confirm.locator("[data-testid=confirm-cancel]").click()
+    expect(alice.locator("#leg-consult [data-role=state]")).to_have_text("Connected")
     alice.click("[data-testid=hang-up-consult]")
     expect(alice.locator("#leg-consult")).to_be_hidden()
     expect(alice.locator("[data-testid=unhold]")).to_be_visible()
