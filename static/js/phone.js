@@ -161,7 +161,7 @@ const initials = (name) => (name || "?").replace(/[^\p{L}\p{N} ]/gu, "").split(/
 
 function setLegRow(row, leg, { name, role }) {
   $("[data-role=name]", row).textContent = name;
-  $(".leg-icon", row).textContent = initials(name);
+  $(".leg-icon", row).textContent = leg.kind === "phone" ? "☎" : initials(name);
   if (role !== undefined) $("[data-role=role]", row).textContent = role;
   const badge = $("[data-role=state]", row);
   badge.textContent = LEG_STATE[leg.state] || leg.state;
