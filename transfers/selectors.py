@@ -202,3 +202,14 @@ def may_see_transfers_of(*, operator: Operator, engagement_id: int) -> bool:
         .filter(Q(ownerships__operator=operator) | Q(transfers__offers__operator=operator))
         .exists()
     )
+
+
+def transcript_before_hand_over(*, transfer: Transfer) -> list:
+    """The chat as the initiator left it: every message up to the moment Transfer Now completed."""
+    from helpdesk.models import Message
+
+    return list(
+        Message.objects.filter(engagement_id=transfer.engagement_id, created_at__lte=transfer.completed_at)
+        .select_related("operator")
+        .order_by("seq")
+    )

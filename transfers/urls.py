@@ -15,4 +15,5 @@ urlpatterns = [
     path("<int:transfer_id>/decline/", views.decline, name="decline"),
     path("<int:transfer_id>/cancel/", views.cancel, name="cancel"),
     path("<int:transfer_id>/now/", views.transfer_now, name="now"),
+    path("<int:transfer_id>/transcript/", views.transcript, name="transcript"),
 ]

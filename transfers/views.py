@@ -14,11 +14,13 @@ from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.errors import DomainError
+from helpdesk.events import message_frame
 from helpdesk.models import Engagement
 
 from . import selectors, services
 from .errors import TransferError, TransferErrorCode
 from .events import transfer_payload
+from .models import Transfer
 
 BODY_MAX_BYTES = 16_384
 
@@ -135,6 +137,27 @@ def mine(request, operator):
         {
             "offers": [transfer_payload(t) for t in selectors.pending_offers_for(operator=operator)],
             "outgoing": [transfer_payload(t) for t in selectors.outgoing_transfers_of(operator=operator)],
+        }
+    )
+
+
+@require_GET
+@operator_view
+def transcript(request, operator, transfer_id: int):
+    """The initiator's read-only copy after Transfer Now: the chat up to the hand-over."""
+    transfer = Transfer.objects.select_related("engagement__visitor", "accepted_by").filter(pk=transfer_id).first()
+    if transfer is None or transfer.initiator_id != operator.pk:
+        raise TransferError(TransferErrorCode.NOT_INITIATOR)
+    if transfer.state != Transfer.State.COMPLETED:
+        raise TransferError(TransferErrorCode.NOT_ACCEPTED, "The transfer has not been completed.")
+    return JsonResponse(
+        {
+            "visitor_name": transfer.engagement.visitor.display_name,
+            "accepted_by_name": transfer.accepted_by.display_name,
+            "completed_at": transfer.completed_at.isoformat(),
+            "messages": [
+                message_frame(message) for message in selectors.transcript_before_hand_over(transfer=transfer)
+            ],
         }
     )
 

@@ -606,6 +606,26 @@ function showReadOnly(transfer) {
   const transcript = $("[data-role=transcript]", readonly);
   transcript.scrollTop = transcript.scrollHeight;
   state.snapshots.delete(transfer.engagement_id);
+  // The snapshot is what was on screen at the click; the server's copy has every line up to the hand-over.
+  call("GET", `/transfers/${transfer.id}/transcript/`)
+    .then((data) => {
+      if (readonly.hidden || Number(readonly.dataset.engagementId) !== transfer.engagement_id) return;
+      transcript.replaceChildren(...data.messages.map((message) => copyBubble(message, data.visitor_name)));
+      transcript.scrollTop = transcript.scrollHeight;
+    })
+    .catch(() => {});
+}
+
+function copyBubble(message, visitor) {
+  const kind = message.sender === "system" ? "system" : message.sender === "operator" ? "mine" : "theirs";
+  const bubble = el("div", `msg ${kind}`);
+  bubble.dataset.seq = message.seq;
+  if (message.sender !== "system") {
+    const who = message.sender === "visitor" ? visitor : message.sender_name;
+    bubble.append(el("span", "meta", `${who} · ${clock(message.created_at)}`));
+  }
+  bubble.append(document.createTextNode(message.body));
+  return bubble;
 }
 
 function hideReadOnly() {

@@ -299,7 +299,7 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     open_dialog(console_a)
     console_a.click("#transfer-tab-queues")
     console_a.locator("#transfer-queues [role=option]", has_text="Billing chat").click()
-    console_a.fill("#transfer-warm", "Invoice 77 is wrong")
+    console_a.fill("#transfer-warm", 'Invoice 77 is wrong <img src=x onerror="window.pwned=1">')
     console_a.click("[data-testid=transfer-start]")
 
     # Nobody of the Billing team is free: it waits, A sees the position and the wait.
@@ -314,7 +314,8 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     prompt = console_c.locator("[data-testid=transfer-prompt]")
     expect(prompt).to_be_visible(timeout=10_000)
     expect(prompt).to_contain_text("Alice Archer wants to transfer Quentin Queue to you (queue Billing chat)")
-    expect(prompt).to_contain_text("Invoice 77 is wrong")
+    expect(prompt).to_contain_text('Invoice 77 is wrong <img src=x onerror="window.pwned=1">')  # text, not markup
+    assert console_c.evaluate("window.pwned") is None
     expect(banner).to_contain_text("Offered to Carol Chen (Billing chat)")
     prompt.locator("[data-testid=transfer-accept]").click()
     expect(banner).to_contain_text("Carol Chen accepted the transfer")
@@ -322,5 +323,6 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
 
     expect(visitor.locator("#status-title")).to_have_text("Carol Chen")
     expect(console_c.locator("#visitor-name")).to_have_text("Quentin Queue")
-    expect(console_c.locator("#notes")).to_contain_text("Invoice 77 is wrong")
+    expect(console_c.locator("#notes")).to_contain_text("Invoice 77 is wrong <img")
+    assert console_c.evaluate("window.pwned") is None
     assert Engagement.objects.get().owner == carol

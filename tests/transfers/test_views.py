@@ -48,6 +48,9 @@ def test_post_with_csrf_token_is_accepted(engagement, alice, bob):
 
 
 def test_whole_flow_over_http(engagement, alice, bob):
+    from helpdesk.services.engagements import post_message
+
+    post_message(engagement_id=engagement.pk, sender="visitor", body="Hello there")
     alice_client, bob_client = client_for(alice), client_for(bob)
     created = post(
         alice_client,
@@ -61,6 +64,10 @@ def test_whole_flow_over_http(engagement, alice, bob):
     assert alice_client.get("/transfers/mine/").json()["outgoing"][0]["state"] == "accepted"
     done = post(alice_client, f"/transfers/{created['id']}/now/").json()["transfer"]
     assert done["state"] == "completed"
+    copy = alice_client.get(f"/transfers/{created['id']}/transcript/").json()
+    assert copy["accepted_by_name"] == "Bob Baker"
+    assert [m["body"] for m in copy["messages"]] == ["Hello there"]
+    assert bob_client.get(f"/transfers/{created['id']}/transcript/").status_code == 403
     history = bob_client.get(f"/transfers/engagements/{engagement.pk}/").json()
     assert history["open"] is None
     assert [row["state"] for row in history["history"]] == ["completed"]
