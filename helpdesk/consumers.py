@@ -348,8 +348,19 @@ class OperatorConsumer(ChatConsumer):
 
 
 @database_sync_to_async
-def visitor_snapshot(engagement_id: int) -> dict:
-    engagement = Engagement.objects.select_related("owner", "visitor", "queue").get(pk=engagement_id)
+def visitor_opening(engagement_id: int, after_seq: int | None) -> tuple[dict | None, tuple[dict, list[dict]]]:
+    """The hello frame and the catch-up of a visitor socket, in one trip to the database thread."""
+    engagement = Engagement.objects.select_related("owner", "visitor", "queue").filter(pk=engagement_id).first()
+    if engagement is None:
+        return None, ({}, [])
+    catch = ({}, [])
+    if after_seq is not None:
+        messages = selectors.messages_after(engagement_id=engagement_id, after_seq=after_seq, limit=RESUME_LIMIT)
+        catch = ({engagement_id: after_seq}, [events.message_frame(m) for m in messages])
+    return visitor_hello(engagement), catch
+
+
+def visitor_hello(engagement: Engagement) -> dict:
     return {
         "type": "hello",
         "engagement_id": engagement.pk,
@@ -384,20 +395,20 @@ class VisitorConsumer(ChatConsumer):
     async def connect(self):
         await super().connect()
         self.engagement_id = engagement_id_from_token(self.scope["url_route"]["kwargs"]["token"])
-        if (
-            self.engagement_id is None
-            or not await database_sync_to_async(Engagement.objects.filter(pk=self.engagement_id).exists)()
-        ):
+        if self.engagement_id is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
+        # Join before reading, so nothing committed in between is missed (duplicates are dropped).
         await self.join(engagement_group(self.engagement_id))
-        await self.accept()
-        snapshot = await visitor_snapshot(self.engagement_id)
-        await self.send_frame(snapshot)
         last_seq = parse_qs(self.scope.get("query_string", b"").decode("latin-1")).get("last_seq", [""])[0]
-        if last_seq.isdigit():
-            await self.send_catch_up(await catch_up(engagement_ids_after={self.engagement_id: int(last_seq)}))
-        self.set_baseline(self.engagement_id, snapshot["last_seq"])
+        hello, catch = await visitor_opening(self.engagement_id, int(last_seq) if last_seq.isdigit() else None)
+        if hello is None:
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        await self.accept()
+        await self.send_frame(hello)
+        await self.send_catch_up(catch)
+        self.set_baseline(self.engagement_id, hello["last_seq"])
 
     async def handle_message_send(self, frame: dict) -> None:
         if not async_db.available():

@@ -144,6 +144,8 @@ VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
 CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)
 # Asynchronous PostgreSQL connections per Daphne process for posting chat lines (helpdesk/async_db.py).
 CHAT_ASYNC_DB_CONNECTIONS = env.int("CHAT_ASYNC_DB_CONNECTIONS", default=8)
+# Redis connections per Daphne process for the visitor rate limit (a blocking pool: callers wait, never fail).
+RATE_LIMIT_REDIS_CONNECTIONS = env.int("RATE_LIMIT_REDIS_CONNECTIONS", default=20)
 TELEPHONY_PROVIDER = env.str("TELEPHONY_PROVIDER", default="telephony.providers.builtin.BuiltinProvider")
 TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
 TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
