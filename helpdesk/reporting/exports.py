@@ -292,18 +292,23 @@ def _one_zone() -> str | None:
 
 @contextmanager
 def _transaction_zone(values: QuerySet, zone: str | None):
-    """A read-only transaction for the export, in `zone` if given (SET LOCAL: gone at its end)."""
+    """A read-only transaction for the export, in `zone` if given, planned to start fast.
+
+    COPY is planned for its total cost, which for a join ordered by time means sorting every
+    row before the first goes out (seconds for 200,000 engagements). With explicit sorts
+    discouraged the planner walks the time index instead and rows flow at once. Both settings
+    are SET LOCAL (gone with the transaction) and put back before it ends.
+    """
     with transaction.atomic(using=values.db):
-        if zone is None:
-            yield
-            return
         with connections[values.db].cursor() as cursor:
-            cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
+            cursor.execute("SELECT set_config('enable_sort', 'off', true)")
+            if zone is not None:
+                cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
         try:
             yield
         finally:
             with connections[values.db].cursor() as cursor:
-                cursor.execute("SELECT set_config('TimeZone', 'UTC', true)")
+                cursor.execute("SELECT set_config('enable_sort', 'on', true), set_config('TimeZone', 'UTC', true)")
 
 
 def raw_rows_of(spec: RawSpec, queryset: QuerySet) -> Iterator[tuple]:
