@@ -326,3 +326,43 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     expect(console_c.locator("#notes")).to_contain_text("Invoice 77 is wrong <img")
     assert console_c.evaluate("window.pwned") is None
     assert Engagement.objects.get().owner == carol
+
+
+def test_target_going_offline_stops_it_with_that_reason_and_cancel_withdraws_the_prompt(new_page, company):
+    alice, bob = company["alice"], company["bob"]
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    start_visitor(new_page, "Olga Offline")
+    expect(console_a.locator("#visitor-name")).to_have_text("Olga Offline")
+
+    # The initiator cancels: the target's prompt goes away.
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.click("[data-testid=transfer-start]")
+    prompt = console_b.locator("[data-testid=transfer-prompt]")
+    expect(prompt).to_be_visible()
+    console_a.click("[data-testid=transfer-cancel]")
+    expect(prompt).to_have_count(0)
+    expect(console_a.locator("[data-testid=transfer-banner]")).to_be_hidden()
+    expect(console_a.locator("[data-testid=transfer-button]")).to_be_enabled()
+
+    # The target goes offline while asked: the initiator is told why.
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.click("[data-testid=transfer-start]")
+    expect(prompt).to_be_visible()
+    console_b.select_option("select[data-media=chat]", "offline")
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Bob Baker went offline.")
+    expect(prompt).to_have_count(0)
+    assert [(t.state, t.end_reason) for t in Transfer.objects.order_by("requested_at")] == [
+        ("cancelled", "initiator_cancelled"),
+        ("cancelled", "offline"),
+    ]
+    # Bob is now offline: not pickable any more.
+    console_a.click("[data-testid=transfer-back]")
+    expect(operator_row(console_a, "Bob Baker")).to_have_attribute("aria-disabled", "true")
+    expect(operator_row(console_a, "Bob Baker")).to_contain_text("Offline")
+    console_a.keyboard.press("Escape")
+    expect(console_a.locator("#transfer-dialog")).to_be_hidden()
