@@ -418,7 +418,7 @@ def main() -> None:
         urls = [f"http://127.0.0.1:{port}" for port in ports]
         stats = asyncio.run(run_load(args, urls, operators, visitors))
         wall = time.monotonic() - wall_before
-        report(args, stats, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url)
+        report(args, stats, visitors, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url)
     finally:
         for process in daphnes:
             process.terminate()
@@ -440,7 +440,7 @@ def wait_listening(port: int, timeout: float = 60) -> None:
     raise SystemExit(f"Daphne on {port} did not listen; see /tmp/load-daphne-{port}.log")
 
 
-def report(args, stats: Stats, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url) -> None:
+def report(args, stats: Stats, visitors, daphnes, cpu_before, redis, redis_cpu_before, wall, database_url) -> None:
     from helpdesk.models import Message
 
     expected = sum(len(recipients) for _, recipients in stats.sent.values())
@@ -450,11 +450,8 @@ def report(args, stats: Stats, daphnes, cpu_before, redis, redis_cpu_before, wal
         missing += sum(1 for r in recipients if counts[r] == 0)
         duplicated += sum(counts[r] - 1 for r in recipients if counts[r] > 1)
     keys = [key for key in stats.sent]
-    stored = (
-        Message.objects.filter(body__regex=r"^[mr][0-9]+-[0-9]+ ")
-        .filter(engagement__site__name__startswith="Load ")
-        .count()
-    )
+    engagement_ids = [row["engagement_id"] for row in visitors]
+    stored = Message.objects.filter(engagement_id__in=engagement_ids, body__regex=r"^[mr][0-9]+-[0-9]+ ").count()
     latency = stats.latency
     print("\n=== load_visitors result ===")
     print(
@@ -483,6 +480,12 @@ def report(args, stats: Stats, daphnes, cpu_before, redis, redis_cpu_before, wal
         print(
             f"daphne pid {process.pid}: CPU {used:.0f}s over {wall:.0f}s ({100 * used / wall:.0f}% of a core), "
             f"RSS {rss_mb(process.pid):.0f} MB"
+        )
+    total_cpu = sum(cpu_seconds(process.pid) - cpu_before[process.pid] for process in daphnes)
+    if stored:
+        print(
+            f"Daphne CPU per stored message (its receipt, storage and both deliveries): "
+            f"{1000 * total_cpu / stored:.1f} ms, connects included"
         )
     redis_used = cpu_seconds(redis.popen.pid) - redis_cpu_before
     print(
