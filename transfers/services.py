@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from helpdesk.errors import ChatError
 from helpdesk.lock_objects import lock_engagement
-from helpdesk.models import Availability, Engagement, Note, Operator, Queue
+from helpdesk.models import Availability, Engagement, Media, Note, Operator, Queue
 from helpdesk.services.engagements import add_note, clean_text, hand_over, post_system_message
 from helpdesk.services.routing import pick_free_availability
 
@@ -200,6 +200,8 @@ def request_transfer(
             raise TransferError(TransferErrorCode.NOT_OWNER)
         if engagement.state != Engagement.State.ACTIVE:
             raise TransferError(TransferErrorCode.ENGAGEMENT_ENDED)
+        if engagement.media != Media.CHAT:
+            raise TransferError(TransferErrorCode.WRONG_MEDIA, "Calls are transferred from the phone console.")
         if Transfer.objects.filter(engagement=engagement, state__in=OPEN_STATES).exists():
             raise TransferError(TransferErrorCode.ALREADY_OPEN)
 
@@ -414,6 +416,8 @@ def transfer_now(*, transfer_id: int, operator: Operator) -> Transfer:
             raise TransferError(TransferErrorCode.NO_LONGER_OPEN, f"This transfer was {transfer.get_state_display()}.")
         if engagement.state == Engagement.State.ENDED:
             raise TransferError(TransferErrorCode.ENGAGEMENT_ENDED)
+        if engagement.owner_id != operator.pk:
+            raise TransferError(TransferErrorCode.NOT_OWNER)
         new_owner = transfer.accepted_by
         try:
             with transaction.atomic():

@@ -11,12 +11,12 @@ from helpdesk.services.routing import take_ownership
 from tests.factories import EngagementFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory, UserFactory
 
 
-def give_engagement(*, owner, queue, visitor_name: str = "Vera Visitor") -> Engagement:
-    """A chat engagement of `queue` that `owner` holds (as routing would have given it)."""
+def give_engagement(*, owner, queue, visitor_name: str = "Vera Visitor", media: str = Media.CHAT) -> Engagement:
+    """An engagement of `queue` that `owner` holds (as routing would have given it)."""
     engagement = EngagementFactory(queue=queue, visitor__name=visitor_name)
     with transaction.atomic():
         locked = lock_engagement(engagement.pk)
-        availability = lock_availability(operator_id=owner.pk, media=Media.CHAT)
+        availability = lock_availability(operator_id=owner.pk, media=media)
         take_ownership(engagement=locked, availability=availability, because=Ownership.Start.ROUTED)
     engagement.refresh_from_db()
     return engagement

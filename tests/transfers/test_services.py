@@ -700,3 +700,26 @@ def test_bulk_expiry_leaves_queue_transfers_to_move_on(engagement, alice, bob, c
     services.expire_overdue_transfers()
     transfer.refresh_from_db()
     assert transfer.state == "requested" and transfer.offers.count() == 2
+
+
+def test_calls_are_not_transferred_here(alice, bob, site, team, frames):
+    from helpdesk.models import Media
+
+    phone = QueueFactory(site=site, teams=[team], media=Media.VOICE)
+    Availability.objects.filter(operator=alice, media="voice").update(status="available")
+    call = give_engagement(owner=alice, queue=phone, media=Media.VOICE)
+    with pytest.raises(TransferError) as excinfo:
+        request_to(bob, call, alice)
+    assert error_code(excinfo) == "wrong_media"
+
+
+def test_transfer_now_refuses_when_the_initiator_no_longer_owns_it(engagement, alice, bob, carol, frames):
+    from helpdesk.services.engagements import hand_over
+
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    hand_over(engagement_id=engagement.pk, to_operator_id=carol.pk)  # moved by other means meanwhile
+    with pytest.raises(TransferError) as excinfo:
+        services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert error_code(excinfo) == "not_owner"
+    assert Engagement.objects.get(pk=engagement.pk).owner == carol
