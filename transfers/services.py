@@ -299,9 +299,8 @@ def decline_transfer(*, transfer_id: int, operator: Operator, reason: str = "") 
         transfer = lock_transfer(transfer_id)
         if transfer.offers.filter(operator=operator, outcome=TransferOffer.Outcome.DECLINED).exists():
             return transfer
-        if transfer.state in (TransferState.ACCEPTED, TransferState.COMPLETED) and transfer.accepted_by_id != (
-            operator.pk
-        ):
+        taken = transfer.state in (TransferState.ACCEPTED, TransferState.COMPLETED)
+        if taken and transfer.accepted_by_id != operator.pk:
             raise TransferError(TransferErrorCode.ALREADY_TAKEN)
         if transfer.state != TransferState.REQUESTED:
             raise TransferError(TransferErrorCode.NO_LONGER_OPEN)
