@@ -231,6 +231,17 @@ async def paced_sender(send, *, phase: float, interval: float, start: float, sto
         n += 1
 
 
+async def drain_until_quiet(sent: dict, received: dict, quiet: float = 10, limit: float = 180) -> None:
+    """Wait for the backlog: until all arrived, or nothing arrived for `quiet` s (then the rest is lost)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    last_count, last_change = len(received), loop.time()
+    while len(received) < len(sent) and loop.time() < deadline and loop.time() - last_change < quiet:
+        await asyncio.sleep(0.1)
+        if len(received) != last_count:
+            last_count, last_change = len(received), loop.time()
+
+
 async def reader(ws, on_frame) -> None:
     async for message in ws:
         if message.type.name != "TEXT":
@@ -295,9 +306,7 @@ async def chat_phase(session, base: str, population: dict, args) -> dict:
             for i, e in enumerate(population["engagements"])
         ]
     )
-    deadline = loop.time() + 10
-    while len(received) < len(sent) and loop.time() < deadline:
-        await asyncio.sleep(0.1)
+    await drain_until_quiet(sent, received)
     for task in readers:
         task.cancel()
     for ws in [*operator_sockets.values(), *visitor_sockets.values()]:
@@ -349,9 +358,7 @@ async def relay_phase(session, base: str, args) -> dict:
             for i in range(len(pairs))
         ]
     )
-    deadline = loop.time() + 10
-    while len(received) < len(sent) and loop.time() < deadline:
-        await asyncio.sleep(0.1)
+    await drain_until_quiet(sent, received)
     for task in readers:
         task.cancel()
     for sender, listener in pairs:
@@ -366,7 +373,7 @@ async def sockets_phase(session, base: str, population: dict, args) -> dict:
     ws_base = base.replace("http", "ws", 1)
     origin = {"Origin": base}
     engagements = population["engagements"]
-    limit = asyncio.Semaphore(100)
+    limit = asyncio.Semaphore(50)  # connects in flight at once
     failures = []
 
     async def open_one(i):
