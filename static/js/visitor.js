@@ -25,6 +25,7 @@ const socket = new LiveSocket(`/ws/visitor/${encodeURIComponent(token)}/`, {
   onFrame: handleFrame,
   onStatus: (status) => {
     const conn = $("#conn");
+    conn.hidden = view.state === "ended";
     conn.classList.toggle("down", status !== "open");
     $("[data-role=text]", conn).textContent = status === "open" ? "Connected" : "Reconnecting…";
   },
@@ -84,6 +85,7 @@ function setState(newState, { operatorName, position, reason } = {}) {
     $("#composer").hidden = true;
     $("#end-chat").hidden = true;
     $("#ended-panel").hidden = false;
+    $("#conn").hidden = true;
     setTyping(false);
     socket.close();
   }

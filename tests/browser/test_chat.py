@@ -211,3 +211,33 @@ def test_socket_reconnects_and_catches_up_in_order(new_page, chat_site):
         "while offline 1",
         "while offline 2",
     ]
+
+
+def test_live_socket_backs_off_exponentially_with_jitter(new_page, chat_site):
+    """LiveSocket retries a dead server ever more slowly (capped), each wait randomised below its ceiling."""
+    page = new_page(path="/chat/")
+    delays = page.evaluate(
+        """async () => {
+        const { LiveSocket } = await import("/static/js/socket.js");
+        const attempts = [];
+        class DeadSocket {
+            constructor(url) {
+                attempts.push({ t: performance.now(), url });
+                setTimeout(() => this.onclose && this.onclose(), 0);
+            }
+            close() {}
+        }
+        const options = { WebSocketImpl: DeadSocket, minDelay: 100, maxDelay: 800, heartbeat: 0 };
+        const socket = new LiveSocket("/ws/nowhere/", options);
+        socket.noteSeq(12, 5);
+        await new Promise((resolve) => setTimeout(resolve, 6000));
+        socket.close();
+        return { gaps: attempts.slice(1).map((a, i) => a.t - attempts[i].t), url: attempts.at(-1).url };
+    }"""
+    )
+    gaps = delays["gaps"]
+    ceilings = [min(800, 100 * 2**i) for i in range(len(gaps))]
+    assert len(gaps) >= 6
+    assert all(gap <= ceiling + 150 for gap, ceiling in zip(gaps, ceilings, strict=True)), (gaps, ceilings)
+    assert len({round(g, -1) for g in gaps[3:]}) > 1, "waits are randomised"
+    assert delays["url"].endswith("/ws/nowhere/?resume=12:5")
