@@ -121,3 +121,12 @@ def test_manager_filters_sees_charts_and_downloads(busy_week, new_page):
     with page.expect_download() as download_info:
         page.locator('.export-list [data-dataset="messages"] a:has-text("XLSX")').click()
     assert download_info.value.suggested_filename.endswith(".xlsx")
+
+
+def test_api_docs_render_from_our_own_static_files(busy_week, new_page):
+    """The Swagger UI at /api/docs/ loads (sidecar files, no CDN) and lists the endpoints."""
+    page = new_page(user=busy_week["manager"], path="/api/docs/")
+    page.wait_for_selector(".swagger-ui .opblock", timeout=20_000)
+    text = page.locator(".swagger-ui").inner_text()
+    assert "/api/engagements/{id}/notes/" in text and "/api/metrics/" in text
+    screenshot(page, "api_docs")
