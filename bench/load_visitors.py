@@ -312,7 +312,7 @@ async def run_load(args, urls: list[str], operators: list[dict], visitors: list[
                 key = f"m{engagement_id}-{counter}"
                 stats.expect(key, {socket.name, f"op{owner_of[engagement_id]}"})
                 await socket.send({"type": "message.send", "body": f"{key} hello"})
-                await asyncio.sleep(args.interval)
+                await asyncio.sleep(max(0.0, min(args.interval, end - time.monotonic())))
 
         t_start = time.monotonic()
         loops = [
