@@ -302,6 +302,7 @@ $("#transfer-search").addEventListener("input", () => {
 $("#transfer-site").addEventListener("change", loadTargets);
 
 let loadSeq = 0;
+let liveTimer = null;
 async function loadTargets() {
   const id = state.dialogEngagement;
   if (!id) return;
@@ -315,10 +316,25 @@ async function loadTargets() {
     const data = await call("GET", `/transfers/engagements/${id}/targets/?${params}`);
     if (seq !== loadSeq) return; // a newer search answered first
     state.targets = data;
+    const focused = document.activeElement?.closest?.("[role=option]");
+    const focusKey = focused ? `${focused.dataset.kind}:${focused.dataset.id}` : null;
+    if (state.picked?.kind === "operator") {
+      const picked = data.operators.find((operator) => operator.id === state.picked.id);
+      if (picked && !picked.can_take) state.picked = null; // became unavailable while the dialog was open
+    }
     renderSites(data.sites);
     renderOperators(data.operators);
     renderQueues(data.queues);
     renderPick();
+    if (focusKey) {
+      const [kind, id] = focusKey.split(":");
+      const row = $(`[role=option][data-kind="${kind}"][data-id="${id}"]`, dialog);
+      if (row) {
+        $$("[role=option]", row.parentElement).forEach((other) => (other.tabIndex = -1));
+        row.tabIndex = 0;
+        row.focus();
+      }
+    }
   } catch (error) {
     showError(error.message || "Could not load the operators.");
   }
@@ -823,6 +839,14 @@ document.addEventListener("helpdesk:frame", (event) => {
     case "hello":
       place();
       resync();
+      break;
+    case "availability":
+    case "queues.changed":
+      // Keep the open dialog's dots, marks and queue counts live.
+      if (dialog.open) {
+        clearTimeout(liveTimer);
+        liveTimer = setTimeout(loadTargets, 300);
+      }
       break;
     case "engagement.detail":
     case "engagement.ended":

@@ -366,3 +366,30 @@ def test_target_going_offline_stops_it_with_that_reason_and_cancel_withdraws_the
     expect(operator_row(console_a, "Bob Baker")).to_contain_text("Offline")
     console_a.keyboard.press("Escape")
     expect(console_a.locator("#transfer-dialog")).to_be_hidden()
+
+
+def test_dialog_lists_follow_availability_live(new_page, company):
+    alice, carol = company["alice"], company["carol"]
+    console_a = console_of(new_page, alice)
+    console_c = console_of(new_page, carol)
+    start_visitor(new_page, "Lena Live")
+    expect(console_a.locator("#visitor-name")).to_have_text("Lena Live")
+    open_dialog(console_a)
+    carol_row = operator_row(console_a, "Carol Chen")
+    carol_row.click()
+    expect(carol_row).to_have_attribute("aria-selected", "true")
+    console_c.select_option("select[data-media=chat]", "away")
+    expect(carol_row).to_have_attribute("aria-disabled", "true")
+    expect(carol_row).to_contain_text("Away")
+    expect(console_a.locator("[data-testid=transfer-start]")).to_be_disabled()
+    console_c.select_option("select[data-media=chat]", "available")
+    expect(carol_row).not_to_have_attribute("aria-disabled", "true")
+    # Keyboard: arrows move between rows, Space picks, Escape closes.
+    carol_row.focus()
+    console_a.keyboard.press("ArrowUp")
+    console_a.keyboard.press("Space")
+    expect(operator_row(console_a, "Bob Baker")).to_have_attribute("aria-selected", "true")
+    expect(console_a.locator("[data-testid=transfer-start]")).to_be_enabled()
+    console_a.keyboard.press("Escape")
+    expect(console_a.locator("#transfer-dialog")).to_be_hidden()
+    expect(console_a.locator("[data-testid=transfer-button]")).to_be_focused()
