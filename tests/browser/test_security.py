@@ -10,9 +10,18 @@ from helpdesk.models import Media
 from helpdesk.services.engagements import add_note, post_message, start_chat
 from helpdesk.services.routing import route_engagement
 from helpdesk.visitor_tokens import make_visitor_token
+from tests.browser import conftest as browser_conftest
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 
 pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module only: a session-wide sync Playwright keeps an asyncio loop running
+    in the main thread, which breaks every later test that calls asyncio.run (findings.md R7)."""
+    yield from browser_conftest.browser.__wrapped__()
+
 
 XSS = '<img src=x onerror="window.__xss=1;alert(1)"><script>window.__xss=2</script>'
 

@@ -201,6 +201,7 @@ FORGED_ACTS = [
     pytest.param(lambda e: {"type": "note.add", "engagement_id": e, "body": "hijack"}, id="note"),
     pytest.param(lambda e: {"type": "engagement.end", "engagement_id": e}, id="end"),
     pytest.param(lambda e: {"type": "engagement.open", "engagement_id": e}, id="open"),
+    pytest.param(lambda e: {"type": "typing", "engagement_id": e, "typing": True}, id="typing"),
 ]
 
 

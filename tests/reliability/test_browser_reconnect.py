@@ -12,10 +12,18 @@ from helpdesk.models import Media, Message
 from helpdesk.services.engagements import post_message, start_chat
 from helpdesk.services.routing import route_engagement
 from helpdesk.visitor_tokens import make_visitor_token
-from tests.browser.conftest import browser, new_page  # noqa: F401 (fixtures used by name)
+from tests.browser import conftest as browser_conftest
+from tests.browser.conftest import new_page  # noqa: F401 (a fixture, used by name)
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 
 pytestmark = [pytest.mark.browser]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Chromium for this module only: a session-wide sync Playwright keeps an asyncio loop running
+    in the main thread, which breaks every later test that calls asyncio.run (findings.md R7)."""
+    yield from browser_conftest.browser.__wrapped__()
 
 
 def wait_connected(page, state: str = "Connected", timeout: float = 40_000) -> None:

@@ -26,7 +26,9 @@ PRODUCTION_ENV = {
 
 
 def manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "DEBUG", "SECURE", "PRODUCTION")}
+    # DJANGO_ALLOW_ASYNC_UNSAFE is the browser tests' harness setting (tests/browser/conftest.py), never production's.
+    dropped = ("SECRET_KEY", "DEBUG", "SECURE", "PRODUCTION", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    clean = {k: v for k, v in os.environ.items() if k not in dropped}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
