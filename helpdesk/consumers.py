@@ -185,7 +185,18 @@ class ChatConsumer(AsyncWebsocketConsumer):
         return frame
 
     async def handle_ping(self, frame: dict) -> None:
+        """Heartbeat; also the safety net for a publish lost while Redis was down: whatever was
+        stored after the last message this socket delivered is sent now, before the pong."""
+        if self.sent_seq:
+            await self.send_catch_up(await catch_up(engagement_ids_after=dict(self.sent_seq), **self.catch_up_scope()))
         await self.send_frame({"type": "pong", "ref": frame.get("ref")})
+
+    def catch_up_scope(self) -> dict:
+        return {}
+
+    async def deliver_own(self, frame: dict) -> None:
+        """The sender sees their own line straight away, even if its publish was lost (de-duplicated)."""
+        await self.forward_message(frame)
 
 
 # --- Operator -----------------------------------------------------------------------------------
@@ -292,13 +303,23 @@ class OperatorConsumer(ChatConsumer):
         if frame["type"] == "engagement.assigned":
             self.set_baseline(frame["engagement"]["id"], frame["engagement"]["last_seq"])
 
+    def catch_up_scope(self) -> dict:
+        return {"operator": self.operator}
+
+    async def session_ended(self, message: dict) -> None:
+        """The operator logged out (another tab or device): this socket closes too."""
+        await self.send_frame({"type": "session.ended"})
+        await self.close(code=CLOSE_UNAUTHENTICATED)
+
     async def handle_message_send(self, frame: dict) -> None:
-        post = apost_message if async_db.available() else in_chat_pool(engagement_services.post_message)
-        await post(
-            engagement_id=frame_int(frame, "engagement_id"),
-            sender=Message.Sender.OPERATOR,
-            body=frame.get("body"),
-            operator=self.operator,
+        post = apost_message if async_db.available() else in_chat_pool(post_message_frame)
+        await self.deliver_own(
+            await post(
+                engagement_id=frame_int(frame, "engagement_id"),
+                sender=Message.Sender.OPERATOR,
+                body=frame.get("body"),
+                operator=self.operator,
+            )
         )
 
     async def handle_typing(self, frame: dict) -> None:
@@ -374,11 +395,15 @@ def visitor_hello(engagement: Engagement) -> dict:
     }
 
 
-def post_visitor_message(*, engagement_id: int, body: object) -> None:
+def post_visitor_message(*, engagement_id: int, body: object) -> dict:
     """Rate limit, then post: one trip to a worker thread for both."""
     if not allow_visitor_message(engagement_id=engagement_id):
         raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
-    engagement_services.post_message(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body)
+    return post_message_frame(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body)
+
+
+def post_message_frame(**kwargs) -> dict:
+    return events.message_frame(engagement_services.post_message(**kwargs))
 
 
 class VisitorConsumer(ChatConsumer):
@@ -412,11 +437,14 @@ class VisitorConsumer(ChatConsumer):
 
     async def handle_message_send(self, frame: dict) -> None:
         if not async_db.available():
-            await in_chat_pool(post_visitor_message)(engagement_id=self.engagement_id, body=frame.get("body"))
+            posted = await in_chat_pool(post_visitor_message)(engagement_id=self.engagement_id, body=frame.get("body"))
+            await self.deliver_own(posted)
             return
         if not await aallow_visitor_message(engagement_id=self.engagement_id):
             raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
-        await apost_message(engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body"))
+        await self.deliver_own(
+            await apost_message(engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body"))
+        )
 
     async def handle_typing(self, frame: dict) -> None:
         await database_sync_to_async(engagement_services.signal_typing)(

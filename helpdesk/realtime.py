@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
@@ -58,6 +59,15 @@ def _in_an_event_loop() -> bool:
     return True
 
 
+async def group_send(group: str, message: dict) -> None:
+    """`group_send`, tried twice: after Redis restarts, the first command on a pooled connection
+    fails with ConnectionError and the pool drops that connection; the second goes through."""
+    try:
+        await get_channel_layer().group_send(group, message)
+    except (redis.exceptions.ConnectionError, ConnectionError, OSError):
+        await get_channel_layer().group_send(group, message)
+
+
 def _send(group: str, frame: dict) -> None:
     """Send now. In a server worker thread the send is queued on the server's loop, not awaited:
     the thread goes back to work at once, and frames still leave in the order they were queued.
@@ -66,11 +76,11 @@ def _send(group: str, frame: dict) -> None:
     message = {"type": "frame.send", "frame": frame}
     loop = _server_loop
     if loop is not None and loop.is_running() and not _in_an_event_loop():
-        future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
+        future = asyncio.run_coroutine_threadsafe(group_send(group, message), loop)
         future.add_done_callback(_log_failure(group, frame))
         return
     try:
-        async_to_sync(get_channel_layer().group_send)(group, message)
+        async_to_sync(group_send)(group, message)
     except Exception:  # a dead Redis must not undo a committed change; clients resume by seq
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
 
@@ -78,7 +88,7 @@ def _send(group: str, frame: dict) -> None:
 async def send_now(group: str, frame: dict) -> None:
     """From async code that has already committed: send and wait (errors are logged, not raised)."""
     try:
-        await get_channel_layer().group_send(group, {"type": "frame.send", "frame": frame})
+        await group_send(group, {"type": "frame.send", "frame": frame})
     except Exception:  # as in _send: a committed change stands; clients resume by seq
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
 
@@ -98,3 +108,21 @@ def publish_to_engagement(engagement_id: int, frame: dict) -> None:
 
 def publish_to_site(site_id: int, frame: dict) -> None:
     publish(site_group(site_id), frame)
+
+
+def end_operator_sessions(operator_id: int) -> None:
+    """After commit, close the operator's open sockets (they logged out): a channel message, not a frame."""
+    transaction.on_commit(lambda: _signal(operator_group(operator_id), {"type": "session.ended"}), robust=True)
+
+
+def _signal(group: str, message: dict) -> None:
+    loop = _server_loop
+    if loop is not None and loop.is_running() and not _in_an_event_loop():
+        asyncio.run_coroutine_threadsafe(group_send(group, message), loop).add_done_callback(
+            _log_failure(group, message)
+        )
+        return
+    try:
+        async_to_sync(group_send)(group, message)
+    except Exception:
+        logger.exception("Could not signal %s to %s", message.get("type"), group)

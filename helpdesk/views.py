@@ -3,6 +3,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
+from .realtime import end_operator_sessions
 from .services.presence import set_offline_everywhere
 
 
@@ -20,5 +21,6 @@ def logout_view(request):
     operator = getattr(request.user, "operator", None)
     if operator is not None:
         set_offline_everywhere(operator=operator, reason="logged_out")
+        end_operator_sessions(operator.pk)
     logout(request)
     return redirect("login")

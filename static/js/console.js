@@ -40,6 +40,8 @@ function toast(text, kind = "") {
   setTimeout(() => node.remove(), 5000);
 }
 
+let signedOut = false;
+
 // --- socket ------------------------------------------------------------------------------------
 
 const socket = new LiveSocket("/ws/operator/", {
@@ -49,6 +51,7 @@ const socket = new LiveSocket("/ws/operator/", {
   },
   onStatus: (status) => {
     const conn = $("#conn");
+    if (signedOut) return;
     conn.classList.toggle("down", status !== "open");
     $("[data-role=text]", conn).textContent =
       status === "open" ? "Connected" : status === "connecting" ? "Connecting…" : "Offline — reconnecting";
@@ -67,6 +70,12 @@ const handlers = {
   availability: onAvailability,
   "queues.changed": (frame) => renderQueues(frame.queues),
   error: (frame) => toast(frame.message || "Something went wrong.", "error"),
+  "session.ended": () => {
+    signedOut = true;
+    $("[data-role=text]", $("#conn")).textContent = "Signed out";
+    toast("You were signed out. Sign in again to keep working.", "error");
+    setTimeout(() => location.assign("/accounts/login/?next=/console/"), 2500);
+  },
 };
 
 function handleFrame(frame) {

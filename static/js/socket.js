@@ -6,7 +6,7 @@
 //   const socket = new LiveSocket("/ws/operator/", { onFrame, onStatus });
 //   socket.send({ type: "message.send", engagement_id: 12, body: "Hi" });
 //
-// onStatus receives "connecting", "open" or "closed". Message frames ({type: "message",
+// onStatus receives "connecting", "open" or "closed" (for good after close code 4401/4403). Message frames ({type: "message",
 // engagement_id, seq}) already seen are dropped here too, so a frame never reaches onFrame twice.
 
 export class LiveSocket {
@@ -75,8 +75,11 @@ export class LiveSocket {
       pending.forEach((frame) => ws.send(JSON.stringify(frame)));
     };
     ws.onmessage = (event) => this.receive(event.data);
-    ws.onclose = () => {
+    ws.onclose = (event) => {
       if (this.ws !== ws) return;
+      // 4401/4403: the server closed an accepted socket because the session ended (logout):
+      // retrying cannot help, so stop; the page tells the person to sign in again.
+      if (event && (event.code === 4401 || event.code === 4403)) this.stopped = true;
       clearTimeout(this.beatTimer);
       clearTimeout(this.pongTimer);
       this.ws = null;

@@ -445,3 +445,53 @@ def post_visitor_message_quietly(engagement, body):
 
     with mock.patch("helpdesk.events.message_created"):
         return post_visitor_message(engagement, body)
+
+
+def test_a_stored_message_whose_publish_was_lost_arrives_with_the_next_heartbeat():
+    """Redis down at publish time: the line is stored; the next ping delivers it before the pong."""
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        visitor = visitor_socket(engagement, query="last_seq=0")
+        await connect(visitor)
+        await database_sync_to_async(post_visitor_message_quietly)(engagement, "published nowhere")
+        await send(visitor, {"type": "ping", "ref": 1})
+        frames = await receive_types(visitor, {"message", "pong"}, 2)
+        assert [(f["type"], f.get("seq")) for f in frames] == [("message", 1), ("pong", None)]
+        await visitor.disconnect()
+
+    run(scenario())
+
+
+def test_sender_gets_their_own_line_even_if_its_publish_is_lost():
+    from unittest import mock
+
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        with mock.patch("helpdesk.events.message_created_now"):
+            await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": "hello"})
+            own = await receive_until(console, "message")
+        assert (own["seq"], own["body"]) == (1, "hello")
+        await console.disconnect()
+
+    run(scenario())
+
+
+def test_logging_out_closes_the_operators_open_sockets(client):
+    queue, operator = make_chat_setup()
+    client.force_login(operator.user)
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        await database_sync_to_async(client.post)("/accounts/logout/")
+        assert (await receive_until(console, "session.ended")) == {"type": "session.ended"}
+        closed = await console.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4401}
+
+    run(scenario())
