@@ -12,13 +12,14 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 import uuid
+import zipfile
 import zoneinfo
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from operator import itemgetter
 
 from asgiref.sync import sync_to_async
@@ -33,7 +34,6 @@ from .scope import ReportScope
 
 CHUNK_ROWS = 2000
 COPY_BLOCK_BYTES = 64 * 1024
-FILE_CHUNK_BYTES = 256 * 1024
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -760,19 +760,22 @@ async def acsv_chunks(
         await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
-def write_xlsx(
-    title: str,
-    columns: tuple[str, ...],
-    rows: Iterable[tuple],
-    target,
-    *,
-    progress: Callable[[int], None] | None = None,
-) -> None:
-    """Write rows to `target` (path or binary file) with openpyxl's write-only workbook (flat memory)."""
+def xlsx_chunks(
+    title: str, columns: tuple[str, ...], rows: Iterable[tuple], *, progress: Callable[[int], None] | None = None
+) -> Iterator[bytes]:
+    """An XLSX file as a stream of bytes, the first ones at once, memory flat whatever the size.
+
+    openpyxl's write-only workbook builds the package (styles, workbook, the sheet with its bold
+    header row); the data rows are then written into the sheet part as the same inline-string
+    cells openpyxl's write-only mode writes, straight into a zip that is streamed as it grows.
+    Measured: openpyxl's per-cell objects made 200,000 rows take a minute before the first byte.
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
+    package = io.BytesIO()
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(title=_sheet_title(title))
     bold = Font(bold=True)
@@ -782,15 +785,105 @@ def write_xlsx(
         cell.font = bold
         header.append(cell)
     sheet.append(header)
-    count = 0
-    for row in rows:
-        sheet.append(row)
-        count += 1
-        if progress and count % CHUNK_ROWS == 0:
-            progress(CHUNK_ROWS)
-    if progress and count % CHUNK_ROWS:
-        progress(count % CHUNK_ROWS)
-    workbook.save(target)
+    workbook.save(package)
+
+    sink = _ZipSink()
+    letters = [get_column_letter(n + 1) for n in range(len(columns))]
+    with zipfile.ZipFile(package) as template, zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+        for item in template.infolist():
+            content = template.read(item.filename)
+            if item.filename != SHEET_PART:
+                archive.writestr(item.filename, content)
+                continue
+            head, tail = content.split(b"</sheetData>", 1)
+            with archive.open(SHEET_PART, "w", force_zip64=True) as part:
+                part.write(head)
+                yield sink.take()
+                number, batch = 1, []
+                for row in rows:
+                    number += 1
+                    batch.append(_row_xml(number, row, letters))
+                    if len(batch) >= CHUNK_ROWS:
+                        part.write("".join(batch).encode())
+                        batch.clear()
+                        if progress:
+                            progress(CHUNK_ROWS)
+                        yield sink.take()
+                if batch:
+                    part.write("".join(batch).encode())
+                    if progress:
+                        progress(len(batch))
+                part.write(b"</sheetData>" + tail)
+            yield sink.take()
+    yield sink.take()
+
+
+SHEET_PART = "xl/worksheets/sheet1.xml"
+
+
+def _row_xml(number: int, row: tuple, letters: list[str]) -> str:
+    cells = [f'<row r="{number}">']
+    for letter, value in zip(letters, row, strict=False):
+        if value is None or value == "":
+            continue
+        if isinstance(value, bool):
+            cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
+        elif isinstance(value, int | float | Decimal):
+            cells.append(f'<c r="{letter}{number}" t="n"><v>{value}</v></c>')
+        else:
+            cells.append(
+                f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(value)}</t></is></c>'
+            )
+    cells.append("</row>")
+    return "".join(cells)
+
+
+def _xml_text(value) -> str:
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    text = str(value)
+    if "&" in text or "<" in text or ">" in text:
+        text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # XML 1.0 cannot carry most control characters: openpyxl refuses them, we drop them.
+    return ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
+class _ZipSink(io.RawIOBase):
+    """A write-only, unseekable file for zipfile that hands back what was written so far."""
+
+    def __init__(self):
+        super().__init__()
+        self._parts: list[bytes] = []
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        self._parts.append(bytes(data))
+        return len(data)
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def write_xlsx(
+    title: str,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple],
+    target,
+    *,
+    progress: Callable[[int], None] | None = None,
+) -> None:
+    """Write rows to `target` (path or binary file) as XLSX (see `xlsx_chunks`)."""
+    handle = open(target, "wb") if isinstance(target, str | os.PathLike) else target  # noqa: SIM115
+    try:
+        for chunk in xlsx_chunks(title, columns, rows, progress=progress):
+            handle.write(chunk)
+    finally:
+        if handle is not target:
+            handle.close()
 
 
 def _sheet_title(title: str) -> str:
@@ -799,39 +892,19 @@ def _sheet_title(title: str) -> str:
     return title[:31] or "Sheet"
 
 
-def xlsx_tempfile(title: str, columns: tuple[str, ...], rows: Iterable[tuple]) -> str:
-    """Build the workbook in a temporary file and return its path (the caller removes it)."""
-    handle, path = tempfile.mkstemp(prefix="export-", suffix=".xlsx")
-    os.close(handle)
-    try:
-        write_xlsx(title, columns, rows, path)
-    except BaseException:
-        os.unlink(path)
-        raise
-    return path
-
-
-def file_chunks(path: str) -> Iterator[bytes]:
-    """A file's bytes a chunk at a time; the file is removed once read (or abandoned)."""
-    try:
-        with open(path, "rb") as handle:
-            while chunk := handle.read(FILE_CHUNK_BYTES):
-                yield chunk
-    finally:
-        os.unlink(path)
-
-
 async def axlsx_chunks(
     title: str, columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]]
 ) -> AsyncIterator[bytes]:
-    """The XLSX stream for ASGI: built in the sync thread into a temporary file, then sent from it."""
-    path = await sync_to_async(lambda: xlsx_tempfile(title, columns, rows()), thread_sensitive=True)()
-    chunks = file_chunks(path)
+    """The XLSX stream for ASGI: each chunk is produced in the sync thread (which owns the DB cursor)."""
+    chunks = xlsx_chunks(title, columns, _lazy(rows))
+    done = object()
+    next_chunk = sync_to_async(lambda: next(chunks, done), thread_sensitive=True)
     try:
-        for chunk in chunks:
-            yield chunk
+        while (chunk := await next_chunk()) is not done:
+            if chunk:
+                yield chunk
     finally:
-        chunks.close()
+        await sync_to_async(chunks.close, thread_sensitive=True)()
 
 
 def streaming_response(

@@ -213,3 +213,28 @@ def test_an_unknown_site_zone_falls_back_to_utc(world):
     world.site.save()
     rows = list(DATASETS["engagements"].rows(world.scope()))
     assert rows[0][8] == "2026-03-02T10:00:00+00:00"
+
+
+def test_streamed_xlsx_is_a_valid_workbook_with_awkward_text(tmp_path):
+    """XML specials are escaped, characters XML cannot carry are dropped, spaces kept; Excel-valid zip."""
+    import zipfile
+
+    from helpdesk.reporting.exports import write_xlsx, xlsx_chunks
+
+    rows = [
+        (1, "a & b <c>", " lead and trail ", "bad\x01char", 2.5, None, ""),
+        (2, "'=1+1", "naïve ✓", "", 0, True, "x"),
+    ]
+    chunks = list(xlsx_chunks("Odd [title]: 1/2", ("id", "a", "b", "c", "d", "e", "f"), iter(rows)))
+    assert chunks[0][:2] == b"PK" and len(chunks) >= 3  # the zip starts before the rows are read
+    path = tmp_path / "odd.xlsx"
+    write_xlsx("Odd", ("id", "a", "b", "c", "d", "e", "f"), rows, str(path))
+    assert zipfile.ZipFile(path).testzip() is None
+    workbook = load_workbook(path)  # full (not read-only) load parses every part
+    sheet = workbook.active
+    assert [cell.font.bold for cell in sheet[1]] == [True] * 7
+    values = [[cell.value for cell in row] for row in sheet.iter_rows(min_row=2)]
+    assert values == [
+        [1, "a & b <c>", " lead and trail ", "badchar", 2.5, None, None],
+        [2, "'=1+1", "naïve ✓", None, 0, True, "x"],
+    ]
