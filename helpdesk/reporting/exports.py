@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import uuid
 import zipfile
 import zoneinfo
@@ -789,7 +790,10 @@ def xlsx_chunks(
 
     sink = _ZipSink()
     letters = [get_column_letter(n + 1) for n in range(len(columns))]
-    with zipfile.ZipFile(package) as template, zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED) as archive:
+    with (
+        zipfile.ZipFile(package) as template,
+        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
+    ):
         for item in template.infolist():
             content = template.read(item.filename)
             if item.filename != SHEET_PART:
@@ -838,14 +842,16 @@ def _row_xml(number: int, row: tuple, letters: list[str]) -> str:
     return "".join(cells)
 
 
-def _xml_text(value) -> str:
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+# The characters XML 1.0 cannot carry (the set openpyxl refuses).
+ILLEGAL_XML_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
+
+def _xml_text(value) -> str:
     text = str(value)
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     # XML 1.0 cannot carry most control characters: openpyxl refuses them, we drop them.
-    return ILLEGAL_CHARACTERS_RE.sub("", text)
+    return ILLEGAL_XML_CHARACTERS.sub("", text)
 
 
 class _ZipSink(io.RawIOBase):
