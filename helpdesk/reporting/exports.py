@@ -1,10 +1,10 @@
 """Datasets and the streaming CSV/XLSX writers shared by the page, the admin, the command and the bench.
 
-Memory stays flat whatever the size: rows come from a server-side cursor
-(`QuerySet.iterator`) a chunk at a time, CSV text is produced a chunk at a time, and XLSX
-goes through openpyxl's write-only workbook (rows spooled to a temporary file) and is then
-streamed from that file. Every text cell is neutralised against formula injection and every
-time is written in its site's time zone as ISO 8601.
+Memory stays flat whatever the size: rows come from a server-side cursor a chunk at a time
+inside a read-only transaction; CSV is written by PostgreSQL's COPY (or Python's csv module
+elsewhere) and streamed in blocks; XLSX is a package built by openpyxl's write-only workbook
+whose sheet rows are zipped and streamed as they are written. Every text cell is neutralised
+against formula injection and every time is written in its site's time zone as ISO 8601.
 """
 
 from __future__ import annotations
