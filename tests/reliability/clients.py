@@ -63,6 +63,7 @@ class ChatSocket:
     origin: str | None = None
     min_delay: float = 0.2
     max_delay: float = 3.0
+    heartbeat: float = 2.0  # LiveSocket pings every 25 s; the server answers a ping with what was missed
     frames: list[dict] = field(default_factory=list)
     last_seq: dict[int, int] = field(default_factory=dict)
     connects: int = 0
@@ -98,10 +99,12 @@ class ChatSocket:
                 async with self._session.ws_connect(url, origin=self.origin, heartbeat=None) as ws:
                     self._ws = ws
                     attempt = 0
+                    pinger = asyncio.create_task(self._ping(ws))
                     async for message in ws:
                         if message.type != aiohttp.WSMsgType.TEXT:
                             break
                         await self._receive(json.loads(message.data))
+                    pinger.cancel()
                     self.closes.append(ws.close_code)
             except (TimeoutError, aiohttp.ClientError, OSError):
                 self.closes.append(None)
@@ -113,6 +116,12 @@ class ChatSocket:
             ceiling = min(self.max_delay, self.min_delay * 2**attempt)
             attempt += 1
             await asyncio.sleep(max(0.05, random.random() * ceiling))
+
+    async def _ping(self, ws) -> None:
+        while not ws.closed:
+            await asyncio.sleep(self.heartbeat)
+            with contextlib.suppress(Exception):
+                await ws.send_str(json.dumps({"type": "ping"}))
 
     async def _receive(self, frame: dict) -> None:
         if frame.get("type") == "hello":
