@@ -30,7 +30,7 @@ def run_manage(*args, **env):
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
-        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", **env},
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "DJANGO_ALLOW_ASYNC_UNSAFE": "", **env},
         capture_output=True,
         text=True,
         timeout=120,
