@@ -178,7 +178,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             raise ChatError("too_large", f"Frames are at most {MAX_FRAME_BYTES} characters.")
         try:
             frame = json.loads(text_data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
             raise ChatError("bad_json", "The frame is not valid JSON.")
         if not isinstance(frame, dict) or not isinstance(frame.get("type"), str):
             raise ChatError("bad_frame", "A frame is a JSON object with a 'type'.")
