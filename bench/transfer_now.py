@@ -62,35 +62,11 @@ ARRIVALS = """(() => {
 })();"""
 
 
-# The experiment behind --cached-time-format: console.js formats each message's time with
-# toLocaleTimeString(locale, options), which builds a new Intl formatter per call (~0.5 ms each on
-# this box: ~100-300 ms for 200 messages); the experiment serves it with one cached formatter.
-ORIGINAL_TIME = (
-    'const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");'
-)
-CACHED_TIME = (
-    'const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });\n'
-    'const time = (iso) => (iso ? timeFormat.format(new Date(iso)) : "");'
-)
-
-
-def serve_patched_console(route) -> None:
-    source = (common.ROOT / "static/js/console.js").read_text()
-    if ORIGINAL_TIME not in source:
-        raise SystemExit("console.js changed: the --cached-time-format experiment no longer applies")
-    route.fulfill(status=200, content_type="text/javascript", body=source.replace(ORIGINAL_TIME, CACHED_TIME))
-
-
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=3, help="rounds not counted (default 3)")
-    parser.add_argument(
-        "--cached-time-format",
-        action="store_true",
-        help="experiment: serve console.js with one cached time formatter (see docs/performance.md)",
-    )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
 
@@ -146,8 +122,6 @@ def main() -> None:
             context = browser.new_context(base_url=base, viewport={"width": 1400, "height": 900}, bypass_csp=True)
             context.add_cookies([{"name": "sessionid", "value": bob_session, "url": base}])
             context.add_init_script(ARRIVALS)
-            if args.cached_time_format:
-                context.route("**/static/js/console.js", serve_patched_console)
             page = context.new_page()
             page.goto("/console/")
             page.wait_for_function("document.querySelector('#conn').textContent.includes('Connected')")
@@ -193,7 +167,6 @@ def main() -> None:
             "benchmark": "transfer_now",
             "messages": args.messages,
             "rounds": args.rounds,
-            "console": "cached-time-format experiment" if args.cached_time_format else "as committed",
             "transfer_now_to_history_shown_ms": common.summary(totals),
             "transfer_now_http_answer_ms": common.summary(answers),
             "assigned_frame_arrived_ms": common.summary(assigned),

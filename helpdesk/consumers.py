@@ -67,10 +67,7 @@ def frame_int(frame: dict, key: str) -> int:
 @database_sync_to_async
 def messages_between(*, engagement_id: int, after_seq: int, before_seq: int) -> list[dict]:
     """Committed messages strictly between two seqs (a later seq commits only after the earlier ones)."""
-    return [
-        events.message_frame(m)
-        for m in selectors.messages_after(engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq)
-    ]
+    return selectors.message_frames_after(engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq)
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
@@ -242,10 +239,7 @@ def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None 
     frames = []
     for engagement_id in sorted(allowed):
         after = engagement_ids_after[engagement_id]
-        frames += [
-            events.message_frame(m)
-            for m in selectors.messages_after(engagement_id=engagement_id, after_seq=after, limit=RESUME_LIMIT)
-        ]
+        frames += selectors.message_frames_after(engagement_id=engagement_id, after_seq=after, limit=RESUME_LIMIT)
     return {e: engagement_ids_after[e] for e in allowed}, frames
 
 
@@ -254,17 +248,7 @@ def engagement_detail(*, engagement_id: int, operator: Operator) -> dict:
     engagement = Engagement.objects.select_related("visitor", "queue", "owner").get(pk=engagement_id)
     if engagement.owner_id != operator.pk:
         raise NotAllowed("not_owner", "You do not own this engagement.")
-    return {
-        "type": "engagement.detail",
-        "engagement": events.engagement_summary(engagement),
-        "queued_at": engagement.queued_at.isoformat(),
-        "answered_at": engagement.answered_at.isoformat() if engagement.answered_at else None,
-        "messages": [
-            events.message_frame(m) for m in selectors.messages_after(engagement_id=engagement_id, after_seq=0)
-        ],
-        "notes": [events.note_frame(n) for n in selectors.notes_of(engagement_id=engagement_id)],
-        "owners": [events.ownership_frame(o) for o in selectors.owner_history(engagement_id=engagement_id)],
-    }
+    return events.engagement_detail_frame(engagement)
 
 
 class OperatorConsumer(ChatConsumer):
@@ -302,6 +286,8 @@ class OperatorConsumer(ChatConsumer):
     async def on_frame_forwarded(self, frame: dict) -> None:
         if frame["type"] == "engagement.assigned":
             self.set_baseline(frame["engagement"]["id"], frame["engagement"]["last_seq"])
+        elif frame["type"] == "engagement.detail" and frame["messages"]:
+            self.set_baseline(frame["engagement"]["id"], frame["messages"][-1]["seq"])
 
     def catch_up_scope(self) -> dict:
         return {"operator": self.operator}
@@ -376,8 +362,8 @@ def visitor_opening(engagement_id: int, after_seq: int | None) -> tuple[dict | N
         return None, ({}, [])
     catch = ({}, [])
     if after_seq is not None:
-        messages = selectors.messages_after(engagement_id=engagement_id, after_seq=after_seq, limit=RESUME_LIMIT)
-        catch = ({engagement_id: after_seq}, [events.message_frame(m) for m in messages])
+        frames = selectors.message_frames_after(engagement_id=engagement_id, after_seq=after_seq, limit=RESUME_LIMIT)
+        catch = ({engagement_id: after_seq}, frames)
     return visitor_hello(engagement), catch
 
 

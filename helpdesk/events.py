@@ -116,12 +116,44 @@ def operator_typing(engagement: Engagement, *, operator: Operator, typing: bool)
     )
 
 
-def engagement_assigned(engagement: Engagement, *, operator: Operator) -> None:
-    """The operator got a new engagement; the visitor learns who is with them."""
-    publish_to_operator(operator.pk, {"type": "engagement.assigned", "engagement": engagement_summary(engagement)})
+def engagement_detail_frame(engagement: Engagement) -> dict:
+    """Everything a console shows of one engagement: the whole history, notes and owners."""
+    from . import selectors
+
+    return {
+        "type": "engagement.detail",
+        "engagement": engagement_summary(engagement),
+        "queued_at": engagement.queued_at.isoformat(),
+        "answered_at": engagement.answered_at.isoformat() if engagement.answered_at else None,
+        "messages": selectors.message_frames_after(engagement_id=engagement.pk, after_seq=0),
+        "notes": [note_frame(n) for n in selectors.notes_of(engagement_id=engagement.pk)],
+        "owners": [ownership_frame(o) for o in selectors.owner_history(engagement_id=engagement.pk)],
+    }
+
+
+def engagement_assigned(engagement: Engagement, *, operator: Operator, detail_follows: bool = False) -> None:
+    """The operator got a new engagement; the visitor learns who is with them.
+
+    With `detail_follows` (a hand-over, whose history matters at once) the new owner's console
+    also gets `engagement.detail`, read after the commit, without asking for it: one round trip
+    less between Transfer Now and the history on screen (docs/performance.md).
+    """
+    publish_to_operator(
+        operator.pk,
+        {"type": "engagement.assigned", "engagement": engagement_summary(engagement), "detail_follows": detail_follows},
+    )
+    if detail_follows:
+        engagement_id = engagement.pk
+        transaction.on_commit(lambda: _send_detail(operator.pk, engagement_id), robust=True)
     publish_to_engagement(
         engagement.pk, {"type": "engagement.state", "state": engagement.state, "operator_name": operator.display_name}
     )
+
+
+def _send_detail(operator_id: int, engagement_id: int) -> None:
+    engagement = Engagement.objects.select_related("visitor", "queue", "owner").get(pk=engagement_id)
+    if engagement.owner_id == operator_id:  # still theirs once committed
+        _send(operator_group(operator_id), engagement_detail_frame(engagement))
 
 
 def engagement_released(engagement: Engagement, *, operator_id: int, reason: str) -> None:

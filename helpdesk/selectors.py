@@ -152,6 +152,25 @@ def messages_after(
     return list(messages.select_related("operator").order_by("seq")[:limit])
 
 
+def message_frames_after(
+    *, engagement_id: int, after_seq: int, before_seq: int | None = None, limit: int = 1000
+) -> list[dict]:
+    """`messages_after` as ready `message` frames, read as plain rows: a 200-message history in a
+    few milliseconds instead of ~20 ms of model instances (Transfer Now, docs/performance.md)."""
+    from .events import message_frame_of
+
+    rows = Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    rows = rows.order_by("seq").values_list("seq", "sender", "operator__display_name", "body", "created_at")[:limit]
+    return [
+        message_frame_of(
+            engagement_id=engagement_id, seq=seq, sender=sender, sender_name=name or "", body=body, created_at=created
+        )
+        for seq, sender, name, body, created in rows
+    ]
+
+
 def owner_history(*, engagement_id: int) -> list[Ownership]:
     return list(Ownership.objects.filter(engagement_id=engagement_id).select_related("operator").order_by("started_at"))
 

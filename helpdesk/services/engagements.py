@@ -137,7 +137,7 @@ def hand_over(*, engagement_id: int, to_operator_id: int) -> Engagement:
                 take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.TRANSFERRED)
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None
-        events.engagement_assigned(engagement, operator=availability.operator)
+        events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)
     return engagement
 
 

@@ -10,7 +10,10 @@ const el = (tag, className, text) => {
   if (text !== undefined && text !== null) node.textContent = text;
   return node;
 };
-const time = (iso) => (iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "");
+// One formatter for the page: toLocaleTimeString builds a new Intl formatter per call, which
+// made a 200-message history take ~100 ms to label (docs/performance.md, Transfer Now).
+const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+const time = (iso) => (iso ? clock.format(new Date(iso)) : "");
 const duration = (seconds) => {
   seconds = Math.max(0, Math.floor(seconds));
   const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
@@ -164,8 +167,10 @@ function onAssigned(frame) {
   const item = addEngagement(frame.engagement, 0);
   renderList();
   alertOperator(`New chat: ${frame.engagement.visitor_name}`, true);
-  if (!state.current) selectEngagement(frame.engagement.id);
-  else if (state.current === item.summary.id) openEngagement(item.summary.id);
+  // A hand-over's history comes on its own (detail_follows): asking again would only repeat it.
+  const fetch = !frame.detail_follows;
+  if (!state.current) selectEngagement(frame.engagement.id, { fetch });
+  else if (state.current === item.summary.id && fetch) openEngagement(item.summary.id);
 }
 
 function onDetail(frame) {
@@ -220,13 +225,13 @@ function onAvailability(frame) {
 
 // --- acts ------------------------------------------------------------------------------------
 
-function selectEngagement(id) {
+function selectEngagement(id, { fetch = true } = {}) {
   id = Number(id);
   if (!entry(id)) return;
   state.current = id;
   renderList();
   renderConversation();
-  openEngagement(id);
+  if (fetch) openEngagement(id);
   $("#composer-input").focus();
   document.dispatchEvent(new CustomEvent("helpdesk:engagement-selected", { detail: { engagementId: id } }));
 }
@@ -405,35 +410,45 @@ function renderConversation() {
   $("#ended-text").textContent = REASONS[item.endReason] || "This conversation has ended.";
   $("#composer").hidden = item.ended;
   $("#end-engagement").hidden = item.ended;
+  // The whole history in one pass and one layout: bubbles built off-document, scrolled once.
   const transcript = $("#transcript");
-  transcript.replaceChildren();
-  [...item.messages.keys()].sort((a, b) => a - b).forEach((seq) => renderMessage(item.messages.get(seq)));
+  transcript.replaceChildren(...[...item.messages.keys()].sort((a, b) => a - b).map((seq) => messageBubble(item.messages.get(seq))));
+  transcript.scrollTop = transcript.scrollHeight;
   renderNotes(item);
   renderOwners(item);
   renderDetails(item);
   renderTyping();
 }
 
-function renderMessage(frame) {
-  const transcript = $("#transcript");
-  if (transcript.querySelector(`[data-seq="${frame.seq}"]`)) return;
+function messageBubble(frame) {
   const mine = frame.sender === "operator";
   const bubble = el("div", `msg ${frame.sender === "system" ? "system" : mine ? "mine" : "theirs"}`);
   bubble.dataset.seq = frame.seq;
   const who = frame.sender === "visitor" ? entry(frame.engagement_id)?.summary.visitor_name : frame.sender_name;
   if (frame.sender !== "system") bubble.append(el("span", "meta", `${who || ""} · ${time(frame.created_at)}`));
   bubble.append(document.createTextNode(frame.body));
-  // keep seq order even if a late frame arrives after a newer one
-  const after = [...transcript.children].find((node) => Number(node.dataset.seq) > frame.seq);
+  return bubble;
+}
+
+// One live message: appended in seq order (a late frame may arrive after a newer one).
+function renderMessage(frame) {
+  const transcript = $("#transcript");
+  if (transcript.querySelector(`[data-seq="${frame.seq}"]`)) return;
+  const mine = frame.sender === "operator";
+  const last = transcript.lastElementChild;
+  const after = !last || Number(last.dataset.seq) < frame.seq
+    ? null
+    : [...transcript.children].find((node) => Number(node.dataset.seq) > frame.seq);
   const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
-  transcript.insertBefore(bubble, after || null);
+  transcript.insertBefore(messageBubble(frame), after || null);
   if (atBottom || mine) transcript.scrollTop = transcript.scrollHeight;
 }
 
 function renderNotes(item) {
   const notes = item.notes.map((note) => {
     const node = el("div", `note ${note.source === "transfer" ? "transfer" : ""}`);
-    const label = note.source === "transfer" ? "Transfer message" : note.source === "system" ? "System" : note.author_name;
+    const label = note.source === "transfer" ? `Transfer message from ${note.author_name || "a colleague"}`
+      : note.source === "system" ? "System" : note.author_name;
     node.append(el("span", "meta", `${label} · ${time(note.created_at)}`), document.createTextNode(note.body));
     return node;
   });

@@ -54,6 +54,7 @@ def test_visitor_and_operator_exchange_messages_live():
         assigned = await receive_until(console, "engagement.assigned")
         assert assigned["engagement"]["id"] == engagement.pk
         assert assigned["engagement"]["owner_id"] == operator.pk
+        assert assigned["detail_follows"] is False  # a routed chat's console asks for it
 
         visitor = visitor_socket(engagement)
         visitor_hello = await connect(visitor)
@@ -73,6 +74,34 @@ def test_visitor_and_operator_exchange_messages_live():
 
     run(scenario())
     assert list(Message.objects.order_by("seq").values_list("seq", "sender")) == [(1, "visitor"), (2, "operator")]
+
+
+def test_a_hand_over_pushes_the_whole_history_to_the_new_owner():
+    """After a hand-over the new owner's console gets the history without asking for it."""
+    from helpdesk.services.engagements import hand_over, post_message
+
+    queue, first = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="Hana")
+    engagement.refresh_from_db()
+    assert engagement.owner_id == first.pk
+    second = OperatorFactory(site=queue.site, teams=list(queue.teams.all()), available=["chat"], chat_capacity=3)
+    for n in range(5):
+        post_message(engagement_id=engagement.pk, sender="visitor", body=f"line {n}")
+
+    async def scenario():
+        console = await operator_socket(second.user)
+        await connect(console)
+        await database_sync_to_async(hand_over)(engagement_id=engagement.pk, to_operator_id=second.pk)
+        assigned = await receive_until(console, "engagement.assigned")
+        assert assigned["detail_follows"] is True
+        detail = await receive_until(console, "engagement.detail")  # no engagement.open was sent
+        await console.disconnect()
+        return detail
+
+    detail = run(scenario())
+    assert detail["engagement"]["owner_id"] == second.pk
+    assert [(m["seq"], m["body"]) for m in detail["messages"]] == [(n + 1, f"line {n}") for n in range(5)]
+    assert [o["operator_id"] for o in detail["owners"]] == [first.pk, second.pk]
 
 
 def test_operator_socket_refuses_anonymous_and_non_operators():
