@@ -45,6 +45,7 @@ class Command(BaseCommand):
             for username, _name, teams in spec["operators"]:
                 lines.append(f"  {username:<16} operator, {site} ({', '.join(teams)})")
         lines += [
+            f"Operators: {url}/console/ (chat)  {url}/phone/ (calls)   Managers: {url}/reports/",
             f"Visitor chat: {url}/chat/   Caller simulator: {url}/phone/simulator/",
             "Ctrl-C stops everything.",
             "",
