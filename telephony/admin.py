@@ -33,7 +33,10 @@ class CallAdmin(ReadOnlyScopedAdmin):
     search_fields = ["engagement__visitor__name", "engagement__visitor__phone_number", "provider_call_id"]
     date_hierarchy = "created_at"
     list_select_related = ["engagement__visitor", "engagement__queue", "engagement__owner"]
-    fields = ["engagement", "mode", "initiator", "provider", "provider_call_id", "provider_ended_at", "created_at"]
+    fields = [
+        "engagement", "mode", "initiator", "conferences", "cold_transfers", "provider", "provider_call_id",
+        "provider_ended_at", "created_at",
+    ]  # fmt: skip
     readonly_fields = fields
     actions = [*export_actions("calls")]
     inlines = [LegInline]

@@ -35,6 +35,15 @@ class Call(models.Model):
     )
     # Bumped by every change; clients keep the snapshot with the highest version they saw.
     version = models.PositiveIntegerField(default=0)
+    # Counted by call control as the acts happen (the mode keeps only the present), for reporting.
+    # PositiveIntegerField gives each a CHECK (>= 0) in the database; db_default lets code that
+    # predates these columns (a rolling deploy) still insert calls.
+    conferences = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Conferences started on this call (Consulting → Conference)."
+    )
+    cold_transfers = models.PositiveIntegerField(
+        default=0, db_default=0, help_text="Cold transfers made from a consult on this call."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

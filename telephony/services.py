@@ -140,6 +140,15 @@ def _end_leg(leg: Leg, reason: str) -> None:
     _provider_later("hang_up", leg)
 
 
+def _count(call: Call, counter: str) -> None:
+    """Add one to a per-call act counter (`conferences`, `cold_transfers`) of a locked call.
+
+    An F() update, so the row is incremented in the database whatever the instance holds; it
+    runs inside the act's transaction, so a refused or failed act counts nothing."""
+    Call.objects.filter(pk=call.pk).update(**{counter: F(counter) + 1})
+    setattr(call, counter, getattr(call, counter) + 1)
+
+
 def _set_mode(call: Call, mode: str, initiator: Operator | None = None) -> None:
     call.mode = mode
     call.initiator = initiator if mode != Call.Mode.NORMAL else None
@@ -608,6 +617,7 @@ def cold_transfer(*, call_id: int, operator: Operator) -> Call:
         if locked.call.mode != Call.Mode.CONSULT or locked.consult_leg is None:
             raise CallError("no_consult", "Call the target first.")
         _pass_to_target(locked, owner_reason=Leg.EndReason.TRANSFERRED)
+        _count(locked.call, "cold_transfers")
         events.call_changed(call_id)
     return locked.call
 
@@ -627,6 +637,7 @@ def conference(*, call_id: int, operator: Operator) -> Call:
             _move(customer, Leg.State.CONNECTED)
             _provider_later("unhold", customer)
         _set_mode(locked.call, Call.Mode.CONFERENCE, initiator=operator)
+        _count(locked.call, "conferences")
         events.call_changed(call_id)
     return locked.call
 

@@ -260,8 +260,8 @@ class CallMetricsSerializer(serializers.Serializer):
     calls = serializers.IntegerField()
     consults = serializers.IntegerField(allow_null=True)
     call_transfers = serializers.IntegerField(allow_null=True)
-    conferences = serializers.IntegerField(allow_null=True)
-    cold_transfers = serializers.IntegerField(allow_null=True)
+    conferences = serializers.IntegerField()
+    cold_transfers = serializers.IntegerField()
     avg_consult = serializers.FloatField(allow_null=True, help_text="Seconds.")
 
 

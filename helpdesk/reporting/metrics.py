@@ -357,10 +357,8 @@ def decline_reasons(*, scope: ReportScope) -> list[dict]:
 
 def call_metrics(*, scope: ReportScope, by: str) -> list[dict]:
     """Calls, consults, call transfers (the consult target took the call, or it went out to a number),
-    average consult time; per "total", "day", "site" or "queue".
-
-    Conferences and cold transfers are counted from `Call.conferences` / `Call.cold_transfers`
-    when the telephony model records them (None until it does).
+    conferences and cold transfers (summed from `Call.conferences` / `Call.cold_transfers`, which
+    call control counts as the acts happen), average consult time; per "total", "day", "site" or "queue".
     """
     from telephony.models import Call, Leg
 
@@ -399,8 +397,6 @@ def call_metrics(*, scope: ReportScope, by: str) -> list[dict]:
     consult_seconds = _consult_seconds(scope, by)
     for row in grouped:
         row["avg_consult"] = consult_seconds.get(row["key"])
-        row["conferences"] = row.get("conferences")
-        row["cold_transfers"] = row.get("cold_transfers")
     return grouped
 
 
@@ -410,18 +406,13 @@ def _subquery_count(queryset):
 
 
 def _call_aggregates() -> dict:
-    from telephony.models import Call
-
-    aggregates = {
+    return {
         "calls": Count("pk"),
         "consults": Sum(F("n_consult_legs") + F("n_taken_over")),
         "call_transfers": Sum(F("n_taken_over") + F("n_phone_out")),
+        "conferences": Coalesce(Sum("conferences"), 0),
+        "cold_transfers": Coalesce(Sum("cold_transfers"), 0),
     }
-    field_names = {f.name for f in Call._meta.get_fields()}
-    for name in ("conferences", "cold_transfers"):
-        if name in field_names:
-            aggregates[name] = Sum(name)
-    return aggregates
 
 
 def _consult_seconds(scope: ReportScope, by: str) -> dict:
