@@ -227,6 +227,9 @@ if PRODUCTION and "SECRET_KEY" not in env:
     raise ImproperlyConfigured("Set SECRET_KEY in the environment when PRODUCTION is on.")
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when PRODUCTION is on.")
+# The caller simulator (/phone/simulator/ and its API) places calls without a login: for demos and
+# tests only, so it is off in production unless switched on explicitly (docs/security.md, R4).
+TELEPHONY_SIMULATOR = env.bool("TELEPHONY_SIMULATOR", default=not PRODUCTION)
 if env.bool("SECURE", default=not DEBUG and PRODUCTION):
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True

@@ -219,22 +219,33 @@ def _call_from_token(token: str) -> Call:
         raise Http404("No such call.") from None
 
 
-def _builtin_only():
-    if get_provider().name != "builtin":
-        raise Http404("The simulator runs with the built-in provider only.")
+def simulator_view(view):
+    """The simulator's pages and API exist only where `TELEPHONY_SIMULATOR` is on (off by default
+    in production: anyone could place calls) and with the built-in provider; elsewhere every one
+    of them answers 404, whatever the method, before anything else runs."""
+
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not settings.TELEPHONY_SIMULATOR:
+            raise Http404("The caller simulator is switched off.")
+        if get_provider().name != "builtin":
+            raise Http404("The simulator runs with the built-in provider only.")
+        return view(request, *args, **kwargs)
+
+    return wrapper
 
 
+@simulator_view
 def simulator(request):
-    _builtin_only()
     queues = Queue.objects.filter(media=Media.VOICE).select_related("site").order_by("site__name", "name")
     return render(request, "telephony/simulator.html", {"queues": queues})
 
 
+@simulator_view
 @require_POST
 @json_act
 def simulator_place_call(request):
     """The simulated caller dials a voice queue; answers with the call token and their view."""
-    _builtin_only()
     body = _body(request)
     queue = Queue.objects.filter(pk=_int(body.get("queue_id"), "queue_id") or 0, media=Media.VOICE).first()
     if queue is None:
@@ -245,12 +256,14 @@ def simulator_place_call(request):
     return JsonResponse({"token": make_caller_token(call), "call": caller_view(_snapshot(call.pk))}, status=201)
 
 
+@simulator_view
 @require_GET
 def simulator_call(request, token: str):
     call = _call_from_token(token)
     return JsonResponse({"call": caller_view(_snapshot(call.pk))})
 
 
+@simulator_view
 @require_POST
 @json_act
 def simulator_hang_up(request, token: str):
@@ -260,10 +273,10 @@ def simulator_hang_up(request, token: str):
     return JsonResponse({"call": caller_view(_snapshot(call.pk))})
 
 
+@simulator_view
 @require_GET
 def simulator_outside_line(request):
     """Calls ringing or connected to an outside number (the simulator answers for that number)."""
-    _builtin_only()
     try:
         number = services.validate_phone_number(request.GET.get("number", ""))
     except CallError as error:
@@ -272,10 +285,10 @@ def simulator_outside_line(request):
     return JsonResponse({"number": number, "legs": [{"id": leg.pk, "state": leg.state} for leg in legs]})
 
 
+@simulator_view
 @require_POST
 @json_act
 def simulator_outside_act(request, leg_id: int, act: str):
-    _builtin_only()
     if not Leg.objects.filter(pk=leg_id, kind=Leg.Kind.PHONE).exists():
         raise Http404("No such outside call.")
     if act == "answer":

@@ -46,7 +46,8 @@ class Command(BaseCommand):
                 lines.append(f"  {username:<16} operator, {site} ({', '.join(teams)})")
         lines += [
             f"Operators: {url}/console/ (chat)  {url}/phone/ (calls)   Managers: {url}/reports/",
-            f"Visitor chat: {url}/chat/   Caller simulator: {url}/phone/simulator/",
+            f"Visitor chat: {url}/chat/"
+            + (f"   Caller simulator: {url}/phone/simulator/" if settings.TELEPHONY_SIMULATOR else ""),
             "Ctrl-C stops everything.",
             "",
         ]
