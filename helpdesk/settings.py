@@ -135,6 +135,11 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Product settings ---------------------------------------------------------
 TRANSFER_ACCEPT_TIMEOUT_SECONDS = env.int("TRANSFER_ACCEPT_TIMEOUT_SECONDS", default=30)
+# An accepted chat transfer is cancelled if the initiator does not click Transfer Now by then.
+TRANSFER_HAND_OVER_TIMEOUT_SECONDS = env.int("TRANSFER_HAND_OVER_TIMEOUT_SECONDS", default=180)
+# The initiator's read-only copies of chats they transferred: how far back, and how many.
+TRANSFER_RECENT_HOURS = env.int("TRANSFER_RECENT_HOURS", default=4)
+TRANSFER_RECENT_LIMIT = env.int("TRANSFER_RECENT_LIMIT", default=10)
 CONSULT_RING_TIMEOUT_SECONDS = env.int("CONSULT_RING_TIMEOUT_SECONDS", default=30)
 LEG_CLEANUP_GRACE_SECONDS = env.int("LEG_CLEANUP_GRACE_SECONDS", default=10)
 HOLD_ALONE_LIMIT_SECONDS = env.int("HOLD_ALONE_LIMIT_SECONDS", default=120)

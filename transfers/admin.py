@@ -52,7 +52,7 @@ class TransferAdmin(ReadOnlyScopedAdmin):
     fields = [
         "engagement", "initiator", "target_operator", "target_queue", "offered_to", "accepted_by", "note",
         "state", "end_reason", "reason_text", "accept_timeout_seconds",
-        "requested_at", "expires_at", "answered_at", "completed_at", "ended_at", "expired_by",
+        "requested_at", "expires_at", "answered_at", "hand_over_by", "completed_at", "ended_at", "expired_by",
     ]  # fmt: skip
     readonly_fields = fields
 

@@ -31,6 +31,7 @@ def transfer_payload(transfer: Transfer) -> dict:
     now = timezone.now()
     engagement = transfer.engagement
     waiting = transfer.state == TransferState.REQUESTED and transfer.offered_to_id is None
+    accepted = transfer.state == TransferState.ACCEPTED and transfer.hand_over_by is not None
     return {
         "id": transfer.pk,
         "engagement_id": transfer.engagement_id,
@@ -55,6 +56,14 @@ def transfer_payload(transfer: Transfer) -> dict:
         "seconds_left": (
             max(0.0, (transfer.expires_at - now).total_seconds())
             if transfer.state == TransferState.REQUESTED and transfer.expires_at
+            else None
+        ),
+        # Accepted: Transfer Now must come by `hand_over_by`, or the transfer is cancelled (not_handed_over).
+        "hand_over_by": _iso(transfer.hand_over_by) if accepted else None,
+        "hand_over_seconds_left": (max(0.0, (transfer.hand_over_by - now).total_seconds()) if accepted else None),
+        "hand_over_timeout_seconds": (
+            round((transfer.hand_over_by - transfer.answered_at).total_seconds())
+            if transfer.hand_over_by and transfer.answered_at
             else None
         ),
         "waiting_in_queue": waiting,
@@ -90,6 +99,8 @@ def offer_ended(transfer: Transfer, *, operator_id: int, outcome: str, reason: s
             "engagement_id": transfer.engagement_id,
             "outcome": outcome,
             "reason": reason,
+            "initiator_name": transfer.initiator.display_name,
+            "visitor_name": transfer.engagement.visitor.display_name,
         },
     )
 
@@ -134,6 +145,8 @@ def transfers_expired(transfers: list[Transfer]) -> None:
                         "engagement_id": transfer.engagement_id,
                         "outcome": "expired",
                         "reason": transfer.end_reason,
+                        "initiator_name": transfer.initiator.display_name,
+                        "visitor_name": transfer.engagement.visitor.display_name,
                     },
                 )
             )

@@ -4,6 +4,7 @@ requested --accept--> accepted --transfer now--> completed
     |--decline(reason)--> declined
     |--no answer in the accept timeout--> expired
     |--initiator cancels / engagement ends / target goes offline--> cancelled
+accepted --no Transfer Now within the hand-over timeout / initiator cancels / ...--> cancelled
 
 A queue transfer stays `requested` while its offers move from operator to operator; each
 offer (and its outcome) is a `TransferOffer` row, so reporting sees every attempt.
@@ -56,6 +57,7 @@ class EndReason(models.TextChoices):
     CANCELLED_BY_INITIATOR = "initiator_cancelled", "Cancelled by the initiator"
     ENGAGEMENT_ENDED = "engagement_ended", "The conversation ended"
     VISITOR_LEFT = "visitor_left", "The visitor left"
+    NOT_HANDED_OVER = "not_handed_over", "Transfer Now was not clicked in time"
 
 
 class Transfer(models.Model):
@@ -90,6 +92,10 @@ class Transfer(models.Model):
     expires_at = models.DateTimeField(null=True, blank=True)
     answered_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Once accepted, Transfer Now must come by then or the transfer is cancelled (not_handed_over).
+    hand_over_by = models.DateTimeField(
+        null=True, blank=True, help_text="Accepted: the deadline for Transfer Now; cancelled after it."
+    )
     ended_at = models.DateTimeField(null=True, blank=True, help_text="When it reached a final state.")
     expired_by = models.CharField(max_length=10, blank=True, help_text="timer or sweep, for operations.")
 
@@ -98,6 +104,14 @@ class Transfer(models.Model):
         indexes = [
             models.Index(fields=["state", "expires_at"], name="transfer_state_expires"),
             models.Index(fields=["requested_at"], name="transfer_requested_at"),
+            # The sweep's look-up of accepted transfers past their hand-over deadline.
+            models.Index(fields=["hand_over_by"], condition=Q(state="accepted"), name="transfer_accepted_hand_over"),
+            # An initiator's recently completed transfers (the console's "Transferred recently").
+            models.Index(
+                fields=["initiator", "-completed_at"],
+                condition=Q(state="completed"),
+                name="transfer_initiator_completed",
+            ),
         ]
         constraints = [
             models.UniqueConstraint(
@@ -124,6 +138,9 @@ class Transfer(models.Model):
                 name="transfer_final_has_end_time",
             ),
             models.CheckConstraint(condition=Q(accept_timeout_seconds__gte=1), name="transfer_timeout_positive"),
+            models.CheckConstraint(
+                condition=~Q(state="accepted") | Q(hand_over_by__isnull=False), name="transfer_accepted_has_deadline"
+            ),
         ]
 
     def __str__(self):

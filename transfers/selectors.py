@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site
 from helpdesk.selectors import queue_stats
@@ -213,3 +216,27 @@ def transcript_before_hand_over(*, transfer: Transfer) -> list:
         .select_related("operator")
         .order_by("seq")
     )
+
+
+# --- the initiator's read-only copies after Transfer Now ---------------------------------------------
+
+
+def recent_window_start(now: datetime | None = None) -> datetime:
+    """Completed transfers since then stay readable by their initiator (TRANSFER_RECENT_HOURS)."""
+    return (now or timezone.now()) - timedelta(hours=settings.TRANSFER_RECENT_HOURS)
+
+
+def _recent_completed_by(operator: Operator) -> QuerySet[Transfer]:
+    return Transfer.objects.filter(
+        initiator=operator, state=TransferState.COMPLETED, completed_at__gte=recent_window_start()
+    ).select_related("engagement__visitor", "engagement__queue", "accepted_by")
+
+
+def recently_transferred_by(*, operator: Operator) -> list[Transfer]:
+    """The operator's transfers completed within the window, newest first, at most TRANSFER_RECENT_LIMIT."""
+    return list(_recent_completed_by(operator).order_by("-completed_at", "-pk")[: settings.TRANSFER_RECENT_LIMIT])
+
+
+def recent_transfer_of(*, operator: Operator, transfer_id: int) -> Transfer | None:
+    """One of those, or None: not theirs, not completed, or older than the window."""
+    return _recent_completed_by(operator).filter(pk=transfer_id).first()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -61,6 +62,22 @@ def _schedule_expiry(transfer: Transfer) -> None:
     from .tasks import expire_transfer as expire_task
 
     transfer_id, eta = transfer.pk, transfer.expires_at
+
+    def send():
+        expire_task.apply_async((transfer_id,), eta=eta)
+
+    transaction.on_commit(send, robust=True)
+
+
+def hand_over_timeout() -> timedelta:
+    """How long the initiator has to click Transfer Now once the target accepted (a setting)."""
+    return timedelta(seconds=max(1, int(settings.TRANSFER_HAND_OVER_TIMEOUT_SECONDS)))
+
+
+def _schedule_hand_over_expiry(transfer: Transfer) -> None:
+    from .tasks import expire_hand_over as expire_task
+
+    transfer_id, eta = transfer.pk, transfer.hand_over_by
 
     def send():
         expire_task.apply_async((transfer_id,), eta=eta)
@@ -281,9 +298,16 @@ def accept_transfer(*, transfer_id: int, operator: Operator) -> Transfer:
             TransferOffer.objects.filter(transfer=transfer, outcome=TransferOffer.Outcome.PENDING).update(
                 outcome=TransferOffer.Outcome.ACCEPTED, answered_at=now
             )
-            _move(transfer, TransferState.ACCEPTED, accepted_by=operator, answered_at=now)
+            _move(
+                transfer,
+                TransferState.ACCEPTED,
+                accepted_by=operator,
+                answered_at=now,
+                hand_over_by=now + hand_over_timeout(),
+            )
             events.offer_ended(transfer, operator_id=operator.pk, outcome=TransferOffer.Outcome.ACCEPTED)
             events.transfer_updated(transfer)
+            _schedule_hand_over_expiry(transfer)
     if refusal is not None:
         raise refusal
     return transfer
@@ -347,6 +371,31 @@ def expire_transfer(*, transfer_id: int, by: str = "timer") -> Transfer | None:
     return transfer
 
 
+def expire_hand_over(*, transfer_id: int, by: str = "timer") -> Transfer | None:
+    """An accepted transfer whose initiator did not click Transfer Now by `hand_over_by` is cancelled.
+
+    Reason `not_handed_over`: the initiator's console shows why (and keeps the conversation), the
+    target is told the transfer they accepted was withdrawn, and the engagement may be transferred
+    again. Does nothing (returns None) unless the transfer is still accepted and overdue, so the
+    timer and the sweep racing, or a task delivered twice, cancel it once.
+    """
+    with transaction.atomic():
+        try:
+            transfer = lock_transfer(transfer_id)
+        except Transfer.DoesNotExist:
+            return None
+        if (
+            transfer.state != TransferState.ACCEPTED
+            or transfer.hand_over_by is None
+            or transfer.hand_over_by > timezone.now()
+        ):
+            return None
+        Transfer.objects.filter(pk=transfer.pk).update(expired_by=by)
+        transfer.expired_by = by
+        _cancel(transfer, reason=EndReason.NOT_HANDED_OVER)
+    return transfer
+
+
 def expire_due_operator_transfers(*, by: str, batch_size: int = 500) -> int:
     """Expire every overdue operator transfer at once: one locked batch, a few statements, one publish.
 
@@ -392,11 +441,33 @@ def offer_waiting_queue_transfer(*, transfer_id: int) -> Transfer | None:
     return transfer
 
 
+def _hand_over_now(transfer: Transfer, engagement: Engagement) -> TransferError | None:
+    """Move the engagement to the operator who accepted (caller holds engagement and transfer locks).
+
+    Returns the refusal to raise once the transaction commits (the target filled up), or None.
+    """
+    new_owner = transfer.accepted_by
+    try:
+        with transaction.atomic():
+            hand_over(engagement_id=engagement.pk, to_operator_id=new_owner.pk)
+    except ChatError as error:
+        if error.code != "at_capacity":
+            raise TransferError(TransferErrorCode.NO_LONGER_OPEN, error.message) from None
+        _cancel(transfer, reason=EndReason.AT_CAPACITY)
+        return TransferError(TransferErrorCode.AT_CAPACITY, f"{new_owner.display_name} has reached their capacity.")
+    now = timezone.now()
+    _move(transfer, TransferState.COMPLETED, completed_at=now, ended_at=now)
+    post_system_message(engagement=engagement, body=f"You are now chatting with {new_owner.display_name}.")
+    events.transfer_updated(transfer)
+    return None
+
+
 def transfer_now(*, transfer_id: int, operator: Operator) -> Transfer:
     """The initiator hands an accepted transfer over: ownership moves atomically. Twice is one hand-off.
 
-    Only the initiator, only once accepted. If the target has no room left, the transfer stops
-    with "at capacity" and the initiator keeps the engagement.
+    Only the initiator, only once accepted and before `hand_over_by` (past it, the transfer is
+    cancelled as `not_handed_over`, as the timer would). If the target has no room left, the
+    transfer stops with "at capacity" and the initiator keeps the engagement.
     """
     engagement_id = Transfer.objects.filter(pk=transfer_id).values_list("engagement_id", flat=True).first()
     if engagement_id is None:
@@ -413,26 +484,20 @@ def transfer_now(*, transfer_id: int, operator: Operator) -> Transfer:
             raise TransferError(TransferErrorCode.NOT_ACCEPTED)
         if transfer.state != TransferState.ACCEPTED:
             raise TransferError(TransferErrorCode.NO_LONGER_OPEN, f"This transfer was {transfer.get_state_display()}.")
-        if engagement.state == Engagement.State.ENDED:
-            raise TransferError(TransferErrorCode.ENGAGEMENT_ENDED)
-        if engagement.owner_id != operator.pk:
-            raise TransferError(TransferErrorCode.NOT_OWNER)
-        new_owner = transfer.accepted_by
-        try:
-            with transaction.atomic():
-                hand_over(engagement_id=engagement.pk, to_operator_id=new_owner.pk)
-        except ChatError as error:
-            if error.code != "at_capacity":
-                raise TransferError(TransferErrorCode.NO_LONGER_OPEN, error.message) from None
-            _cancel(transfer, reason=EndReason.AT_CAPACITY)
+        if transfer.hand_over_by is not None and transfer.hand_over_by <= timezone.now():
+            # The deadline is the deadline, as for accepting: cancel now rather than wait for the sweep.
+            Transfer.objects.filter(pk=transfer.pk).update(expired_by="act")
+            _cancel(transfer, reason=EndReason.NOT_HANDED_OVER)
             refusal = TransferError(
-                TransferErrorCode.AT_CAPACITY, f"{new_owner.display_name} has reached their capacity."
+                TransferErrorCode.NO_LONGER_OPEN,
+                "The time to click Transfer Now ran out, so the transfer was cancelled. You still have the chat.",
             )
         else:
-            now = timezone.now()
-            _move(transfer, TransferState.COMPLETED, completed_at=now, ended_at=now)
-            post_system_message(engagement=engagement, body=f"You are now chatting with {new_owner.display_name}.")
-            events.transfer_updated(transfer)
+            if engagement.state == Engagement.State.ENDED:
+                raise TransferError(TransferErrorCode.ENGAGEMENT_ENDED)
+            if engagement.owner_id != operator.pk:
+                raise TransferError(TransferErrorCode.NOT_OWNER)
+            refusal = _hand_over_now(transfer, engagement)
     if refusal is not None:
         raise refusal
     return transfer
@@ -484,9 +549,10 @@ def cancel_transfers_of_ended_engagement(*, engagement_id: int, reason: str) -> 
 
 
 def expire_overdue_transfers(*, batch_size: int = 200) -> int:
-    """The sweep: expire every overdue offer (a lost timer, a dead worker) and offer waiting queue transfers.
+    """The sweep: expire every overdue offer (a lost timer, a dead worker), cancel accepted transfers past
+    their hand-over deadline, and offer waiting queue transfers.
 
-    Works in bounded batches; returns how many offers it expired.
+    Works in bounded batches; returns how many offers it expired plus how many hand-overs it cancelled.
     """
     expired = expire_due_operator_transfers(by="sweep", batch_size=batch_size)
     overdue_in_queues = list(
@@ -498,6 +564,14 @@ def expire_overdue_transfers(*, batch_size: int = 200) -> int:
     )
     expired += sum(
         1 for transfer_id in overdue_in_queues if expire_transfer(transfer_id=transfer_id, by="sweep") is not None
+    )
+    not_handed_over = list(
+        Transfer.objects.filter(state=TransferState.ACCEPTED, hand_over_by__lte=timezone.now())
+        .order_by("hand_over_by", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    expired += sum(
+        1 for transfer_id in not_handed_over if expire_hand_over(transfer_id=transfer_id, by="sweep") is not None
     )
     waiting = list(
         Transfer.objects.filter(state=TransferState.REQUESTED, offered_to__isnull=True, target_queue__isnull=False)

@@ -32,9 +32,22 @@ def expire_transfer(transfer_id: int) -> bool:
 
 @shared_task(acks_late=True, ignore_result=True)
 def expire_overdue_transfers(batch_size: int = 200) -> int:
-    """Beat sweep (every TRANSFER_SWEEP_SECONDS): expire overdue offers in one bounded batch, offer waiting ones.
+    """Beat sweep (every TRANSFER_SWEEP_SECONDS): expire overdue offers and hand-overs in bounded batches,
+    offer waiting ones.
 
     batch_size: at most this many overdue transfers (and waiting queue transfers) per run; the next run
     takes the rest.
     """
     return services.expire_overdue_transfers(batch_size=batch_size)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_hand_over(transfer_id: int) -> bool:
+    """Scheduled at acceptance with `hand_over_by` as eta: cancel it if Transfer Now has not come."""
+    hand_over_by = Transfer.objects.filter(pk=transfer_id).values_list("hand_over_by", flat=True).first()
+    if hand_over_by is None:
+        return False
+    early = (hand_over_by - timezone.now()).total_seconds()
+    if 0 < early <= EARLY_WAIT_LIMIT_SECONDS:
+        time.sleep(early)
+    return services.expire_hand_over(transfer_id=transfer_id, by="timer") is not None

@@ -8,6 +8,7 @@ app_name = "transfers"
 
 urlpatterns = [
     path("mine/", views.mine, name="mine"),
+    path("recent/", views.recent, name="recent"),
     path("engagements/<int:engagement_id>/", views.engagement_transfers, name="engagement"),
     path("engagements/<int:engagement_id>/targets/", views.targets, name="targets"),
     path("engagements/<int:engagement_id>/request/", views.request_transfer, name="request"),

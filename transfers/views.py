@@ -141,20 +141,46 @@ def mine(request, operator):
     )
 
 
+def recent_row(transfer: Transfer) -> dict:
+    """One row of the console's "Transferred recently" list."""
+    return {
+        "id": transfer.pk,
+        "engagement_id": transfer.engagement_id,
+        "visitor_name": transfer.engagement.visitor.display_name,
+        "queue_name": transfer.engagement.queue.name,
+        "accepted_by_name": transfer.accepted_by.display_name,
+        "completed_at": transfer.completed_at.isoformat(),
+    }
+
+
+@require_GET
+@operator_view
+def recent(request, operator):
+    """The chats I handed over lately (TRANSFER_RECENT_HOURS, at most TRANSFER_RECENT_LIMIT), newest first.
+
+    A console shows them after a reload so the initiator can open their read-only copy again.
+    """
+    return JsonResponse({"recent": [recent_row(t) for t in selectors.recently_transferred_by(operator=operator)]})
+
+
 @require_GET
 @operator_view
 def transcript(request, operator, transfer_id: int):
-    """The initiator's read-only copy after Transfer Now: the chat up to the hand-over."""
-    transfer = Transfer.objects.select_related("engagement__visitor", "accepted_by").filter(pk=transfer_id).first()
+    """The initiator's read-only copy after Transfer Now: the chat up to the hand-over.
+
+    Only the initiator, only once completed, only within the recent window.
+    """
+    transfer = Transfer.objects.filter(pk=transfer_id).only("pk", "initiator_id", "state").first()
     if transfer is None or transfer.initiator_id != operator.pk:
         raise TransferError(TransferErrorCode.NOT_INITIATOR)
     if transfer.state != Transfer.State.COMPLETED:
         raise TransferError(TransferErrorCode.NOT_ACCEPTED, "The transfer has not been completed.")
+    transfer = selectors.recent_transfer_of(operator=operator, transfer_id=transfer_id)
+    if transfer is None:
+        raise TransferError(TransferErrorCode.NO_LONGER_OPEN, "The copy of this transferred chat is no longer kept.")
     return JsonResponse(
         {
-            "visitor_name": transfer.engagement.visitor.display_name,
-            "accepted_by_name": transfer.accepted_by.display_name,
-            "completed_at": transfer.completed_at.isoformat(),
+            **recent_row(transfer),
             "messages": [
                 message_frame(message) for message in selectors.transcript_before_hand_over(transfer=transfer)
             ],

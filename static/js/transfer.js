@@ -1,6 +1,7 @@
 // Chat transfer in the operator console: the dialog (operators / queues, warm message), the
 // initiator's waiting and accepted banner with Transfer Now, the result popup with Back, the
-// target's incoming prompt, the read-only copy after hand-over and the transfer history.
+// target's incoming prompt, the read-only copy after hand-over (and the "Transferred recently"
+// list that reopens it after a reload) and the transfer history.
 // Acts go over HTTP POST (CSRF); results come back as frames re-dispatched by console.js as
 // "helpdesk:frame". User text is only ever set with textContent.
 
@@ -20,6 +21,8 @@ const duration = (seconds) => {
   const m = Math.floor(seconds / 60), s = seconds % 60;
   return `${m}:${String(s).padStart(2, "0")}`;
 };
+const minutes = (seconds) =>
+  seconds % 60 ? duration(seconds) : `${seconds / 60} minute${seconds === 60 ? "" : "s"}`;
 const MEDIA = [["chat", "Chat"], ["voice", "Voice"], ["video", "Video"]];
 const OPEN = new Set(["requested", "accepted"]);
 
@@ -30,6 +33,7 @@ const toast = (text, kind) => (hd() && hd().toast ? hd().toast(text, kind) : und
 const state = {
   byEngagement: new Map(), // engagement id -> latest transfer payload the initiator knows
   deadlines: new Map(), // transfer id -> local ms timestamp of its deadline
+  handOverDeadlines: new Map(), // accepted transfer id -> local ms by which Transfer Now must come
   waitingSince: new Map(), // transfer id -> local ms when it started waiting in a queue
   prompts: new Map(), // transfer id -> prompt node (incoming offers)
   drafts: loadDrafts(), // engagement id -> warm message draft
@@ -39,6 +43,8 @@ const state = {
   targets: null,
   snapshots: new Map(), // engagement id -> {nodes, visitor}
   history: new Map(), // engagement id -> rows
+  recent: [], // my transfers completed lately: rows of /transfers/recent/
+  readonlyOpener: null, // the "Transferred recently" button that opened the read-only copy
   lastFocus: null,
 };
 
@@ -86,6 +92,7 @@ function saveDraft(engagementId, text) {
 const banner = $("#transfer-banner");
 const readonly = $("#transfer-readonly");
 const historySection = $("#transfer-history-section");
+const recentSection = $("#transfer-recent");
 const dialog = $("#transfer-dialog");
 const resultDialog = $("#transfer-result");
 const openButton = $("#transfer-open");
@@ -95,6 +102,8 @@ function place() {
   if (header && banner.parentElement !== header.parentElement) header.after(banner);
   const pane = $("#conversation");
   if (pane && readonly.parentElement !== pane) pane.append(readonly);
+  const mine = $(".sidebar .engagements-section");
+  if (mine && recentSection.parentElement !== mine.parentElement) mine.after(recentSection);
   const side = $("#sidepanel");
   if (side && historySection.parentElement !== side) {
     const owners = $("#owners", side)?.closest("section");
@@ -140,7 +149,7 @@ function renderBanner() {
   if (transfer.state === "accepted") {
     banner.className = "transfer-banner accepted";
     title.textContent = `${transfer.accepted_by_name} accepted the transfer`;
-    detail.textContent = "Let the visitor know and say goodbye, then click Transfer Now.";
+    detail.textContent = "Let the visitor know and say goodbye, then click Transfer Now before the time runs out.";
   } else if (transfer.waiting_in_queue) {
     banner.className = "transfer-banner waiting";
     title.textContent = `Waiting in ${transfer.target_name}`;
@@ -172,6 +181,11 @@ function tick() {
       countdown.classList.remove("urgent");
       countdown.setAttribute("aria-label", "Time waiting in the queue");
     }
+  } else if (!banner.hidden && banner.dataset.state === "accepted" && state.handOverDeadlines.has(transferId)) {
+    const left = Math.max(0, (state.handOverDeadlines.get(transferId) - Date.now()) / 1000);
+    countdown.textContent = duration(Math.ceil(left));
+    countdown.classList.toggle("urgent", left <= 30);
+    countdown.setAttribute("aria-label", "Time left to click Transfer Now");
   } else {
     countdown.textContent = "";
   }
@@ -197,6 +211,11 @@ function remember(transfer, { asInitiator = true } = {}) {
     state.deadlines.set(transfer.id, Date.now() + transfer.seconds_left * 1000);
   } else {
     state.deadlines.delete(transfer.id);
+  }
+  if (transfer.hand_over_seconds_left !== null && transfer.hand_over_seconds_left !== undefined) {
+    state.handOverDeadlines.set(transfer.id, Date.now() + transfer.hand_over_seconds_left * 1000);
+  } else {
+    state.handOverDeadlines.delete(transfer.id);
   }
   if (transfer.waiting_in_queue) {
     state.waitingSince.set(transfer.id, Date.now() - (transfer.waiting_seconds || 0) * 1000);
@@ -532,11 +551,16 @@ function showResult(transfer) {
   const name = transfer.offered_to_name || transfer.target_name;
   const titles = { declined: "Transfer declined", expired: "Transfer not answered", cancelled: "Transfer stopped" };
   let text;
-  if (transfer.state === "declined") text = `${name} declined the transfer.`;
+  let title = titles[transfer.state] || "Transfer stopped";
+  if (transfer.end_reason === "not_handed_over") {
+    title = "Transfer cancelled";
+    const within = transfer.hand_over_timeout_seconds >= 1 ? ` within ${minutes(transfer.hand_over_timeout_seconds)}` : " in time";
+    text = `Transfer Now was not clicked${within}, so the transfer to ${transfer.accepted_by_name || name} was cancelled. You still have the chat.`;
+  } else if (transfer.state === "declined") text = `${name} declined the transfer.`;
   else if (transfer.state === "expired") text = `${name} did not answer within ${transfer.accept_timeout_seconds} seconds.`;
   else if (transfer.end_reason === "at_capacity") text = `${name} has reached their capacity and cannot take it now.`;
   else text = `${transfer.end_reason_label || "The transfer was stopped"}.`.replace("Operator", name);
-  $("#transfer-result-title").textContent = titles[transfer.state] || "Transfer stopped";
+  $("#transfer-result-title").textContent = title;
   $("#transfer-result-text").textContent = text;
   const reason = $("[data-role=reason]", resultDialog);
   reason.textContent = transfer.reason_text ? `“${transfer.reason_text}”` : "";
@@ -569,7 +593,10 @@ function onInitiatorUpdate(transfer, { quiet = false } = {}) {
   if (current !== transfer) return;
   if (transfer.state === "completed") {
     saveDraft(transfer.engagement_id, "");
-    if (!sameAsKnown) showReadOnly(transfer);
+    if (!sameAsKnown) {
+      showReadOnly(transfer);
+      loadRecent();
+    }
   } else if (!OPEN.has(transfer.state) && !sameAsKnown) {
     const byMe = transfer.end_reason === "initiator_cancelled";
     const ended = transfer.end_reason === "visitor_left" || transfer.end_reason === "engagement_ended";
@@ -605,6 +632,23 @@ function snapshot(engagementId) {
   });
 }
 
+function fillReadOnly({ transferId, engagementId, visitor, detail, nodes }) {
+  $("[data-role=avatar]", readonly).textContent = (visitor || "?").charAt(0).toUpperCase();
+  $("[data-role=visitor]", readonly).textContent = visitor;
+  $("[data-role=detail]", readonly).textContent = detail;
+  const transcript = $("[data-role=transcript]", readonly);
+  transcript.replaceChildren(...nodes);
+  readonly.dataset.engagementId = engagementId;
+  readonly.dataset.transferId = transferId;
+  readonly.hidden = false;
+  $("#conversation")?.classList.add("showing-readonly");
+  transcript.scrollTop = transcript.scrollHeight;
+  renderRecent();
+}
+
+const copyDetail = (acceptedBy, completedAt) =>
+  `Transferred to ${acceptedBy} at ${clock(completedAt)} · you can no longer write here`;
+
 function showReadOnly(transfer) {
   const shot = state.snapshots.get(transfer.engagement_id);
   if (!shot && currentId() !== transfer.engagement_id) {
@@ -612,24 +656,42 @@ function showReadOnly(transfer) {
     return;
   }
   const copy = shot || { nodes: [...($("#transcript")?.children || [])].map((n) => n.cloneNode(true)), visitor: transfer.visitor_name };
-  $("[data-role=avatar]", readonly).textContent = (copy.visitor || "?").charAt(0).toUpperCase();
-  $("[data-role=visitor]", readonly).textContent = copy.visitor || transfer.visitor_name;
-  $("[data-role=detail]", readonly).textContent = `Transferred to ${transfer.accepted_by_name} at ${clock(transfer.completed_at)} · you can no longer write here`;
-  $("[data-role=transcript]", readonly).replaceChildren(...copy.nodes);
-  readonly.dataset.engagementId = transfer.engagement_id;
-  readonly.hidden = false;
-  $("#conversation")?.classList.add("showing-readonly");
-  const transcript = $("[data-role=transcript]", readonly);
-  transcript.scrollTop = transcript.scrollHeight;
+  fillReadOnly({
+    transferId: transfer.id,
+    engagementId: transfer.engagement_id,
+    visitor: copy.visitor || transfer.visitor_name,
+    detail: copyDetail(transfer.accepted_by_name, transfer.completed_at),
+    nodes: copy.nodes,
+  });
   state.snapshots.delete(transfer.engagement_id);
   // The snapshot is what was on screen at the click; the server's copy has every line up to the hand-over.
+  const transcript = $("[data-role=transcript]", readonly);
   call("GET", `/transfers/${transfer.id}/transcript/`)
     .then((data) => {
-      if (readonly.hidden || Number(readonly.dataset.engagementId) !== transfer.engagement_id) return;
+      if (readonly.hidden || Number(readonly.dataset.transferId) !== transfer.id) return;
       transcript.replaceChildren(...data.messages.map((message) => copyBubble(message, data.visitor_name)));
       transcript.scrollTop = transcript.scrollHeight;
     })
     .catch(() => {});
+}
+
+// After a reload (or from the list at any time): the server's copy, up to the hand-over.
+async function openRecent(transferId, opener) {
+  try {
+    const data = await call("GET", `/transfers/${transferId}/transcript/`);
+    fillReadOnly({
+      transferId: data.id,
+      engagementId: data.engagement_id,
+      visitor: data.visitor_name,
+      detail: copyDetail(data.accepted_by_name, data.completed_at),
+      nodes: data.messages.map((message) => copyBubble(message, data.visitor_name)),
+    });
+    state.readonlyOpener = opener || null;
+    $("[data-role=visitor]", readonly).focus();
+  } catch (error) {
+    toast(error.message || "That copy could not be opened.", "error");
+    loadRecent();
+  }
 }
 
 function copyBubble(message, visitor) {
@@ -644,11 +706,59 @@ function copyBubble(message, visitor) {
   return bubble;
 }
 
-function hideReadOnly() {
+function hideReadOnly({ restoreFocus = false } = {}) {
+  const wasOpen = !readonly.hidden;
   readonly.hidden = true;
+  delete readonly.dataset.transferId;
   $("#conversation")?.classList.remove("showing-readonly");
+  renderRecent();
+  const opener = state.readonlyOpener && $(`[data-transfer-id="${state.readonlyOpener}"]`, recentSection);
+  state.readonlyOpener = null;
+  if (wasOpen && restoreFocus && opener) opener.focus();
 }
-$("[data-act=close-readonly]", readonly).addEventListener("click", hideReadOnly);
+$("[data-act=close-readonly]", readonly).addEventListener("click", () => hideReadOnly({ restoreFocus: true }));
+readonly.addEventListener("keydown", (event) => {
+  if (event.key === "Escape") hideReadOnly({ restoreFocus: true });
+});
+
+// --- "Transferred recently": the initiator's copies survive a reload ---------------------------------
+
+async function loadRecent() {
+  try {
+    const data = await call("GET", "/transfers/recent/");
+    state.recent = data.recent;
+    renderRecent();
+  } catch {
+    // the next hello tries again
+  }
+}
+
+function renderRecent() {
+  place();
+  const openId = readonly.hidden ? null : Number(readonly.dataset.transferId);
+  const items = state.recent.map((row) => {
+    const li = el("li");
+    const button = el("button", "list-item transfer-recent-item");
+    button.type = "button";
+    button.dataset.transferId = row.id;
+    if (row.id === openId) button.setAttribute("aria-current", "true");
+    button.setAttribute("aria-label", `${row.visitor_name}, transferred to ${row.accepted_by_name} at ${clock(row.completed_at)}: open the read-only copy`);
+    const text = el("span", "grow transfer-recent-text");
+    text.append(el("span", "name", row.visitor_name), el("span", "small muted", `→ ${row.accepted_by_name} · ${clock(row.completed_at)}`));
+    button.title = "Open the read-only copy";
+    button.append(el("span", "avatar avatar-sm", (row.visitor_name || "?").charAt(0).toUpperCase()), text);
+    li.append(button);
+    return li;
+  });
+  $("[data-role=list]", recentSection).replaceChildren(...items);
+  $("[data-role=count]", recentSection).textContent = items.length;
+  recentSection.hidden = items.length === 0;
+}
+
+recentSection.addEventListener("click", (event) => {
+  const button = event.target.closest("[data-transfer-id]");
+  if (button) openRecent(Number(button.dataset.transferId), Number(button.dataset.transferId));
+});
 
 // --- the target's incoming prompt --------------------------------------------------------------------
 
@@ -706,6 +816,10 @@ function onOfferEnded(frame) {
   if (frame.outcome === "accepted") return;
   if (open && OFFER_ENDED_TEXT[frame.outcome]) toast(OFFER_ENDED_TEXT[frame.outcome]);
   if (frame.outcome === "withdrawn" && !open && frame.reason === "initiator_cancelled") toast("The initiator cancelled the transfer you accepted.");
+  if (frame.outcome === "withdrawn" && !open && frame.reason === "not_handed_over") {
+    const who = frame.initiator_name || "The other operator";
+    toast(`The transfer${frame.visitor_name ? ` of ${frame.visitor_name}` : ""} you accepted was cancelled: ${who} did not click Transfer Now in time.`);
+  }
 }
 
 $("#transfer-prompts").addEventListener("click", async (event) => {
@@ -874,6 +988,7 @@ function myId() {
 }
 
 async function resync() {
+  loadRecent();
   try {
     const data = await call("GET", "/transfers/mine/");
     const offered = new Set(data.offers.map((t) => t.id));

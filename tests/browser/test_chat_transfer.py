@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -393,3 +395,115 @@ def test_dialog_lists_follow_availability_live(new_page, company):
     console_a.keyboard.press("Escape")
     expect(console_a.locator("#transfer-dialog")).to_be_hidden()
     expect(console_a.locator("[data-testid=transfer-button]")).to_be_focused()
+
+
+def transfer_to_bob_and_accept(console_a, console_b):
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.click("[data-testid=transfer-start]")
+    prompt = console_b.locator("[data-testid=transfer-prompt]")
+    expect(prompt).to_be_visible()
+    prompt.locator("[data-testid=transfer-accept]").click()
+    expect(prompt).to_have_count(0)
+    expect(console_a.locator("[data-testid=transfer-banner]")).to_contain_text("Bob Baker accepted the transfer")
+
+
+def test_initiator_reopens_the_read_only_copy_after_a_reload(new_page, company):
+    alice, bob = company["alice"], company["bob"]
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    visitor = start_visitor(new_page, "Rita Reload")
+    expect(console_a.locator("#visitor-name")).to_have_text("Rita Reload")
+    send(visitor, "My parcel never arrived")
+    expect(console_a.locator("#transcript")).to_contain_text("My parcel never arrived")
+    send(console_a, "Bob handles deliveries, he will take over. Bye!")
+    expect(visitor.locator("#transcript")).to_contain_text("he will take over")
+
+    transfer_to_bob_and_accept(console_a, console_b)
+    # The banner counts down the time left to click Transfer Now.
+    expect(console_a.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"[23]:\d\d"))
+    console_a.click("[data-testid=transfer-now]")
+    expect(console_a.locator("[data-testid=transfer-readonly]")).to_be_visible()
+    recent = console_a.locator("[data-testid=transfer-recent]")
+    expect(recent.locator("button")).to_have_count(1)
+    expect(recent.locator("button").first).to_have_attribute("aria-current", "true")
+    expect(console_b.locator("#visitor-name")).to_have_text("Rita Reload")
+    send(console_b, "Hi Rita, Bob here")  # after the hand-over: not in Alice's copy
+    expect(visitor.locator("#transcript")).to_contain_text("Bob here")
+
+    # Reload: the copy is no longer on screen, but "Transferred recently" has it.
+    console_a.reload()
+    expect(console_a.locator("#conn")).to_contain_text("Connected")
+    readonly = console_a.locator("[data-testid=transfer-readonly]")
+    expect(readonly).to_be_hidden()
+    expect(console_a.locator("#engagement-list")).not_to_contain_text("Rita Reload")
+    item = recent.locator("button", has_text="Rita Reload")
+    expect(item).to_be_visible()
+    expect(item).to_contain_text("Bob Baker")
+    screenshot(console_a, "transfer-13-transferred-recently")
+
+    # Keyboard: focus the row, Enter opens the read-only copy; Escape closes it and focus returns.
+    item.focus()
+    console_a.keyboard.press("Enter")
+    expect(readonly).to_be_visible()
+    expect(readonly.locator("[data-role=visitor]")).to_be_focused()
+    expect(readonly).to_contain_text("Rita Reload")
+    expect(readonly).to_contain_text("Transferred to Bob Baker")
+    expect(readonly).to_contain_text("My parcel never arrived")
+    expect(readonly).to_contain_text("Bob handles deliveries, he will take over. Bye!")
+    expect(readonly).not_to_contain_text("Bob here")
+    expect(readonly.locator("textarea, input, [contenteditable]")).to_have_count(0)
+    expect(console_a.locator("#composer")).to_be_hidden()
+    expect(item).to_have_attribute("aria-current", "true")
+    screenshot(console_a, "transfer-14-read-only-after-reload")
+    console_a.keyboard.press("Escape")
+    expect(readonly).to_be_hidden()
+    expect(item).to_be_focused()
+
+    # Only the initiator may read it: Bob (or anyone else) asking for it by id is refused.
+    transfer = Transfer.objects.get()
+    status = console_b.evaluate(f"fetch('/transfers/{transfer.pk}/transcript/').then((r) => r.status)")
+    assert status == 403
+    assert console_b.locator("[data-testid=transfer-recent]").is_hidden()
+
+
+def test_accepted_transfer_not_handed_over_in_time_is_cancelled_and_both_are_told(new_page, company):
+    from transfers import services
+
+    alice, bob = company["alice"], company["bob"]
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    visitor = start_visitor(new_page, "Tess Timeout")
+    expect(console_a.locator("#visitor-name")).to_have_text("Tess Timeout")
+    transfer_to_bob_and_accept(console_a, console_b)
+
+    # The deadline passes, and the sweep finds it (run off Playwright's event-loop thread, as a worker would).
+    transfer = Transfer.objects.get()
+    now = timezone.now()
+    Transfer.objects.filter(pk=transfer.pk).update(
+        answered_at=now - timedelta(seconds=181), hand_over_by=now - timedelta(seconds=1)
+    )
+    outcome = []
+
+    def sweep():
+        try:
+            outcome.append(services.expire_hand_over(transfer_id=transfer.pk, by="sweep"))
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=sweep)
+    worker.start()
+    worker.join(10)
+    assert outcome and outcome[0] is not None
+
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Transfer cancelled")
+    expect(result).to_contain_text("Transfer Now was not clicked within 3 minutes")
+    expect(result).to_contain_text("You still have the chat.")
+    expect(console_b.locator("#toasts")).to_contain_text("Alice Archer did not click Transfer Now in time")
+    screenshot(console_a, "transfer-15-not-handed-over")
+    console_a.click("[data-testid=transfer-back]")
+    expect(console_a.locator("#transfer-dialog")).to_be_visible()
+    expect(console_a.locator("[data-testid=transfer-banner]")).to_be_hidden()
+    expect(visitor.locator("#status-title")).to_have_text("Alice Archer")

@@ -115,3 +115,70 @@ def test_timer_task_is_harmless_for_an_answered_or_unknown_transfer(engagement, 
     assert tasks.expire_transfer(999_999) is False
     assert Transfer.objects.get(pk=transfer.pk).state == "accepted"
     assert tasks.expire_overdue_transfers() == 0
+
+
+# --- the hand-over deadline of an accepted transfer ------------------------------------------------------
+
+
+def offer_ended_to(listener: FrameListener, reason: str) -> list[dict]:
+    return [f for f in listener.frames if f["type"] == "transfer.offer_ended" and f["reason"] == reason]
+
+
+def test_timer_cancels_an_accepted_transfer_not_handed_over_on_time(
+    engagement, alice, bob, settings, celery_worker_process
+):
+    settings.TRANSFER_HAND_OVER_TIMEOUT_SECONDS = 3
+    with FrameListener(alice.pk) as initiator_console, FrameListener(bob.pk) as target_console:
+        transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+        services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+        wait_until(lambda: initiator_console.of_state("cancelled"), timeout=15, message="the cancelled frame")
+        wait_until(lambda: offer_ended_to(target_console, "not_handed_over"), timeout=5, message="the target told")
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason, transfer.expired_by) == ("cancelled", "not_handed_over", "timer")
+    lateness = (transfer.ended_at - transfer.hand_over_by).total_seconds()
+    assert 0 <= lateness < 1.0, lateness
+    [frame] = initiator_console.of_state("cancelled")
+    assert frame["transfer"]["end_reason_label"] == "Transfer Now was not clicked in time"
+    engagement.refresh_from_db()
+    assert engagement.owner_id == alice.pk
+
+
+def test_sweep_cancels_an_overdue_hand_over_once_after_the_worker_died(engagement, alice, bob, settings):
+    settings.TRANSFER_HAND_OVER_TIMEOUT_SECONDS = 3
+    worker = CeleryWorker().start()
+    beat = None
+    try:
+        with FrameListener(alice.pk) as initiator_console:
+            transfer = services.request_transfer(
+                engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk
+            )
+            services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+            transfer.refresh_from_db()
+            time.sleep(1)  # the worker holds the accept-expiry and hand-over timers until their eta
+            worker.kill()
+            wait_until(lambda: timezone.now() > transfer.hand_over_by, timeout=10, message="the deadline")
+            time.sleep(1.5)
+            assert Transfer.objects.get(pk=transfer.pk).state == "accepted"  # nobody left to cancel it
+
+            worker = CeleryWorker(name="worker2").start()
+            beat = CeleryBeat().start()
+            wait_until(lambda: initiator_console.of_state("cancelled"), timeout=20, message="the cancelled frame")
+            time.sleep(3)  # more sweeps run: none may cancel it again
+        transfer.refresh_from_db()
+        assert (transfer.state, transfer.end_reason, transfer.expired_by) == ("cancelled", "not_handed_over", "sweep")
+        assert len(initiator_console.of_state("cancelled")) == 1
+    finally:
+        worker.stop()
+        if beat is not None:
+            beat.stop()
+
+
+def test_hand_over_task_is_harmless_for_a_completed_or_unknown_transfer(engagement, alice, bob):
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    assert tasks.expire_hand_over(transfer.pk) is False  # not due yet
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    Transfer.objects.filter(pk=transfer.pk).update(hand_over_by=timezone.now())
+    assert tasks.expire_hand_over(transfer.pk) is False
+    assert tasks.expire_hand_over(999_999) is False
+    assert Transfer.objects.get(pk=transfer.pk).state == "completed"

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from helpdesk.models import Availability
 from tests.factories import ManagerFactory, OperatorFactory, SiteFactory, UserFactory
+from tests.transfers.conftest import give_engagement
 from transfers import services
 from transfers.models import Transfer
 
@@ -142,6 +145,65 @@ def test_history_is_for_owners_and_offered_operators_only(engagement, alice, bob
     assert client_for(alice).get(f"/transfers/engagements/{engagement.pk}/").status_code == 200
     assert client_for(bob).get(f"/transfers/engagements/{engagement.pk}/").status_code == 200
     assert client_for(carol).get(f"/transfers/engagements/{engagement.pk}/").status_code == 403
+
+
+# --- the initiator's read-only copies after a reload ------------------------------------------------------
+
+
+def hand_over(engagement, initiator, target):
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=initiator, target_operator_id=target.pk)
+    services.accept_transfer(transfer_id=transfer.pk, operator=target)
+    return services.transfer_now(transfer_id=transfer.pk, operator=initiator)
+
+
+def test_recent_lists_my_completed_transfers_and_reopens_the_copy_up_to_the_hand_over(engagement, alice, bob):
+    from helpdesk.services.engagements import post_message
+
+    post_message(engagement_id=engagement.pk, sender="visitor", body="Hello there")
+    post_message(engagement_id=engagement.pk, sender="operator", operator=alice, body="Bob will help, bye!")
+    transfer = hand_over(engagement, alice, bob)
+    post_message(engagement_id=engagement.pk, sender="operator", operator=bob, body="Bob here, after the hand-over")
+
+    [row] = client_for(alice).get("/transfers/recent/").json()["recent"]
+    assert row["id"] == transfer.pk and row["engagement_id"] == engagement.pk
+    assert (row["visitor_name"], row["accepted_by_name"]) == ("Vera Visitor", "Bob Baker")
+    copy = client_for(alice).get(f"/transfers/{transfer.pk}/transcript/").json()
+    assert copy["visitor_name"] == "Vera Visitor" and copy["accepted_by_name"] == "Bob Baker"
+    assert [m["body"] for m in copy["messages"]] == ["Hello there", "Bob will help, bye!"]
+    assert client_for(bob).get("/transfers/recent/").json()["recent"] == []  # the target did not transfer it
+
+
+def test_only_the_initiator_may_read_the_copy(engagement, alice, bob, carol):
+    transfer = hand_over(engagement, alice, bob)
+    for other in (bob, carol):  # the new owner, and an operator forging the id
+        response = client_for(other).get(f"/transfers/{transfer.pk}/transcript/")
+        assert (response.status_code, response.json()["error"]["code"]) == (403, "not_initiator")
+    response = client_for(carol).get("/transfers/999999/transcript/")
+    assert response.status_code == 403
+    assert Client().get(f"/transfers/{transfer.pk}/transcript/").status_code == 302  # signed out
+    assert Client().get("/transfers/recent/").status_code == 302
+
+
+def test_an_open_transfer_has_no_copy_yet(engagement, alice, bob):
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    response = client_for(alice).get(f"/transfers/{transfer.pk}/transcript/")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "not_accepted")
+    assert client_for(alice).get("/transfers/recent/").json()["recent"] == []
+
+
+def test_recent_is_bounded_in_time_and_count(alice, bob, queue, settings):
+    settings.TRANSFER_RECENT_HOURS = 4
+    settings.TRANSFER_RECENT_LIMIT = 2
+    Availability.objects.filter(operator__in=[alice, bob], media="chat").update(capacity=3)
+    done = [hand_over(give_engagement(owner=alice, queue=queue, visitor_name=f"V{i}"), alice, bob) for i in range(3)]
+    old = done[0]
+    Transfer.objects.filter(pk=old.pk).update(completed_at=timezone.now() - timedelta(hours=5))
+    rows = client_for(alice).get("/transfers/recent/").json()["recent"]
+    assert [row["visitor_name"] for row in rows] == ["V2", "V1"]  # newest first
+    settings.TRANSFER_RECENT_LIMIT = 1
+    assert [r["visitor_name"] for r in client_for(alice).get("/transfers/recent/").json()["recent"]] == ["V2"]
+    response = client_for(alice).get(f"/transfers/{old.pk}/transcript/")
+    assert (response.status_code, response.json()["error"]["code"]) == (409, "no_longer_open")
 
 
 # --- admin ----------------------------------------------------------------------------------------------
