@@ -92,6 +92,7 @@ def ownership_frame(ownership: Ownership) -> dict:
         "started_because": ownership.started_because,
         "ended_at": ownership.ended_at.isoformat() if ownership.ended_at else None,
         "ended_because": ownership.ended_because,
+        "ended_because_label": ownership.get_ended_because_display(),
     }
 
 

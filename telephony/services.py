@@ -28,7 +28,7 @@ from django.utils import timezone
 from helpdesk.errors import ChatError, NotAllowed
 from helpdesk.events import queues_changed
 from helpdesk.lock_objects import lock_availability, lock_engagement
-from helpdesk.models import Availability, Engagement, Media, Operator, Queue
+from helpdesk.models import Availability, Engagement, Media, Operator, Ownership, Queue
 from helpdesk.services.engagements import end_engagement, hand_over, start_engagement
 from helpdesk.services.presence import set_availability
 from helpdesk.services.routing import pick_free_availability, release_ownership, schedule_routing
@@ -39,10 +39,6 @@ from .models import Call, Leg, ProviderEvent
 from .providers import DialRequest, LegRef, ProviderEventData, get_provider
 
 logger = logging.getLogger(__name__)
-
-# Ownership.ended_because when a call goes back to its queue (the core has no word for it).
-REQUEUED = "requeued"
-
 
 # --- locked view of a call ------------------------------------------------------------------
 
@@ -308,7 +304,7 @@ def _requeue(locked: LockedCall, *, away_operator: Operator | None = None) -> No
         _move(customer, Leg.State.RINGING)
     _set_mode(locked.call, Call.Mode.NORMAL)
     if engagement.state == Engagement.State.ACTIVE:
-        release_ownership(engagement=engagement, because=REQUEUED)
+        release_ownership(engagement=engagement, because=Ownership.End.REQUEUED)
         engagement.owner = None
         engagement.state = Engagement.State.QUEUED
         engagement.queued_at = timezone.now()

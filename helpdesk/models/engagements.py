@@ -92,6 +92,9 @@ class Ownership(models.Model):
     class End(models.TextChoices):
         TRANSFERRED = "transferred", "Transferred"
         ENDED = "ended", "Ended"
+        # A call nobody took (offer declined or unanswered, customer left alone on hold) went back
+        # to its queue; the stretch ends without the operator having handled it.
+        REQUEUED = "requeued", "Back in the queue"
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="ownerships")
     operator = models.ForeignKey("helpdesk.Operator", on_delete=models.PROTECT, related_name="ownerships")

@@ -182,13 +182,16 @@ def _per_team(scope, engagements, aggregates) -> list[dict]:
 
 def operator_metrics(*, scope: ReportScope) -> list[dict]:
     """Per operator: engagements handled (ownership stretches begun in range), average handle time,
-    handed on by transfer, taken over by transfer, and time spent in each availability state."""
+    handed on by transfer, taken over by transfer, and time spent in each availability state.
+
+    A stretch that ended `requeued` (a call offered to the operator that went back to its queue
+    unanswered: declined, not answered, withdrawn) is not work the operator handled: left out."""
     ownerships = Ownership.objects.filter(
         operator__in=Operator.objects.filter(scope.operator_q()).values("pk"),
         started_at__gte=scope.start,
         started_at__lt=scope.end,
         engagement__site_id__in=scope.site_ids,
-    )
+    ).exclude(ended_because=Ownership.End.REQUEUED)
     if scope.queue_ids:
         ownerships = ownerships.filter(engagement__queue_id__in=scope.queue_ids)
     rows = {

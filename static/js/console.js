@@ -461,7 +461,8 @@ function renderOwners(item) {
     const li = el("li");
     li.append(el("strong", "", owner.operator_name));
     const why = owner.started_because === "transferred" ? "by transfer" : "routed";
-    const until = owner.ended_at ? `${time(owner.ended_at)} (${owner.ended_because})` : "now";
+    const because = (owner.ended_because_label || owner.ended_because).toLowerCase();
+    const until = owner.ended_at ? `${time(owner.ended_at)} (${because})` : "now";
     li.append(el("span", "small muted", ` ${why} · ${time(owner.started_at)} – ${until}`));
     return li;
   });

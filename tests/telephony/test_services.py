@@ -62,7 +62,7 @@ def test_declined_offer_goes_back_to_the_queue_and_operator_is_set_away(centre):
     assert call.engagement.state == Engagement.State.QUEUED and call.engagement.owner is None
     assert centre.legs(call)["customer"].state == S.RINGING
     assert voice(centre.a).status == Availability.Status.AWAY and voice(centre.a).load == 0
-    assert Ownership.objects.get(engagement=call.engagement).ended_because == services.REQUEUED
+    assert Ownership.objects.get(engagement=call.engagement).ended_because == Ownership.End.REQUEUED
 
 
 def test_requeued_call_rings_the_next_free_operator(centre):
