@@ -61,7 +61,16 @@ def transfers(world):
     offer(t1, bob, "accepted")
     t2 = make_transfer(e1, alice, state="declined", requested=40, answered=45, target=bob, reason_text="Too busy")
     offer(t2, bob, "declined", "Too busy")
-    t3 = make_transfer(e1, alice, state="accepted", requested=60, answered=80, queue=world.q2, accepted_by=dan)
+    t3 = make_transfer(
+        e1,
+        alice,
+        state="accepted",
+        requested=60,
+        answered=80,
+        queue=world.q2,
+        accepted_by=dan,
+        hand_over_by=e1.created_at + timedelta(seconds=80 + 180),  # an accepted transfer has a hand-over deadline
+    )
     offer(t3, bob, "declined", "too   busy".replace("too", "Too"))
     offer(t3, carol, "declined", "")
     offer(t3, dan, "accepted")
