@@ -75,8 +75,6 @@ def _without(querydict, *keys) -> str:
 
 
 def _transfer_context(scope) -> dict:
-    if not hasattr(metrics, "transfer_metrics"):
-        return {"transfers": None}
     totals = metrics.transfer_metrics(scope=scope, by="total")[0]
     reasons = metrics.decline_reasons(scope=scope)
     return {
@@ -93,8 +91,6 @@ def _transfer_context(scope) -> dict:
 
 
 def _call_context(scope) -> dict:
-    if not hasattr(metrics, "call_metrics"):
-        return {"calls": None}
     return {"calls": metrics.call_metrics(scope=scope, by="total")[0]}
 
 
