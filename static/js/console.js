@@ -1,24 +1,9 @@
 // The operator console: one LiveSocket to /ws/operator/, every frame re-dispatched as a
 // "helpdesk:frame" DOM event (other apps — transfers, telephony — listen to those), and
 // window.helpdesk for them to reach the console. User text is only ever set with textContent.
+import { $, csrfToken, duration, el, timeOfDay as time, toast } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-};
-// One formatter for the page: toLocaleTimeString builds a new Intl formatter per call, which
-// made a 200-message history take ~100 ms to label (docs/performance.md, Transfer Now).
-const clock = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
-const time = (iso) => (iso ? clock.format(new Date(iso)) : "");
-const duration = (seconds) => {
-  seconds = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
-};
 const REASONS = {
   visitor_left: "The visitor left the chat.", operator_ended: "You ended this conversation.",
   abandoned: "The visitor left before an answer.", transferred: "Transferred to another operator.",
@@ -31,17 +16,6 @@ const state = {
   queues: [],
   served: new Set(),
 };
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-function toast(text, kind = "") {
-  const node = el("div", `toast ${kind}`, text);
-  $("#toasts").append(node);
-  setTimeout(() => node.remove(), 5000);
-}
 
 let signedOut = false;
 

@@ -1,21 +1,9 @@
 // The phone console. State comes from the server: the page's initial calls, every `call.state`
 // frame on the operator socket (the whole call each time), and the answers of the acts, which
 // are POSTed over HTTP. The DOM is redrawn from that state; user text only via textContent.
+import { $, $$, csrfToken, duration, el, toast } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-};
-const clock = (seconds) => {
-  seconds = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
-  return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
-};
 const since = (iso) => (iso ? (Date.now() - new Date(iso).getTime()) / 1000 : 0);
 
 const OPEN = new Set(["initiated", "ringing", "connected", "held"]);
@@ -31,17 +19,6 @@ const state = {
   logged: new Set(),
   pick: null, // {queue_id|operator_id|phone_number, label}
 };
-
-function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
-function toast(text, kind = "") {
-  const node = el("div", `toast ${kind}`, text);
-  $("#toasts").append(node);
-  setTimeout(() => node.remove(), 5000);
-}
 
 async function post(url, body = {}) {
   const response = await fetch(url, {
@@ -170,7 +147,7 @@ function setLegRow(row, leg, { name, role }) {
   const start = leg.state === "held" ? leg.held_at : leg.state === "ringing" ? leg.ringing_at : leg.connected_at;
   const sinceNode = $("[data-role=since]", row);
   sinceNode.dataset.since = OPEN.has(leg.state) ? start || "" : "";
-  sinceNode.textContent = sinceNode.dataset.since ? clock(since(sinceNode.dataset.since)) : "";
+  sinceNode.textContent = sinceNode.dataset.since ? duration(since(sinceNode.dataset.since)) : "";
 }
 
 function renderCall(call) {
@@ -197,7 +174,7 @@ function renderCall(call) {
   timer.dataset.since = ended ? "" : (mine && mine.connected_at) || "";
   if (ended) {
     const talked = lastMine && lastMine.ended_at ? (new Date(lastMine.ended_at) - new Date(lastMine.connected_at)) / 1000 : 0;
-    timer.textContent = clock(talked);
+    timer.textContent = duration(talked);
   }
 
   setLegRow($("#leg-customer"), customer, { name: call.caller_name });
@@ -266,7 +243,7 @@ function logIfFinished(call) {
 
 function tick() {
   $$("[data-since]").forEach((node) => {
-    if (node.dataset.since) node.textContent = clock(since(node.dataset.since));
+    if (node.dataset.since) node.textContent = duration(since(node.dataset.since));
   });
   $$(".prompt").forEach((node) => {
     const left = node.dataset.deadline ? -since(node.dataset.deadline) : 0;
@@ -403,7 +380,7 @@ function renderSkills(skills) {
       targetItem({
         key: `s${skill.id}`,
         title: skill.name,
-        detail: `${skill.waiting} waiting${skill.waiting ? ` · longest ${clock(skill.longest_wait_seconds)}` : ""} · ${skill.available_operators} available`,
+        detail: `${skill.waiting} waiting${skill.waiting ? ` · longest ${duration(skill.longest_wait_seconds)}` : ""} · ${skill.available_operators} available`,
         status: skill.available_operators ? "available" : "offline",
         statusText: skill.available_operators ? `${skill.available_operators} free` : "Nobody free",
         enabled: skill.available_operators > 0,

@@ -1,14 +1,6 @@
 // The caller simulator: place a call into a voice queue, see your own leg's state (polled once
 // a second), hang up; and an outside line that answers calls to a number. Text via textContent.
-const $ = (selector) => document.querySelector(selector);
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
-};
-const clock = (s) => `${Math.floor(s / 60)}:${String(Math.floor(s % 60)).padStart(2, "0")}`;
-const csrf = () => (document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/) || [])[1] || "";
+import { $, csrfToken, duration, el } from "./dom.js";
 
 const STATUS = {
   ringing: "Waiting for an operator…",
@@ -31,7 +23,7 @@ let pollTimer = null;
 async function send(url, body) {
   const response = await fetch(url, {
     method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": decodeURIComponent(csrf()) },
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
     body: JSON.stringify(body || {}),
   });
   const data = await response.json().catch(() => ({}));
@@ -99,7 +91,7 @@ $("#hang-up").addEventListener("click", async () => {
 });
 
 setInterval(() => {
-  $("#screen-timer").textContent = startedAt ? clock((Date.now() - startedAt) / 1000) : "";
+  $("#screen-timer").textContent = startedAt ? duration((Date.now() - startedAt) / 1000) : "";
 }, 1000);
 
 // --- outside line ---------------------------------------------------------------------------

@@ -5,22 +5,8 @@
 // Acts go over HTTP POST (CSRF); results come back as frames re-dispatched by console.js as
 // "helpdesk:frame". User text is only ever set with textContent.
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-};
-// One formatter for every time shown: toLocaleTimeString(locale, options) builds one per call.
-const clockFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
-const clock = (iso) => (iso ? clockFormat.format(new Date(iso)) : "");
-const duration = (seconds) => {
-  seconds = Math.max(0, Math.round(seconds));
-  const m = Math.floor(seconds / 60), s = seconds % 60;
-  return `${m}:${String(s).padStart(2, "0")}`;
-};
+import { $, $$, duration, el, timeOfDay } from "./dom.js";
+
 const minutes = (seconds) =>
   seconds % 60 ? duration(seconds) : `${seconds / 60} minute${seconds === 60 ? "" : "s"}`;
 const MEDIA = [["chat", "Chat"], ["voice", "Voice"], ["video", "Video"]];
@@ -647,7 +633,7 @@ function fillReadOnly({ transferId, engagementId, visitor, detail, nodes }) {
 }
 
 const copyDetail = (acceptedBy, completedAt) =>
-  `Transferred to ${acceptedBy} at ${clock(completedAt)} · you can no longer write here`;
+  `Transferred to ${acceptedBy} at ${timeOfDay(completedAt)} · you can no longer write here`;
 
 function showReadOnly(transfer) {
   const shot = state.snapshots.get(transfer.engagement_id);
@@ -700,7 +686,7 @@ function copyBubble(message, visitor) {
   bubble.dataset.seq = message.seq;
   if (message.sender !== "system") {
     const who = message.sender === "visitor" ? visitor : message.sender_name;
-    bubble.append(el("span", "meta", `${who} · ${clock(message.created_at)}`));
+    bubble.append(el("span", "meta", `${who} · ${timeOfDay(message.created_at)}`));
   }
   bubble.append(document.createTextNode(message.body));
   return bubble;
@@ -742,9 +728,9 @@ function renderRecent() {
     button.type = "button";
     button.dataset.transferId = row.id;
     if (row.id === openId) button.setAttribute("aria-current", "true");
-    button.setAttribute("aria-label", `${row.visitor_name}, transferred to ${row.accepted_by_name} at ${clock(row.completed_at)}: open the read-only copy`);
+    button.setAttribute("aria-label", `${row.visitor_name}, transferred to ${row.accepted_by_name} at ${timeOfDay(row.completed_at)}: open the read-only copy`);
     const text = el("span", "grow transfer-recent-text");
-    text.append(el("span", "name", row.visitor_name), el("span", "small muted", `→ ${row.accepted_by_name} · ${clock(row.completed_at)}`));
+    text.append(el("span", "name", row.visitor_name), el("span", "small muted", `→ ${row.accepted_by_name} · ${timeOfDay(row.completed_at)}`));
     button.title = "Open the read-only copy";
     button.append(el("span", "avatar avatar-sm", (row.visitor_name || "?").charAt(0).toUpperCase()), text);
     li.append(button);
@@ -911,17 +897,17 @@ function renderHistory() {
     who.append(el("strong", "", transfer.initiator_name), document.createTextNode(" → "), el("strong", "", transfer.accepted_by_name && transfer.target_kind === "queue" ? `${transfer.target_name} (${transfer.accepted_by_name})` : transfer.target_name));
     head.append(who, el("span", `badge ${OUTCOME_CLASS[transfer.state] || ""}`, transfer.state_label));
     li.append(head);
-    const times = [`asked ${clock(transfer.requested_at)}`];
-    if (transfer.answered_at) times.push(`answered ${clock(transfer.answered_at)}`);
-    if (transfer.completed_at) times.push(`completed ${clock(transfer.completed_at)}`);
-    else if (transfer.ended_at) times.push(`ended ${clock(transfer.ended_at)}`);
+    const times = [`asked ${timeOfDay(transfer.requested_at)}`];
+    if (transfer.answered_at) times.push(`answered ${timeOfDay(transfer.answered_at)}`);
+    if (transfer.completed_at) times.push(`completed ${timeOfDay(transfer.completed_at)}`);
+    else if (transfer.ended_at) times.push(`ended ${timeOfDay(transfer.ended_at)}`);
     li.append(el("div", "small muted", times.join(" · ")));
     if (transfer.end_reason && transfer.state !== "completed") {
       li.append(el("div", "small", transfer.reason_text ? `${transfer.end_reason_label}: “${transfer.reason_text}”` : transfer.end_reason_label));
     }
     if (transfer.warm_message) {
       const note = el("div", "note transfer small");
-      note.append(el("span", "meta", `Transfer note by ${transfer.initiator_name} · ${clock(transfer.requested_at)}`), document.createTextNode(transfer.warm_message));
+      note.append(el("span", "meta", `Transfer note by ${transfer.initiator_name} · ${timeOfDay(transfer.requested_at)}`), document.createTextNode(transfer.warm_message));
       li.append(note);
     }
     return li;

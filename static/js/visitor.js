@@ -1,14 +1,8 @@
 // The visitor's chat page: the server renders the conversation so far; the socket carries
 // everything after it (resuming from the last seq on screen). User text only via textContent.
+import { $, el } from "./dom.js";
 import { LiveSocket } from "./socket.js";
 
-const $ = (selector, root = document) => root.querySelector(selector);
-const el = (tag, className, text) => {
-  const node = document.createElement(tag);
-  if (className) node.className = className;
-  if (text !== undefined && text !== null) node.textContent = text;
-  return node;
-};
 const root = $("#visitor-chat");
 const token = root.dataset.token;
 const view = {

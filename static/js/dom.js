@@ -1,0 +1,37 @@
+// Small DOM helpers every page shares. User text only ever goes in with textContent (`el`).
+
+export const $ = (selector, root = document) => root.querySelector(selector);
+export const $$ = (selector, root = document) => [...root.querySelectorAll(selector)];
+
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined && text !== null) node.textContent = text;
+  return node;
+}
+
+// One formatter for the page: toLocaleTimeString(locale, options) builds a new Intl formatter on
+// every call, which made a 200-message history take ~100 ms to label (docs/performance.md).
+const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-digit" });
+
+/** "10:42" (the viewer's locale) for an ISO time; "" for none. */
+export const timeOfDay = (iso) => (iso ? timeFormat.format(new Date(iso)) : "");
+
+/** Seconds as "m:ss", or "h:mm:ss" from an hour. */
+export function duration(seconds) {
+  seconds = Math.max(0, Math.floor(seconds));
+  const h = Math.floor(seconds / 3600), m = Math.floor((seconds % 3600) / 60), s = seconds % 60;
+  return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
+}
+
+export function csrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+/** A message in the page's #toasts area for five seconds. */
+export function toast(text, kind = "") {
+  const node = el("div", `toast ${kind}`, text);
+  $("#toasts").append(node);
+  setTimeout(() => node.remove(), 5000);
+}
