@@ -13,7 +13,7 @@ from .errors import ChatError
 from .models import Availability, Engagement, Media, Queue
 from .services.engagements import VISITOR_NAME_MAX_LENGTH, start_chat
 from .services.presence import ensure_availabilities
-from .visitor_tokens import engagement_id_from_token, make_visitor_token
+from .visitor_tokens import engagement_id_from_token, make_visitor_token, token_opens
 
 
 @login_required
@@ -90,6 +90,8 @@ def visitor_chat(request, token: str):
         engagement = Engagement.objects.select_related("owner", "queue", "visitor", "site").get(pk=engagement_id)
     except Engagement.DoesNotExist:
         raise Http404("No such conversation.")
+    if not token_opens(engagement):  # ended longer ago than tokens last: say so, show nothing of it
+        return render(request, "helpdesk/visitor_chat_ended.html", {"site": engagement.site})
     return render(
         request,
         "helpdesk/visitor_chat.html",

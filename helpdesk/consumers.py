@@ -20,12 +20,12 @@ from django.conf import settings
 from . import async_db, events, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
-from .rate_limits import aallow_visitor_message, allow_visitor_message
+from .rate_limits import aallow_visitor_message, allow_visitor_message, aoperator_frame_refused
 from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
 from .services.messages_async import apost_message
 from .services.presence import set_availability
-from .visitor_tokens import engagement_id_from_token
+from .visitor_tokens import engagement_id_from_token, token_opens
 
 logger = logging.getLogger(__name__)
 
@@ -157,6 +157,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
             handler = self.handlers.get(frame["type"])
             if handler is None:
                 raise ChatError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
+            await self.check_rate_limit(frame["type"])
             await getattr(self, handler)(frame)
         except DomainError as error:
             await self.send_frame({"type": "error", **error.as_dict(), "ref": ref})
@@ -167,6 +168,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
             await self.send_frame(
                 {"type": "error", "code": "internal", "message": "Something went wrong; try again.", "ref": ref}
             )
+
+    async def check_rate_limit(self, frame_type: str) -> None:
+        """Hook: raise ChatError("rate_limited") before a valid frame of a known type is handled."""
 
     def parse_frame(self, text_data: str | None) -> dict:
         if text_data is None:
@@ -292,8 +296,17 @@ class OperatorConsumer(ChatConsumer):
     def catch_up_scope(self) -> dict:
         return {"operator": self.operator}
 
+    async def check_rate_limit(self, frame_type: str) -> None:
+        """Every known frame of an operator counts against their per-minute limits (one Redis round
+        trip, shared by all their sockets and processes); a frame past one is refused, nothing stored."""
+        refused = await aoperator_frame_refused(operator_id=self.operator.pk, frame_type=frame_type)
+        if refused is None:
+            return
+        what = "frames" if refused == "*" else f"'{refused}' frames"
+        raise ChatError("rate_limited", f"You are sending {what} too fast; wait a moment and try again.")
+
     async def session_ended(self, message: dict) -> None:
-        """The operator logged out (another tab or device): this socket closes too."""
+        """The operator logged out (another tab or device), was deactivated or deleted: this socket closes."""
         await self.send_frame({"type": "session.ended"})
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
@@ -358,7 +371,7 @@ class OperatorConsumer(ChatConsumer):
 def visitor_opening(engagement_id: int, after_seq: int | None) -> tuple[dict | None, tuple[dict, list[dict]]]:
     """The hello frame and the catch-up of a visitor socket, in one trip to the database thread."""
     engagement = Engagement.objects.select_related("owner", "visitor", "queue").filter(pk=engagement_id).first()
-    if engagement is None:
+    if engagement is None or not token_opens(engagement):  # gone, or ended longer ago than tokens last
         return None, ({}, [])
     catch = ({}, [])
     if after_seq is not None:

@@ -1,36 +1,93 @@
-"""Rate limits kept as counters in the shared Redis cache, so every Daphne process counts together."""
+"""Rate limits kept as counters in the shared Redis cache, so every Daphne process counts together.
+
+Sliding window (the "sliding window counter" approximation): each limit keeps one counter per clock
+minute, and a request is allowed when
+
+    previous minute's count × (share of the previous minute still inside the last 60 s)
+    + this minute's count + 1  ≤  limit
+
+A plain fixed window let a client send `limit` requests in the last second of one minute and
+`limit` more in the first second of the next (2× the limit within a second); here the count from
+the minute before still weighs almost fully just after the boundary, so a burst is bounded by the
+limit whichever second it starts in. The estimate assumes the previous minute's requests were
+spread evenly; at worst it lets through `limit × (share of the minute elapsed)` more over a full
+60 s span, never a burst.
+
+All the limits of one request are checked and, only if every one allows it, counted, by one Lua
+script: one Redis round trip (EVALSHA), atomic across processes. Refused requests are not counted,
+so a client that floods is refused only while it is actually over the limit.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import logging
 import time
 import weakref
+from collections.abc import Sequence
 
 import redis.asyncio
+import redis.exceptions
 from django.conf import settings
 from django.core.cache import cache
 
+logger = logging.getLogger(__name__)
 
-def allow_visitor_message(*, engagement_id: int) -> bool:
-    """At most VISITOR_MESSAGES_PER_MINUTE messages per engagement in each clock minute (fixed window).
+WINDOW_SECONDS = 60
+# Each counter lives for its own minute and the next (where it still weighs), plus slack for clock skew.
+COUNTER_TTL_SECONDS = 3 * WINDOW_SECONDS
 
-    One round trip: INCR and EXPIRE (only when the key is new) in one pipeline.
-    """
-    window = int(time.time() // 60)
-    key = cache.make_and_validate_key(f"chat-rate:{engagement_id}:{window}")
-    client = cache._cache.get_client(key, write=True)
-    pipeline = client.pipeline(transaction=False)
-    pipeline.incr(key)
-    pipeline.expire(key, 120, nx=True)
-    count, _ = pipeline.execute()
-    return count <= settings.VISITOR_MESSAGES_PER_MINUTE
+# KEYS: pairs (this minute's counter, previous minute's counter), one pair per limit.
+# ARGV: [1] weight of the previous minute, [2] counter TTL, [3..] the limits, one per pair.
+# Returns 0 when every limit allows the request (then every counter is incremented), else the
+# 1-based number of the first limit that refuses it (nothing is incremented).
+SLIDING_WINDOW_LUA = """
+local weight = tonumber(ARGV[1])
+local pairs_count = #KEYS / 2
+for i = 1, pairs_count do
+  local current = tonumber(redis.call('GET', KEYS[2 * i - 1]) or '0')
+  local previous = tonumber(redis.call('GET', KEYS[2 * i]) or '0')
+  if previous * weight + current + 1 > tonumber(ARGV[2 + i]) then
+    return i
+  end
+end
+for i = 1, pairs_count do
+  redis.call('INCR', KEYS[2 * i - 1])
+  redis.call('EXPIRE', KEYS[2 * i - 1], ARGV[2])
+end
+return 0
+"""
+SLIDING_WINDOW_SHA = hashlib.sha1(SLIDING_WINDOW_LUA.encode()).hexdigest()
+
+
+def _script_call(names: Sequence[str], limits: Sequence[int], now: float | None) -> tuple[list[str], list]:
+    """The keys and arguments of the script for the counters `names` with their `limits`."""
+    now = time.time() if now is None else now
+    window = int(now // WINDOW_SECONDS)
+    weight = 1.0 - (now % WINDOW_SECONDS) / WINDOW_SECONDS
+    keys = []
+    for name in names:
+        keys.append(cache.make_and_validate_key(f"{name}:{window}"))
+        keys.append(cache.make_and_validate_key(f"{name}:{window - 1}"))
+    return keys, [repr(weight), COUNTER_TTL_SECONDS, *limits]
+
+
+def allow(names: Sequence[str], limits: Sequence[int], *, now: float | None = None) -> int:
+    """0 if a request counted against every counter in `names` stays within its limit (and count it),
+    else the 1-based index of the limit it would exceed. One round trip through the cache's client."""
+    keys, args = _script_call(names, limits, now)
+    client = cache._cache.get_client(keys[0], write=True)
+    try:
+        return int(client.evalsha(SLIDING_WINDOW_SHA, len(keys), *keys, *args))
+    except redis.exceptions.NoScriptError:  # first use since Redis started: load it once
+        return int(client.eval(SLIDING_WINDOW_LUA, len(keys), *keys, *args))
 
 
 _async_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-async def aallow_visitor_message(*, engagement_id: int) -> bool:
-    """`allow_visitor_message` for the event loop: the same counter, through an async Redis client."""
+def _async_client() -> redis.asyncio.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
@@ -40,10 +97,77 @@ async def aallow_visitor_message(*, engagement_id: int) -> bool:
             settings.CACHES["default"]["LOCATION"], max_connections=settings.RATE_LIMIT_REDIS_CONNECTIONS, timeout=10
         )
         client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
-    window = int(time.time() // 60)
-    key = cache.make_and_validate_key(f"chat-rate:{engagement_id}:{window}")
-    async with client.pipeline(transaction=False) as pipeline:
-        pipeline.incr(key)
-        pipeline.expire(key, 120, nx=True)
-        count, _ = await pipeline.execute()
-    return count <= settings.VISITOR_MESSAGES_PER_MINUTE
+    return client
+
+
+async def aallow(names: Sequence[str], limits: Sequence[int], *, now: float | None = None) -> int:
+    """`allow` for the event loop: the same counters, through an async Redis client."""
+    keys, args = _script_call(names, limits, now)
+    client = _async_client()
+    try:
+        return int(await client.evalsha(SLIDING_WINDOW_SHA, len(keys), *keys, *args))
+    except redis.exceptions.NoScriptError:
+        return int(await client.eval(SLIDING_WINDOW_LUA, len(keys), *keys, *args))
+
+
+# --- Visitors -------------------------------------------------------------------------------------
+
+
+def _visitor_counter(engagement_id: int) -> str:
+    return f"chat-rate:{engagement_id}"
+
+
+def allow_visitor_message(*, engagement_id: int, now: float | None = None) -> bool:
+    """At most VISITOR_MESSAGES_PER_MINUTE messages per engagement in any 60 s (sliding window)."""
+    return allow([_visitor_counter(engagement_id)], [settings.VISITOR_MESSAGES_PER_MINUTE], now=now) == 0
+
+
+async def aallow_visitor_message(*, engagement_id: int, now: float | None = None) -> bool:
+    """`allow_visitor_message` for the event loop."""
+    return await aallow([_visitor_counter(engagement_id)], [settings.VISITOR_MESSAGES_PER_MINUTE], now=now) == 0
+
+
+# --- Operators ------------------------------------------------------------------------------------
+
+ALL_FRAMES = "*"
+
+# Frames per operator per minute (sliding window, over all their sockets and processes), by frame type,
+# and "*" for every frame together (read receipts, pings and resume count only there). Sized for a fast
+# typist on several chats plus the console's own traffic: a reconnect flushes up to 100 queued frames,
+# typing goes at most every 3 s per key stroke run, pings every 25 s. A project can override any entry
+# with the OPERATOR_FRAME_LIMITS setting (a dict merged over these).
+DEFAULT_OPERATOR_FRAME_LIMITS = {
+    "message.send": 120,
+    "note.add": 60,
+    "typing": 300,
+    "engagement.open": 120,
+    "engagement.end": 60,
+    "availability.set": 30,
+    ALL_FRAMES: 600,
+}
+
+
+def operator_frame_limits() -> dict[str, int]:
+    return {**DEFAULT_OPERATOR_FRAME_LIMITS, **getattr(settings, "OPERATOR_FRAME_LIMITS", {})}
+
+
+async def aoperator_frame_refused(*, operator_id: int, frame_type: str, now: float | None = None) -> str | None:
+    """Count one frame of `frame_type` from the operator against `operator_frame_limits()` (per operator,
+    over all their sockets and processes, per minute, sliding): the frame's own limit if it has one,
+    and the limit on all frames together ("*"). None if allowed, else the limit's key that refuses it.
+
+    With Redis unreachable the frame is let through (and logged): operators are signed-in staff, and
+    their chat lines must still be stored during a Redis outage (persist, then publish; clients
+    resume by seq). Visitors' messages, anonymous, are refused in that case (`internal`).
+    """
+    configured = operator_frame_limits()
+    kinds = [kind for kind in (frame_type, ALL_FRAMES) if kind in configured]
+    if not kinds:
+        return None
+    names = [f"operator-rate:{operator_id}:{kind}" for kind in kinds]
+    try:
+        refused = await aallow(names, [configured[kind] for kind in kinds], now=now)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+        logger.warning("Operator rate limit not checked (Redis unreachable): %r", error)
+        return None
+    return kinds[refused - 1] if refused else None

@@ -524,3 +524,239 @@ def test_logging_out_closes_the_operators_open_sockets(client):
         assert closed == {"type": "websocket.close", "code": 4401}
 
     run(scenario())
+
+
+# --- Operator rate limits (finding R5) ---------------------------------------------------------------
+
+
+def test_operator_frames_past_their_limit_get_rate_limited_and_store_nothing(settings):
+    settings.OPERATOR_FRAME_LIMITS = {"message.send": 3, "note.add": 2}
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        for i in range(5):
+            await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": f"m{i}", "ref": i})
+        frames = await receive_types(console, {"message", "error"}, 5)
+        assert [f["type"] for f in frames] == ["message"] * 3 + ["error"] * 2
+        assert [(f["code"], f["ref"]) for f in frames[3:]] == [("rate_limited", 3), ("rate_limited", 4)]
+        assert "too fast" in frames[3]["message"]
+        for i in range(4):
+            await send(console, {"type": "note.add", "engagement_id": engagement.pk, "body": f"n{i}", "ref": f"n{i}"})
+        await send(console, {"type": "ping", "ref": "p"})  # other frames still go through
+        frames = [f for f in await drain(console, quiet=0.5) if f["type"] in {"error", "pong"}]
+        assert [(f["type"], f.get("code"), f["ref"]) for f in frames] == [
+            ("error", "rate_limited", "n2"),
+            ("error", "rate_limited", "n3"),
+            ("pong", None, "p"),
+        ]
+        await console.disconnect()
+
+    run(scenario())
+    assert list(Message.objects.order_by("seq").values_list("body", flat=True)) == ["m0", "m1", "m2"]
+    assert sorted(Note.objects.filter(engagement=engagement).values_list("body", flat=True)) == ["n0", "n1"]
+
+
+def test_operator_limits_count_all_their_sockets_together_and_every_frame_under_star(settings):
+    settings.OPERATOR_FRAME_LIMITS = {"*": 6}
+    queue, operator = make_chat_setup()
+    other = OperatorFactory(site=operator.site, teams=list(operator.teams.all()))
+
+    async def scenario():
+        first, second = await operator_socket(operator.user), await operator_socket(operator.user)
+        await connect(first)
+        await connect(second)
+        bystander = await operator_socket(other.user)
+        await connect(bystander)
+        for i in range(4):
+            await send(first, {"type": "ping", "ref": f"a{i}"})
+            await send(second, {"type": "ping", "ref": f"b{i}"})
+        replies = await drain(first, quiet=0.5) + await drain(second, quiet=0.3)
+        kinds = sorted(f.get("code") or f["type"] for f in replies if f["type"] in {"pong", "error"})
+        assert kinds == ["pong"] * 6 + ["rate_limited"] * 2
+        await send(bystander, {"type": "ping", "ref": "mine"})  # another operator has their own budget
+        assert (await receive_until(bystander, "pong"))["ref"] == "mine"
+        for socket in (first, second, bystander):
+            await socket.disconnect()
+
+    run(scenario())
+
+
+def test_default_operator_limits_let_a_busy_console_and_its_reconnect_flush_through():
+    """A reconnect flushes up to 100 queued frames at once: with the default limits none is refused."""
+    queue, operator = make_chat_setup(capacity=5)
+    engagements = [start_chat(queue=queue, visitor_name=f"V{i}") for i in range(5)]
+    assert all(e.owner_id == operator.pk for e in Engagement.objects.all())
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        burst = []
+        for round_ in range(10):
+            for engagement in engagements[:2]:
+                burst += [
+                    {"type": "typing", "engagement_id": engagement.pk, "typing": True},
+                    {"type": "message.send", "engagement_id": engagement.pk, "body": f"r{round_}"},
+                    {"type": "typing", "engagement_id": engagement.pk, "typing": False},
+                    {"type": "read", "engagement_id": engagement.pk, "seq": round_},
+                ]
+            burst += [{"type": "engagement.open", "engagement_id": engagements[round_ % 5].pk}, {"type": "ping"}]
+        burst += [{"type": "note.add", "engagement_id": engagements[0].pk, "body": "n"}] * 10
+        burst += [{"type": "availability.set", "media": "voice", "status": s} for s in ("away", "offline")] * 5
+        assert len(burst) >= 100
+        for frame in burst:
+            await send(console, frame)
+        frames = await drain(console, quiet=1.0)
+        await console.disconnect()
+        return frames
+
+    frames = run(scenario())
+    assert [f for f in frames if f["type"] == "error"] == []
+    assert Message.objects.count() == 20 and Note.objects.filter(body="n").count() == 10
+
+
+# --- A deactivated or deleted operator loses their sockets -----------------------------------------
+
+
+def test_deactivating_the_user_closes_the_operators_open_sockets_and_takes_them_offline():
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+
+        def deactivate():  # as the admin's change form does: a full save of the user
+            user = type(operator.user).objects.get(pk=operator.user_id)
+            user.is_active = False
+            user.save()
+
+        await database_sync_to_async(deactivate)()
+        assert (await receive_until(console, "session.ended")) == {"type": "session.ended"}
+        closed = await console.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4401}
+        again = await operator_socket(operator.user)
+        connected, code = await again.connect(timeout=5)
+        assert (connected, code) == (False, 4401)
+
+    run(scenario())
+    assert set(Availability.objects.filter(operator=operator).values_list("status", flat=True)) == {"offline"}
+
+
+def test_saving_an_active_user_or_an_already_inactive_one_leaves_sockets_alone():
+    queue, operator = make_chat_setup()
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+
+        def touch():
+            user = type(operator.user).objects.get(pk=operator.user_id)
+            user.first_name = "Renamed"
+            user.save()
+
+        await database_sync_to_async(touch)()
+        await send(console, {"type": "ping", "ref": "alive"})
+        assert (await receive_until(console, "pong"))["ref"] == "alive"
+        assert not [f for f in await drain(console) if f["type"] == "session.ended"]
+        await console.disconnect()
+
+    run(scenario())
+    assert Availability.objects.get(operator=operator, media="chat").status == "available"
+
+
+@pytest.mark.parametrize("what", ["operator", "user"])
+def test_deleting_the_operator_or_their_user_closes_their_open_sockets(what):
+    team = TeamFactory()
+    operator = OperatorFactory(site=team.site, teams=[team], available=["chat"])
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        target = operator if what == "operator" else operator.user
+        await database_sync_to_async(target.delete)()
+        assert (await receive_until(console, "session.ended")) == {"type": "session.ended"}
+        closed = await console.receive_output(timeout=5)
+        assert closed == {"type": "websocket.close", "code": 4401}
+
+    run(scenario())
+
+
+# --- Visitor tokens expire a while after the engagement ended ----------------------------------------
+
+
+def ended_chat(queue, *, hours_ago: float) -> Engagement:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from helpdesk.services.engagements import end_engagement
+
+    engagement = start_chat(queue=queue, visitor_name="Vera")
+    post_visitor_message(engagement, "my card number ends 4242")
+    end_engagement(engagement_id=engagement.pk, reason=Engagement.EndReason.VISITOR_LEFT)
+    Engagement.objects.filter(pk=engagement.pk).update(ended_at=timezone.now() - timedelta(hours=hours_ago))
+    engagement.refresh_from_db()
+    return engagement
+
+
+@database_sync_to_async
+def close_sync_thread_connection():
+    """A handshake refused after a database read leaves the sync thread's (reusable) connection open;
+    close it so the test database can be dropped at the end of the run."""
+    from django.db import connection
+
+    connection.close()
+
+
+def test_a_visitor_token_stops_opening_the_socket_a_day_after_the_engagement_ended(client):
+    from tests.helpdesk.chat_helpers import visitor_token
+
+    queue, operator = make_chat_setup()
+    recent, old = ended_chat(queue, hours_ago=23), ended_chat(queue, hours_ago=25)
+
+    async def scenario():
+        socket = visitor_socket(recent)
+        hello = await connect(socket)  # within the day: the visitor may still look back
+        assert (hello["state"], hello["last_seq"]) == ("ended", 1)
+        await socket.disconnect()
+        refused = visitor_socket(old, query="last_seq=0")
+        connected, code = await refused.connect(timeout=5)
+        await close_sync_thread_connection()
+        assert (connected, code) == (False, 4403)
+
+    run(scenario())
+    page = client.get(f"/chat/{visitor_token(recent)}/")
+    assert page.status_code == 200 and "my card number" in page.content.decode()
+    page = client.get(f"/chat/{visitor_token(old)}/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "This chat has ended" in html
+    assert "my card number" not in html and "visitor.js" not in html  # no transcript, no socket
+    assert f"/chat/?site={old.site_id}" in html
+
+
+def test_a_live_engagements_token_keeps_working_however_long_the_chat_lasts(settings):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    settings.VISITOR_TOKEN_HOURS_AFTER_END = 1
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="Long talker")
+    long_ago = timezone.now() - timedelta(days=3)
+    Engagement.objects.filter(pk=engagement.pk).update(created_at=long_ago, queued_at=long_ago, answered_at=long_ago)
+    short = ended_chat(queue, hours_ago=2)  # past the 1 h setting
+
+    async def scenario():
+        socket = visitor_socket(engagement)
+        hello = await connect(socket)
+        assert hello["state"] == "active"
+        await send(socket, {"type": "message.send", "body": "still here"})
+        assert (await receive_until(socket, "message"))["body"] == "still here"
+        await socket.disconnect()
+        connected, _ = await visitor_socket(short).connect(timeout=5)
+        await close_sync_thread_connection()
+        assert not connected
+
+    run(scenario())

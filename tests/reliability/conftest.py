@@ -5,6 +5,16 @@ import pytest
 from tests.processes import Cluster, RedisServer, use_redis
 
 
+@pytest.fixture(autouse=True)
+def _close_async_chat_connections():
+    """Socket tests post chat lines over pooled async connections: close them with the test
+    (else the test database cannot be dropped at the end of the run)."""
+    yield
+    from helpdesk import async_db
+
+    async_db.close_all()
+
+
 @pytest.fixture
 def private_redis():
     """A redis-server of this test only, on a free port: safe to kill and restart."""

@@ -14,6 +14,7 @@ import json
 from types import SimpleNamespace
 
 import pytest
+from channels.db import database_sync_to_async
 from django.apps import apps
 from django.test import Client, override_settings
 from twilio.request_validator import RequestValidator
@@ -364,6 +365,70 @@ def test_a_visitor_flooding_past_the_rate_limit_is_refused_and_only_the_allowed_
     refused = [f for f in frames if f["type"] == "error"]
     assert len(refused) == 20 and {f["code"] for f in refused} == {"rate_limited"}
     assert two_sites.mine.messages.count() == stored_before + 5
+
+
+OPERATOR_FLOODS = [
+    pytest.param(
+        "message.send",
+        lambda s, i: {"type": "message.send", "engagement_id": own_id(s), "body": f"flood {i}"},
+        id="message",
+    ),
+    pytest.param(
+        "note.add", lambda s, i: {"type": "note.add", "engagement_id": own_id(s), "body": f"n {i}"}, id="note"
+    ),
+    pytest.param(
+        "typing", lambda s, i: {"type": "typing", "engagement_id": own_id(s), "typing": i % 2 == 0}, id="typing"
+    ),
+    pytest.param("engagement.open", lambda s, i: {"type": "engagement.open", "engagement_id": own_id(s)}, id="open"),
+    pytest.param(
+        "availability.set",
+        lambda s, i: {"type": "availability.set", "media": "chat", "status": ("away", "available")[i % 2]},
+        id="availability",
+    ),
+    pytest.param("*", lambda s, i: {"type": "read", "engagement_id": own_id(s), "seq": 1}, id="read-under-star"),
+    pytest.param("*", lambda s, i: {"type": "resume", "last_seq": {str(own_id(s)): 0}}, id="resume-under-star"),
+    pytest.param("*", lambda s, i: {"type": "ping"}, id="ping-under-star"),
+]
+
+
+def database_state_in_a_thread() -> dict[str, list[tuple]]:
+    """`database_state` from inside a socket scenario; the worker thread's connection is closed after."""
+    from django.db import connection
+
+    try:
+        return database_state()
+    finally:
+        connection.close()
+
+
+@pytest.mark.parametrize(("limit", "build"), OPERATOR_FLOODS)
+def test_an_operator_flooding_past_a_frame_limit_is_refused_and_nothing_is_stored(two_sites, limit, build):
+    """Finding R5: each limited frame type (and "*", every frame) refuses with `rate_limited` past its limit."""
+    allowed, extra = 4, 12
+
+    async def scenario():
+        with override_settings(OPERATOR_FRAME_LIMITS={limit: allowed}):
+            socket = await operator_socket(two_sites.a.user)
+            await connect(socket)
+            for i in range(allowed):
+                await send(socket, {**build(two_sites, i), "ref": f"ok{i}"})
+            first = await drain_frames(socket, quiet=0.5)
+            before = await database_sync_to_async(database_state_in_a_thread)()
+            for i in range(allowed, allowed + extra):
+                await send(socket, {**build(two_sites, i), "ref": f"flood{i}"})
+            later = await drain_frames(socket, quiet=1.0)
+            await socket.disconnect()
+        return first, before, later
+
+    first, before, later = run(scenario())
+    assert not [f for f in first if f["type"] == "error" and f["code"] == "rate_limited"], first
+    refused = [f for f in later if f["type"] == "error"]
+    assert [(f["code"], f["ref"]) for f in refused] == [
+        ("rate_limited", f"flood{i}") for i in range(allowed, allowed + extra)
+    ]
+    assert all("too fast" in f["message"] for f in refused)
+    assert not [f for f in later if f["type"] != "error" and f.get("type") not in ("availability", "queues.changed")]
+    assert_unchanged(before)
 
 
 # --- HTTP: forged ids, markup, CSV injection, webhooks ----------------------------------------------
