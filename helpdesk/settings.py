@@ -145,6 +145,13 @@ LEG_CLEANUP_GRACE_SECONDS = env.int("LEG_CLEANUP_GRACE_SECONDS", default=10)
 HOLD_ALONE_LIMIT_SECONDS = env.int("HOLD_ALONE_LIMIT_SECONDS", default=120)
 MESSAGE_MAX_LENGTH = 4000
 VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
+# A visitor's link keeps opening their chat while it lasts and this many hours after it ended.
+VISITOR_TOKEN_HOURS_AFTER_END = env.float("VISITOR_TOKEN_HOURS_AFTER_END", default=24)
+# Per operator per minute, over all their sockets (helpdesk/rate_limits.py has the other frame types).
+OPERATOR_FRAME_LIMITS = {
+    "message.send": env.int("OPERATOR_MESSAGES_PER_MINUTE", default=120),
+    "*": env.int("OPERATOR_FRAMES_PER_MINUTE", default=600),
+}
 # Worker threads that store chat lines in each Daphne process when the database is not PostgreSQL.
 CHAT_DB_THREADS = env.int("CHAT_DB_THREADS", default=4)
 # Asynchronous PostgreSQL connections per Daphne process for posting chat lines (helpdesk/async_db.py).

@@ -16,7 +16,6 @@ from django.core import signing
 from django.utils import timezone
 
 SALT = "helpdesk.visitor-token"
-DEFAULT_HOURS_AFTER_END = 24.0
 
 
 def make_visitor_token(*, engagement_id: int, visitor_id: int) -> str:
@@ -38,7 +37,7 @@ def engagement_id_from_token(token: str) -> int | None:
 
 
 def hours_after_end() -> float:
-    return float(getattr(settings, "VISITOR_TOKEN_HOURS_AFTER_END", DEFAULT_HOURS_AFTER_END))
+    return settings.VISITOR_TOKEN_HOURS_AFTER_END
 
 
 def token_expired(*, ended_at: datetime | None, now: datetime | None = None) -> bool:
