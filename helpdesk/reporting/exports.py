@@ -3,8 +3,9 @@
 Memory stays flat whatever the size: rows come from a server-side cursor a chunk at a time
 inside a read-only transaction; CSV is written by PostgreSQL's COPY (or Python's csv module
 elsewhere) and streamed in blocks; XLSX is a package built by openpyxl's write-only workbook
-whose sheet rows are zipped and streamed as they are written. Every text cell is neutralised
-against formula injection and every time is written in its site's time zone as ISO 8601.
+whose sheet rows (`<row>` elements written by PostgreSQL's COPY, or by Python elsewhere) are
+deflated and streamed as they come. Every text cell is neutralised against formula injection
+and every time is written in its site's time zone as ISO 8601.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import os
-import re
+import struct
+import time
 import uuid
 import zipfile
 import zoneinfo
@@ -25,8 +27,19 @@ from operator import itemgetter
 
 from asgiref.sync import sync_to_async
 from django.db import connection, connections, transaction
-from django.db.models import CharField, F, FloatField, Func, QuerySet
+from django.db.models import (
+    BooleanField,
+    CharField,
+    DecimalField,
+    F,
+    FloatField,
+    Func,
+    IntegerField,
+    QuerySet,
+)
 from django.db.models.functions import Coalesce
+from isal import isal_zlib
+from psycopg.pq import TransactionStatus
 
 from ..models import AvailabilityLog, Engagement, Message, Note, Site
 from . import metrics
@@ -201,6 +214,14 @@ class RoundedSeconds(Func):
     template = "round((%(expressions)s)::numeric, 3)::double precision"
 
 
+class RoundedSecondsDecimal(Func):
+    """The same number as an exact decimal, for XLSX, which writes it as text either way: the cast
+    back to float goes through text in PostgreSQL and was ~10 % of the whole XLSX query."""
+
+    output_field = DecimalField()
+    template = "round((%(expressions)s)::numeric, 3)"
+
+
 @dataclass(frozen=True)
 class Cell:
     """One column of a raw dataset: header, source (field path or annotation), and kind.
@@ -225,10 +246,11 @@ class RawSpec:
     def prepared(self, queryset: QuerySet) -> QuerySet:
         return queryset.order_by(*self.order_by).annotate(**self.annotations())
 
-    def database_cells(self, queryset: QuerySet, *, session_zone: bool = False) -> QuerySet:
+    def database_cells(self, queryset: QuerySet, *, session_zone: bool = False, xlsx: bool = False) -> QuerySet:
         """A values_list whose every column is the final cell, computed by PostgreSQL.
 
-        With `session_zone`, times are written in the transaction's time zone (see `_one_zone`).
+        With `session_zone`, times are written in the transaction's time zone (see `_one_zone`);
+        with `xlsx`, seconds are exact decimals (the same numbers, cheaper to write as text).
         """
         annotations = {}
         for n, cell in enumerate(self.cells):
@@ -240,7 +262,7 @@ class RawSpec:
             elif cell.kind == "time":
                 source = IsoText(source, F(self.zone_path))
             elif cell.kind == "seconds":
-                source = RoundedSeconds(source)
+                source = RoundedSecondsDecimal(source) if xlsx else RoundedSeconds(source)
             annotations[f"cell_{n}"] = source
         return self.prepared(queryset).annotate(**annotations).values_list(*annotations)
 
@@ -302,28 +324,54 @@ def _transaction_zone(values: QuerySet, zone: str | None):
     COPY is planned for its total cost, which for a join ordered by time means sorting every
     row before the first goes out (seconds for 200,000 engagements). With explicit sorts
     discouraged the planner walks the time index instead and rows flow at once. Both settings
-    are SET LOCAL (gone with the transaction) and put back before it ends.
+    are SET LOCAL (gone with the transaction) and put back before it ends, unless it failed
+    (a client gone mid-COPY: psycopg cancels it), when its rollback puts them back.
     """
+    database = connections[values.db]
     with transaction.atomic(using=values.db):
-        with connections[values.db].cursor() as cursor:
+        with database.cursor() as cursor:
             cursor.execute("SELECT set_config('enable_sort', 'off', true)")
             if zone is not None:
                 cursor.execute("SELECT set_config('TimeZone', %s, true)", [zone])
         try:
             yield
         finally:
-            with connections[values.db].cursor() as cursor:
-                cursor.execute("SELECT set_config('enable_sort', 'on', true), set_config('TimeZone', 'UTC', true)")
+            if database.connection.info.transaction_status != TransactionStatus.INERROR:
+                with database.cursor() as cursor:
+                    cursor.execute("SELECT set_config('enable_sort', 'on', true), set_config('TimeZone', 'UTC', true)")
 
 
-def raw_rows_of(spec: RawSpec, queryset: QuerySet) -> Iterator[tuple]:
-    if not _database_formats_cells():
-        yield from spec.python_rows(queryset)
-        return
-    zone = _one_zone()
-    values = spec.database_cells(queryset, session_zone=zone is not None)
-    with _transaction_zone(values, zone):
-        yield from _raw_rows(values)
+class RawRows:
+    """The rows of a raw dataset over a queryset: tuples of final cells when iterated, and, where
+    PostgreSQL computes the cells, the same rows as ready-made XLSX sheet rows (`xlsx_blocks`).
+
+    Nothing runs until one of them is asked for.
+    """
+
+    def __init__(self, spec: RawSpec, queryset: QuerySet):
+        self.spec = spec
+        self.queryset = queryset
+
+    def __iter__(self) -> Iterator[tuple]:
+        if not _database_formats_cells():
+            yield from self.spec.python_rows(self.queryset)
+            return
+        zone = _one_zone()
+        values = self.spec.database_cells(self.queryset, session_zone=zone is not None)
+        with _transaction_zone(values, zone):
+            yield from _raw_rows(values)
+
+    def xlsx_blocks(self) -> Iterator[bytes] | None:
+        """`<row>` elements written by PostgreSQL's COPY, in blocks; None where the database cannot."""
+        if not _database_formats_cells():
+            return None
+        zone = _one_zone()
+        values = self.spec.database_cells(self.queryset, session_zone=zone is not None, xlsx=True)
+        return _copy_blocks(values, zone, xlsx=[_xlsx_kind(cell, values, n) for n, cell in enumerate(self.spec.cells)])
+
+
+def raw_rows_of(spec: RawSpec, queryset: QuerySet) -> RawRows:
+    return RawRows(spec, queryset)
 
 
 def copy_csv_of(spec: RawSpec, queryset: QuerySet) -> Iterator[bytes] | None:
@@ -335,7 +383,7 @@ def copy_csv_of(spec: RawSpec, queryset: QuerySet) -> Iterator[bytes] | None:
 
 
 class CopyBlock(bytes):
-    """CSV bytes from COPY that know how many rows they hold (for progress bars)."""
+    """Bytes from COPY (CSV lines or XLSX `<row>` elements) that know how many rows they hold (for progress bars)."""
 
     rows: int
 
@@ -345,26 +393,120 @@ class CopyBlock(bytes):
         return block
 
 
-def _copy_blocks(values: QuerySet, zone: str | None = None) -> Iterator[bytes]:
-    """COPY (query) TO STDOUT as CSV inside a transaction, gathered into blocks of ~64 KB."""
+def _copy_blocks(values: QuerySet, zone: str | None = None, *, xlsx: list[str] | None = None) -> Iterator[bytes]:
+    """COPY (query) TO STDOUT inside a transaction, gathered into blocks of ~64 KB.
+
+    CSV by default; with `xlsx` (the kind of each cell, see `_xlsx_row_sql`) each row comes out as
+    its sheet `<row>` element, made XML-safe by `xml_safe` block by block.
+    """
     sql, params = values.query.sql_with_params()
+    if xlsx is None:
+        statement, payloads = f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", _messages
+    else:
+        statement, payloads = f"COPY ({_xlsx_row_sql(sql, xlsx)}) TO STDOUT WITH (FORMAT binary)", _binary_field
     database = connections[values.db]
     with _transaction_zone(values, zone):
         database.ensure_connection()
         with (
             database.connection.cursor() as cursor,
-            cursor.copy(f"COPY ({sql}) TO STDOUT WITH (FORMAT csv)", params) as copy,
+            cursor.copy(statement, params) as copy,
         ):
             buffer, size, rows = [], 0, 0
-            for data in copy:  # one message per row
+            for data in payloads(copy):  # one message per row
                 buffer.append(data)
                 size += len(data)
                 rows += 1
                 if size >= COPY_BLOCK_BYTES:
-                    yield CopyBlock(b"".join(buffer), rows)
+                    yield _copy_block(buffer, rows, xlsx is not None)
                     buffer, size, rows = [], 0, 0
             if buffer:
-                yield CopyBlock(b"".join(buffer), rows)
+                yield _copy_block(buffer, rows, xlsx is not None)
+
+
+def _copy_block(buffer: list, rows: int, xml: bool) -> CopyBlock:
+    data = b"".join(buffer)
+    return CopyBlock(xml_safe(data) if xml else data, rows)
+
+
+def _messages(copy) -> Iterator:
+    return iter(copy)
+
+
+BINARY_COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
+
+
+def _binary_field(copy) -> Iterator:
+    """The one column of each row of COPY ... (FORMAT binary): its bytes exactly, no escaping.
+
+    Framing: a 19-byte header before the first row, then per row a 2-byte field count and a
+    4-byte length before the data, and a 2-byte trailer (-1) at the end; one message per row.
+    """
+    first = True
+    for data in copy:
+        if first:
+            first = False
+            if bytes(data[:11]) != BINARY_COPY_SIGNATURE:
+                raise ValueError("not a binary COPY stream")
+            data = data[19:]
+            if not data:
+                continue
+        if len(data) > 2:  # 2 bytes: the trailer (read on, so that COPY ends cleanly)
+            yield data[6:]
+
+
+# --- XLSX rows written by PostgreSQL -----------------------------------------------
+#
+# Each sheet row is one text value built by SQL around the dataset's final cells (the same
+# ones COPY writes as CSV): text as inline strings with & < > escaped, numbers as numeric
+# cells, empty cells left out, exactly what `_row_xml` writes in Python. Characters XML 1.0
+# cannot carry are removed afterwards, per block, by `xml_safe` (bytes operations at C speed:
+# in SQL a regular expression per cell cost as much as building the whole row, translate() 6x).
+
+
+def _xlsx_kind(cell: Cell, values: QuerySet, n: int) -> str:
+    """How a database cell goes into the sheet: "number", "bool", "text", or "safe" (ISO times: no escaping)."""
+    if cell.kind == "time":
+        return "safe"
+    field = values.query.annotations[f"cell_{n}"].output_field
+    if field.is_relation:
+        field = field.target_field
+    if isinstance(field, BooleanField):
+        return "bool"
+    if isinstance(field, IntegerField | FloatField | DecimalField):
+        return "number"
+    return "text"
+
+
+def _xlsx_row_sql(sql: str, kinds: list[str]) -> str:
+    """SELECT one `<row>` element per row of `sql` (whose columns are cell_0, cell_1, ...), numbered from 2."""
+    from openpyxl.utils import get_column_letter
+
+    parts = []
+    for n, kind in enumerate(kinds):
+        value = f'q."cell_{n}"'
+        ref = f"'<c r=\"{get_column_letter(n + 1)}' || q.n || '\""
+        if kind == "number":
+            parts.append(f"CASE WHEN {value} IS NULL THEN '' ELSE {ref}><v>' || {value} || '</v></c>' END")
+        elif kind == "bool":
+            parts.append(f"CASE WHEN {value} IS NULL THEN '' ELSE {ref} t=\"b\"><v>' || {value}::int || '</v></c>' END")
+        elif kind == "safe":
+            parts.append(
+                f"CASE WHEN COALESCE({value}, '') = '' THEN '' ELSE {ref} t=\"inlineStr\">"
+                f"<is><t>' || {value} || '</t></is></c>' END"
+            )
+        else:
+            text = f"replace(replace(replace({value}, '&', '&amp;'), '<', '&lt;'), '>', '&gt;')"
+            parts.append(
+                f"CASE WHEN COALESCE({value}, '') = '' THEN '' ELSE {ref} t=\"inlineStr\">"
+                f"<is><t xml:space=\"preserve\">' || {text} || '</t></is></c>' END"
+            )
+    cells = " || ".join(parts)
+    # Numbered in the order the inner query sorts (a subquery with ORDER BY is kept whole and
+    # read in order; row_number() without a window order numbers rows as they arrive).
+    return (
+        f"SELECT '<row r=\"' || q.n || '\">' || {cells} || '</row>' "
+        f"FROM (SELECT (row_number() OVER () + 1)::text AS n, q.* FROM ({sql}) AS q) AS q"
+    )
 
 
 def _seconds(stop: str, start: str):
@@ -762,14 +904,22 @@ async def acsv_chunks(
 
 
 def xlsx_chunks(
-    title: str, columns: tuple[str, ...], rows: Iterable[tuple], *, progress: Callable[[int], None] | None = None
+    title: str,
+    columns: tuple[str, ...],
+    rows: Iterable[tuple] | Callable[[], Iterable[tuple]],
+    *,
+    progress: Callable[[int], None] | None = None,
 ) -> Iterator[bytes]:
     """An XLSX file as a stream of bytes, the first ones at once, memory flat whatever the size.
 
     openpyxl's write-only workbook builds the package (styles, workbook, the sheet with its bold
-    header row); the data rows are then written into the sheet part as the same inline-string
-    cells openpyxl's write-only mode writes, straight into a zip that is streamed as it grows.
-    Measured: openpyxl's per-cell objects made 200,000 rows take a minute before the first byte.
+    header row); the data rows are then written into the sheet part as inline-string and numeric
+    cells, straight into a zip that is streamed as it grows (deflate level 1). When `rows` can
+    have PostgreSQL write them (`RawRows.xlsx_blocks`), the `<row>` elements come ready-made from
+    COPY and Python only zips bytes; otherwise `_row_xml` writes each row. Either way every block
+    goes through `xml_safe`. Measured: openpyxl's per-cell objects made 200,000 rows take a minute
+    before the first byte; rows written in Python run at ~20k a second, from COPY at ~60k.
+    `rows` may be a callable giving them, called once the header is out (no query before).
     """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
@@ -788,41 +938,50 @@ def xlsx_chunks(
     sheet.append(header)
     workbook.save(package)
 
-    sink = _ZipSink()
-    letters = [get_column_letter(n + 1) for n in range(len(columns))]
-    with (
-        zipfile.ZipFile(package) as template,
-        zipfile.ZipFile(sink, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive,
-    ):
+    archive = _ZipStream()
+    with zipfile.ZipFile(package) as template:
         for item in template.infolist():
             content = template.read(item.filename)
             if item.filename != SHEET_PART:
-                archive.writestr(item.filename, content)
+                archive.add(item.filename, content)
                 continue
             head, tail = content.split(b"</sheetData>", 1)
-            with archive.open(SHEET_PART, "w", force_zip64=True) as part:
-                part.write(head)
-                yield sink.take()
-                number, batch = 1, []
-                for row in rows:
-                    number += 1
-                    batch.append(_row_xml(number, row, letters))
-                    if len(batch) >= CHUNK_ROWS:
-                        part.write("".join(batch).encode())
-                        batch.clear()
-                        if progress:
-                            progress(CHUNK_ROWS)
-                        yield sink.take()
-                if batch:
-                    part.write("".join(batch).encode())
-                    if progress:
-                        progress(len(batch))
-                part.write(b"</sheetData>" + tail)
-            yield sink.take()
-    yield sink.take()
+            part = archive.open(SHEET_PART)
+            part.write(head)
+            yield archive.take()
+            if callable(rows):
+                rows = rows()
+            ready = rows.xlsx_blocks() if isinstance(rows, RawRows) else None
+            if ready is None:
+                letters = [get_column_letter(n + 1) for n in range(len(columns))]
+                ready = _python_xlsx_blocks(rows, letters)
+            for block in ready:
+                part.write(block)
+                if progress:
+                    progress(block.rows)
+                if archive.pending >= COPY_BLOCK_BYTES:  # each chunk is a hop between threads under ASGI
+                    yield archive.take()
+            part.write(b"</sheetData>" + tail)
+            part.close()
+            yield archive.take()
+    archive.close()
+    yield archive.take()
 
 
 SHEET_PART = "xl/worksheets/sheet1.xml"
+
+
+def _python_xlsx_blocks(rows: Iterable[tuple], letters: list[str]) -> Iterator[CopyBlock]:
+    """`<row>` elements written by Python (metric tables, other databases), CHUNK_ROWS a block."""
+    number, batch = 1, []
+    for row in rows:
+        number += 1
+        batch.append(_row_xml(number, row, letters))
+        if len(batch) >= CHUNK_ROWS:
+            yield CopyBlock(xml_safe("".join(batch).encode()), len(batch))
+            batch.clear()
+    if batch:
+        yield CopyBlock(xml_safe("".join(batch).encode()), len(batch))
 
 
 def _row_xml(number: int, row: tuple, letters: list[str]) -> str:
@@ -833,7 +992,7 @@ def _row_xml(number: int, row: tuple, letters: list[str]) -> str:
         if isinstance(value, bool):
             cells.append(f'<c r="{letter}{number}" t="b"><v>{int(value)}</v></c>')
         elif isinstance(value, int | float | Decimal):
-            cells.append(f'<c r="{letter}{number}" t="n"><v>{value}</v></c>')
+            cells.append(f'<c r="{letter}{number}"><v>{value}</v></c>')
         else:
             cells.append(
                 f'<c r="{letter}{number}" t="inlineStr"><is><t xml:space="preserve">{_xml_text(value)}</t></is></c>'
@@ -842,36 +1001,174 @@ def _row_xml(number: int, row: tuple, letters: list[str]) -> str:
     return "".join(cells)
 
 
-# The characters XML 1.0 cannot carry (the set openpyxl refuses).
-ILLEGAL_XML_CHARACTERS = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
-
-
 def _xml_text(value) -> str:
     text = str(value)
     if "&" in text or "<" in text or ">" in text:
         text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # XML 1.0 cannot carry most control characters: openpyxl refuses them, we drop them.
-    return ILLEGAL_XML_CHARACTERS.sub("", text)
+    return text
 
 
-class _ZipSink(io.RawIOBase):
-    """A write-only, unseekable file for zipfile that hands back what was written so far."""
+# The characters XML 1.0 cannot carry: C0 controls but tab, LF and CR (single bytes in UTF-8,
+# never part of a longer sequence), and U+FFFE / U+FFFF. openpyxl refuses them; we drop them.
+XML_ILLEGAL_BYTES = bytes([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20)])
+XML_NONCHARACTERS = (b"\xef\xbf\xbe", b"\xef\xbf\xbf")
+
+
+def xml_safe(block: bytes) -> bytes:
+    """Sheet XML made valid: characters XML cannot carry dropped, CR kept as a reference
+    (a raw CR would be read back as LF). Markup has neither, so the whole block can be done at once."""
+    block = block.translate(_SAME_BYTES, XML_ILLEGAL_BYTES)  # with a table: ~2x faster than with None
+    if b"\r" in block:
+        block = block.replace(b"\r", b"&#13;")
+    if b"\xef" in block:  # one byte: a memchr (searching for two took longer than the translate)
+        for character in XML_NONCHARACTERS:
+            block = block.replace(character, b"")
+    return block
+
+
+_SAME_BYTES = bytes(range(256))
+
+
+class _ZipStream:
+    """A ZIP archive written front to back, handed out as it grows (`take`), never seeking.
+
+    Just what an XLSX needs, laid out as Python's zipfile writes it to an unseekable file: whole
+    parts deflated with their sizes in the local header, and one streamed part (the sheet) with
+    Zip64 sizes in a data descriptor after its data, so it may pass 4 GB. Deflate is ISA-L's
+    level 1 (python-isal): 3-4x zlib's level 1 speed for the same size; the sheet is ~90 % of
+    an export's CPU time in Python.
+    """
 
     def __init__(self):
-        super().__init__()
         self._parts: list[bytes] = []
+        self.pending = 0
+        self._offset = 0
+        self._entries: list[tuple[bytes, int, int, int, int, int, int]] = []
+        moment = time.localtime()
+        self._dos_time = moment.tm_hour << 11 | moment.tm_min << 5 | moment.tm_sec // 2
+        self._dos_date = (moment.tm_year - 1980) << 9 | moment.tm_mon << 5 | moment.tm_mday
 
-    def writable(self) -> bool:
-        return True
-
-    def write(self, data) -> int:
-        self._parts.append(bytes(data))
-        return len(data)
+    def _emit(self, data: bytes) -> None:
+        self._parts.append(data)
+        self.pending += len(data)
+        self._offset += len(data)
 
     def take(self) -> bytes:
         data = b"".join(self._parts)
         self._parts.clear()
+        self.pending = 0
         return data
+
+    def _local_header(self, name: bytes, flags: int, crc: int, sizes: tuple[int, int], extra: bytes) -> None:
+        version = ZIP64_VERSION if extra else DEFLATE_VERSION
+        self._emit(
+            struct.pack(
+                "<IHHHHHIIIHH",
+                0x04034B50,
+                version,
+                flags,
+                8,
+                self._dos_time,
+                self._dos_date,
+                crc,
+                *sizes,
+                len(name),
+                len(extra),
+            )  # fmt: skip
+            + name
+            + extra
+        )
+
+    def add(self, name: str, content: bytes) -> None:
+        """A whole part."""
+        encoded, offset = name.encode(), self._offset
+        compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+        data = compressor.compress(content) + compressor.flush()
+        crc = isal_zlib.crc32(content)
+        self._local_header(encoded, 0, crc, (len(data), len(content)), b"")
+        self._emit(data)
+        self._entries.append((encoded, 0, DEFLATE_VERSION, crc, len(data), len(content), offset))
+
+    def open(self, name: str) -> _ZipMember:
+        """A part written piece by piece (`write`, then `close`)."""
+        return _ZipMember(self, name.encode())
+
+    def close(self) -> None:
+        """The central directory, with Zip64 records where a size or an offset needs them."""
+        start = self._offset
+        for name, flags, version, crc, compressed, size, offset in self._entries:
+            extra = [value for value in (size, compressed) if compressed > ZIP64_LIMIT or size > ZIP64_LIMIT]
+            if offset > ZIP64_LIMIT:
+                extra.append(offset)
+            extra_data = struct.pack(f"<HH{len(extra)}Q", 1, 8 * len(extra), *extra) if extra else b""
+            if extra and (compressed > ZIP64_LIMIT or size > ZIP64_LIMIT):
+                compressed = size = 0xFFFFFFFF
+            if offset > ZIP64_LIMIT:
+                offset = 0xFFFFFFFF
+            needed = max(version, ZIP64_VERSION if extra else DEFLATE_VERSION)
+            self._emit(
+                struct.pack(
+                    "<IBBHHHHHIIIHHHHHII",
+                    0x02014B50,
+                    needed,
+                    3,
+                    needed,
+                    flags,
+                    8,
+                    self._dos_time,
+                    self._dos_date,
+                    crc,
+                    compressed,
+                    size,
+                    len(name),
+                    len(extra_data),
+                    0,
+                    0,
+                    0,
+                    0o600 << 16,
+                    offset,
+                )  # fmt: skip
+                + name
+                + extra_data
+            )
+        count, size, end = len(self._entries), self._offset - start, self._offset
+        if size > ZIP64_LIMIT or start > ZIP64_LIMIT:
+            self._emit(struct.pack("<IQHHIIQQQQ", 0x06064B50, 44, ZIP64_VERSION, ZIP64_VERSION, 0, 0, count, count,
+                                   size, start))  # fmt: skip
+            self._emit(struct.pack("<IIQI", 0x07064B50, 0, end, 1))
+            size, start = min(size, 0xFFFFFFFF), min(start, 0xFFFFFFFF)
+        self._emit(struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, size, start, 0))
+
+
+class _ZipMember:
+    """One part of a `_ZipStream` of a size not known in advance: Zip64 local header, data descriptor."""
+
+    def __init__(self, archive: _ZipStream, name: bytes):
+        self._archive, self._name, self._offset = archive, name, archive._offset
+        self._compressor = isal_zlib.compressobj(1, isal_zlib.DEFLATED, -15)
+        self._crc = self._size = self._compressed = 0
+        archive._local_header(name, DATA_DESCRIPTOR, 0, (0xFFFFFFFF, 0xFFFFFFFF), struct.pack("<HHQQ", 1, 16, 0, 0))
+
+    def write(self, data: bytes) -> None:
+        self._crc = isal_zlib.crc32(data, self._crc)
+        self._size += len(data)
+        self._put(self._compressor.compress(data))
+
+    def _put(self, data: bytes) -> None:
+        if data:
+            self._compressed += len(data)
+            self._archive._emit(data)
+
+    def close(self) -> None:
+        self._put(self._compressor.flush())
+        self._archive._emit(struct.pack("<IIQQ", 0x08074B50, self._crc, self._compressed, self._size))
+        self._archive._entries.append(
+            (self._name, DATA_DESCRIPTOR, ZIP64_VERSION, self._crc, self._compressed, self._size, self._offset)
+        )
+
+
+ZIP64_LIMIT = (1 << 31) - 1  # as zipfile: past it, sizes and offsets go in Zip64 fields
+ZIP64_VERSION, DEFLATE_VERSION, DATA_DESCRIPTOR = 45, 20, 0x08
 
 
 def write_xlsx(
@@ -902,7 +1199,7 @@ async def axlsx_chunks(
     title: str, columns: tuple[str, ...], rows: Callable[[], Iterable[tuple]]
 ) -> AsyncIterator[bytes]:
     """The XLSX stream for ASGI: each chunk is produced in the sync thread (which owns the DB cursor)."""
-    chunks = xlsx_chunks(title, columns, _lazy(rows))
+    chunks = xlsx_chunks(title, columns, rows)
     done = object()
     next_chunk = sync_to_async(lambda: next(chunks, done), thread_sensitive=True)
     try:
