@@ -609,6 +609,8 @@ CALLS = RawSpec(
         Cell("caller", "engagement__visitor__name", "text"),
         Cell("phone_number", "engagement__visitor__phone_number", "text"),
         Cell("mode", "mode"),
+        Cell("conferences", "conferences"),
+        Cell("cold_transfers", "cold_transfers"),
         Cell("provider", "provider"),
         Cell("created_at", "engagement__created_at", "time"),
         Cell("answered_at", "engagement__answered_at", "time"),

@@ -224,9 +224,11 @@ def test_leg_export_cell_by_cell(world, client):
         str(leg.pk), str(call.pk), "phone", "", "", "'+33612345678", "ended", "no_answer",
         "2026-03-02T14:00:00+00:00", "2026-03-02T14:00:01+00:00", "", "", "2026-03-02T14:00:31+00:00", "", "",
     ]  # fmt: skip
+    Call.objects.filter(pk=call.pk).update(conferences=2, cold_transfers=1)
     rows = list(
         csv.reader(
             io.StringIO(b"".join(client.get(reverse("reporting:export", args=["calls", "csv"]) + query)).decode())
         )
     )
-    assert rows[1][:6] == [str(call.pk), str(engagement.pk), "Phones", "'=Caller", "", "normal"]
+    assert rows[0][5:9] == ["mode", "conferences", "cold_transfers", "provider"]
+    assert rows[1][:8] == [str(call.pk), str(engagement.pk), "Phones", "'=Caller", "", "normal", "2", "1"]
