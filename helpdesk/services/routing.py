@@ -1,4 +1,18 @@
-"""Routing: a waiting engagement goes to the longest-idle available operator of its queue.
+"""Routing: a waiting engagement goes to the least-loaded, then longest-idle, available operator.
+
+The rule ("available for chat, under their chat capacity, longest idle first"), exactly:
+an operator is a candidate for an engagement of a queue when they are in one of the queue's
+serving teams, their availability on the queue's media is `available` and their load there
+is under their capacity. Candidates are ordered by
+
+1. load, fewest engagements first: someone with nothing to do is more idle than someone
+   already holding chats, however long ago either last became free;
+2. `idle_since`, oldest first (never idle yet, NULL, first): when they last had no engagement
+   on this media (set when they become available with nothing to do, and when their last
+   engagement there ends);
+3. pk, so that the order is total and every router sees the same one.
+
+Transfers to a queue and calls offered from a queue pick with the same `pick_free_availability`.
 
 Race-safety: the engagement row is locked (waiting), candidate operator availabilities are
 locked with SKIP LOCKED (never waiting), and the database refuses a load above capacity.
@@ -19,7 +33,8 @@ from ..models import Availability, Engagement, Operator, Ownership, Queue
 
 
 def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> QuerySet[Availability]:
-    """Availabilities that could take an engagement of `queue` now, longest idle first."""
+    """Availabilities that could take an engagement of `queue` now, in routing order (module docstring):
+    fewest engagements first, then longest idle, then pk."""
     serving = Operator.objects.filter(teams__queues=queue).values("pk")
     return (
         Availability.objects.filter(
@@ -29,7 +44,7 @@ def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, .
             load__lt=F("capacity"),
         )
         .exclude(operator_id__in=exclude_operator_ids)
-        .order_by(F("idle_since").asc(nulls_first=True), "pk")
+        .order_by("load", F("idle_since").asc(nulls_first=True), "pk")
     )
 
 
@@ -90,7 +105,8 @@ def route_engagement(*, engagement_id: int) -> Operator | None:
     """Give a waiting engagement to the first free operator of its queue; None if nobody can take it.
 
     The engagement row is locked (one router at a time per engagement), operators are picked
-    with SKIP LOCKED, longest idle first, and the capacity constraint refuses an overfill.
+    with SKIP LOCKED in routing order (fewest engagements, then longest idle), and the capacity
+    constraint refuses an overfill.
     """
     for attempt in range(ROUTING_ATTEMPTS):
         with transaction.atomic():
