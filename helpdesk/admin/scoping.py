@@ -1,9 +1,11 @@
 """Manager scoping for every admin page: a manager sees and edits only their own sites' data.
 
 A manager is an active staff user in the "Managers" group; the sites they manage are
-`Site.managers`. Scoping covers the three ways data leaks out of an admin: the change list
+`Site.managers`. Scoping covers the four ways data leaks out of an admin: the change list
 (querysets), the object pages (Django looks objects up through `get_queryset`, so another
-site's object is "not found"), and the choices of foreign-key and many-to-many fields.
+site's object is "not found"), the choices of foreign-key and many-to-many fields, and the
+filter sidebar (a related-object filter lists every row of the related table unless scoped:
+every `list_filter` entry that names a relation gets `ScopedRelatedFilter`).
 
 Other apps' admins use the same mixins and say how their model reaches a site with
 `site_path` (for example ``"engagement__site"``).
@@ -12,6 +14,8 @@ Other apps' admins use the same mixins and say how their model reaches a site wi
 from __future__ import annotations
 
 from django.contrib import admin
+from django.contrib.admin.utils import NotRelationField, get_fields_from_path
+from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Model, QuerySet
 
 from helpdesk.models import Engagement, Operator, Queue, Site, Team
@@ -55,6 +59,9 @@ class SiteScopedMixin:
     def get_queryset(self, request):
         return scope(super().get_queryset(request), request, self.site_path)
 
+    def get_list_filter(self, request):
+        return [_scoped_filter(self.model, entry) for entry in super().get_list_filter(request)]
+
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
         field = super().formfield_for_foreignkey(db_field, request, **kwargs)
         return _scoped_choices(field, db_field, request)
@@ -92,6 +99,43 @@ def _scoped_choices(field, db_field, request):
     if field is not None and site_path is not None and hasattr(field, "queryset"):
         field.queryset = scope(field.queryset, request, site_path)
     return field
+
+
+class ScopedRelatedFilter(admin.RelatedFieldListFilter):
+    """A related-object filter that lists only what the user may see.
+
+    Objects with a site (sites, teams, operators, queues, engagements) are listed when they
+    belong to the manager's sites, whether or not a row on the page points at them yet; any
+    other related model lists only the objects the page's own (scoped) rows point at, as
+    `RelatedOnlyFieldListFilter` does. A superuser sees everything.
+    """
+
+    def field_choices(self, field, request, model_admin):
+        related_model = field.related_model
+        site_path = SITE_PATHS.get(related_model)
+        if site_path is None:
+            shown = model_admin.get_queryset(request).distinct().values_list(f"{self.field_path}__pk", flat=True)
+            return field.get_choices(
+                include_blank=False,
+                ordering=self.field_admin_ordering(field, request, model_admin),
+                limit_choices_to={"pk__in": shown},
+            )
+        related = scope(related_model._default_manager.all(), request, site_path)
+        ordering = self.field_admin_ordering(field, request, model_admin)
+        if ordering:
+            related = related.order_by(*ordering)
+        return [(obj.pk, str(obj)) for obj in related]
+
+
+def _scoped_filter(model: type[Model], entry):
+    """A `list_filter` entry naming a relation ("site", "engagement__queue") becomes scoped."""
+    if not isinstance(entry, str):
+        return entry
+    try:
+        fields = get_fields_from_path(model, entry)
+    except (FieldDoesNotExist, NotRelationField):
+        return entry
+    return (entry, ScopedRelatedFilter) if fields[-1].is_relation else entry
 
 
 class SiteScopedAdmin(SiteScopedMixin, admin.ModelAdmin):

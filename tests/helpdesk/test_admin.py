@@ -1,9 +1,12 @@
 """Managers administer only the sites they manage, through every admin HTTP page."""
 
 import pytest
+from django.contrib import admin
 from django.urls import reverse
+from django.utils import timezone
 
-from helpdesk.models import Operator, Queue, Team
+from helpdesk.admin.scoping import SiteScopedMixin
+from helpdesk.models import AvailabilityLog, Operator, Queue, Team
 from tests.factories import (
     EngagementFactory,
     ManagerFactory,
@@ -56,6 +59,51 @@ def test_manager_lists_only_their_own_sites_objects(client, two_sites, kind):
     assert str(own.pk) in {str(pk) for pk in response.context["cl"].result_list.values_list("pk", flat=True)}
     assert other not in response.context["cl"].result_list
     assert str(other).split(" (")[0] not in response.content.decode()
+
+
+def site_b_names(two_sites) -> list[str]:
+    b = two_sites["b"]
+    return [b["site"].name, b["team"].name, b["queue"].name, b["operator"].display_name]
+
+
+def test_no_change_list_shows_another_sites_names_in_its_filters(client, two_sites):
+    """Filter sidebars (site, teams, queue, operator's site…) list only the manager's own sites' objects."""
+    b = two_sites["b"]
+    AvailabilityLog.objects.create(operator=b["operator"], media="chat", status="available", started_at=timezone.now())
+    client.force_login(two_sites["manager"])
+    scoped = [model for model, model_admin in admin.site._registry.items() if isinstance(model_admin, SiteScopedMixin)]
+    leaks, checked = [], []
+    for model in scoped:
+        response = client.get(changelist_url(model))
+        if response.status_code == 403:  # superusers only (provider events)
+            continue
+        assert response.status_code == 200, model
+        checked.append(model._meta.label)
+        page = response.content.decode()
+        leaks += [f"{model._meta.label}: {name!r}" for name in site_b_names(two_sites) if name in page]
+    assert not leaks, leaks
+    assert {"helpdesk.Site", "helpdesk.Team", "helpdesk.Operator", "helpdesk.Queue", "helpdesk.Engagement"} <= set(
+        checked
+    )
+    assert {"helpdesk.AvailabilityLog", "transfers.Transfer", "telephony.Call"} <= set(checked)
+
+
+def test_filters_still_list_every_site_the_manager_manages(client, two_sites):
+    site_a2 = SiteFactory(name="Alpha two")
+    site_a2.managers.add(two_sites["manager"])
+    TeamFactory(site=site_a2, name="Team A2")
+    client.force_login(two_sites["manager"])
+    response = client.get(changelist_url(Operator))
+    filters = {spec.title: [choice["display"] for choice in spec.choices(response.context["cl"])] for spec in
+               response.context["cl"].filter_specs}  # fmt: skip
+    assert filters["site"] == ["All", "Alpha", "Alpha two"]
+    assert filters["teams"] == ["All", "Team A (Alpha)", "Team A2 (Alpha two)", "-"]
+
+
+def test_superuser_filters_list_every_site(client, two_sites):
+    client.force_login(UserFactory(is_staff=True, is_superuser=True))
+    page = client.get(changelist_url(Team)).content.decode()
+    assert "Alpha" in page and "Bravo" in page
 
 
 @pytest.mark.parametrize("kind", ["site", "team", "operator", "queue", "engagement"])
