@@ -1,7 +1,9 @@
-"""REST API views: parse, scope to the caller's sites, call a selector or a service, serialise.
+"""REST API views: parse, scope to the caller, call a selector or a service, serialise.
 
-Every queryset is narrowed to the caller's sites first, so another site's object is simply
-"not found". Domain errors from services become `{"error": {"code", "message"}}`.
+Every queryset is narrowed first (who may read what: `scoping.py`): the directory to the caller's
+sites, conversations to a manager's sites or to those an operator took part in, so another
+site's or another operator's object is simply "not found". Domain errors from services become
+`{"error": {"code", "message"}}`.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ..reporting.scope import build_scope
 from ..selectors import queue_stats
 from ..services.engagements import add_note
 from . import filters, serializers
-from .scoping import caller_site_ids
+from .scoping import caller_site_ids, conversation_q, managed_site_ids
 
 ID_PATTERN = "[0-9]{1,18}"
 
@@ -50,12 +52,27 @@ def not_an_operator() -> Response:
 
 
 class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
+    """The directory (sites, teams, operators, queues): the caller's sites."""
+
     pagination_class = Cursor
     lookup_value_regex = ID_PATTERN
     site_path = "site"
 
     def scoped(self, queryset):
         return queryset.filter(**{f"{self.site_path}__in": caller_site_ids(self.request)})
+
+
+class ConversationViewSet(ScopedViewSet):
+    """Engagements and what hangs off them: a manager's sites, or what an operator took part in."""
+
+    engagement_path = "engagement__"
+
+    def scoped(self, queryset):
+        return queryset.filter(conversation_q(self.request, self.engagement_path))
+
+
+def readable_engagements(request):
+    return Engagement.objects.filter(conversation_q(request))
 
 
 class SiteViewSet(ScopedViewSet):
@@ -104,9 +121,10 @@ class QueueViewSet(ScopedViewSet):
         return super().get_serializer(*args, **kwargs)
 
 
-class EngagementViewSet(ScopedViewSet):
+class EngagementViewSet(ConversationViewSet):
     serializer_class = serializers.EngagementSerializer
     filterset_class = filters.EngagementFilter
+    engagement_path = ""
 
     def get_queryset(self):
         return self.scoped(Engagement.objects.select_related("visitor"))
@@ -117,7 +135,7 @@ class EngagementViewSet(ScopedViewSet):
             201: serializers.NoteSerializer,
             400: OpenApiResponse(description="Invalid body."),
             403: serializers.ErrorSerializer,
-            404: OpenApiResponse(description="No such engagement on your sites."),
+            404: OpenApiResponse(description="No such engagement among those you may see."),
             409: serializers.ErrorSerializer,
         },
         summary="Add an internal note to an engagement you own",
@@ -137,32 +155,29 @@ class EngagementViewSet(ScopedViewSet):
         return Response(serializers.NoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
-class MessageViewSet(ScopedViewSet):
+class MessageViewSet(ConversationViewSet):
     """Transcript lines; filter by engagement (and `after_seq` to resume)."""
 
     serializer_class = serializers.MessageSerializer
     filterset_class = filters.MessageFilter
-    site_path = "engagement__site"
 
     def get_queryset(self):
         return self.scoped(Message.objects.all())
 
 
-class NoteViewSet(ScopedViewSet):
+class NoteViewSet(ConversationViewSet):
     serializer_class = serializers.NoteSerializer
     filterset_class = filters.NoteFilter
-    site_path = "engagement__site"
 
     def get_queryset(self):
         return self.scoped(Note.objects.all())
 
 
-class TransferViewSet(mixins.CreateModelMixin, ScopedViewSet):
+class TransferViewSet(mixins.CreateModelMixin, ConversationViewSet):
     """Chat transfers with every offer they made; POST starts one (you must own the engagement)."""
 
     serializer_class = serializers.TransferSerializer
     filterset_class = filters.TransferFilter
-    site_path = "engagement__site"
 
     def get_queryset(self):
         return self.scoped(Transfer.objects.prefetch_related("offers"))
@@ -173,7 +188,7 @@ class TransferViewSet(mixins.CreateModelMixin, ScopedViewSet):
             201: serializers.TransferSerializer,
             400: serializers.ErrorSerializer,
             403: serializers.ErrorSerializer,
-            404: OpenApiResponse(description="No such engagement on your sites."),
+            404: OpenApiResponse(description="No such engagement among those you may see."),
             409: serializers.ErrorSerializer,
         },
         summary="Start a chat transfer to an operator or a queue",
@@ -185,10 +200,10 @@ class TransferViewSet(mixins.CreateModelMixin, ScopedViewSet):
         operator = getattr(request.user, "operator", None)
         if operator is None:
             return not_an_operator()
-        engagement = Engagement.objects.filter(pk=data["engagement"], site_id__in=caller_site_ids(request)).first()
+        engagement = readable_engagements(request).filter(pk=data["engagement"]).first()
         if engagement is None:
             return Response(
-                {"error": {"code": "not_found", "message": "No such engagement on your sites."}},
+                {"error": {"code": "not_found", "message": "No such engagement among those you may see."}},
                 status=status.HTTP_404_NOT_FOUND,
             )
         try:
@@ -205,12 +220,11 @@ class TransferViewSet(mixins.CreateModelMixin, ScopedViewSet):
         return Response(serializers.TransferSerializer(transfer).data, status=status.HTTP_201_CREATED)
 
 
-class CallViewSet(ScopedViewSet):
+class CallViewSet(ConversationViewSet):
     """Calls with their legs (each party's connection and the time it reached each state)."""
 
     serializer_class = serializers.CallSerializer
     filterset_class = filters.CallFilter
-    site_path = "engagement__site"
 
     def get_queryset(self):
         return self.scoped(
@@ -218,27 +232,41 @@ class CallViewSet(ScopedViewSet):
         )
 
 
-class LegViewSet(ScopedViewSet):
+class LegViewSet(ConversationViewSet):
     serializer_class = serializers.LegSerializer
     filterset_class = filters.LegFilter
-    site_path = "call__engagement__site"
+    engagement_path = "call__engagement__"
 
     def get_queryset(self):
         return self.scoped(Leg.objects.all())
 
 
 class MetricsView(APIView):
-    """Contact-centre figures over a date range (definitions in docs/metrics.md), scoped to your sites."""
+    """Contact-centre figures over a date range (definitions in docs/metrics.md) for the sites you manage.
+
+    Site-wide figures are for managers: an operator who manages no site is refused (403), as on
+    the reports page.
+    """
 
     @extend_schema(
         parameters=[serializers.MetricsQuerySerializer],
-        responses={200: serializers.MetricsSerializer, 400: OpenApiResponse(description="Invalid parameters.")},
+        responses={
+            200: serializers.MetricsSerializer,
+            400: OpenApiResponse(description="Invalid parameters."),
+            403: serializers.ErrorSerializer,
+        },
     )
     def get(self, request):
         query = serializers.MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        sites = Site.objects.filter(pk__in=caller_site_ids(request))
+        site_ids = managed_site_ids(request)
+        if not site_ids:
+            return Response(
+                {"error": {"code": "not_manager", "message": "Figures are for managers of a site."}},
+                status=status.HTTP_403_FORBIDDEN,
+            )
+        sites = Site.objects.filter(pk__in=site_ids)
 
         def ids(name):
             return [data[name]] if data.get(name) else ()

@@ -4,6 +4,11 @@ The same rule as `engagements.post_message`, which stays the one entry point for
 an operator writes only on an engagement they own, nobody on an ended one; the seq comes
 from an UPDATE ... RETURNING that holds the engagement's row lock until commit (gap-free,
 unique); the message is committed, then published.
+
+A lost database connection: the pool hands out only connections it checked alive before
+sending, so a failover costs no chat line; a connection lost after the statement was sent is
+not re-run (it may have committed) but raised, and the socket refuses the line with an error
+frame the client may resend (helpdesk/async_db.py explains why).
 """
 
 from __future__ import annotations

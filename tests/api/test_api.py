@@ -1,13 +1,17 @@
-"""The REST API: token auth, site scoping on every endpoint, filters, cursor pages, metrics, and the writes."""
+"""The REST API: token auth, site scoping on every endpoint, an operator's conversations only,
+filters, cursor pages, metrics, and the writes."""
+
+from datetime import timedelta
 
 import pytest
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from helpdesk.models import Note, Ownership
+from helpdesk.models import Media, Note, Ownership
+from telephony.models import Call, Leg
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
-from transfers.models import Transfer
+from transfers.models import Transfer, TransferOffer
 
 READ_ENDPOINTS = [
     "sites",
@@ -29,17 +33,74 @@ def api(user):
     return client
 
 
+def make_transfer(engagement, initiator, target, *, state="declined", outcome="declined", requested=20):
+    """A finished operator transfer with its one offer (hand-made, no service: the rows are what matter)."""
+    requested_at = engagement.created_at + timedelta(seconds=requested)
+    transfer = Transfer.objects.create(
+        engagement=engagement,
+        initiator=initiator,
+        target_operator=target,
+        state=state,
+        accept_timeout_seconds=30,
+        requested_at=requested_at,
+        answered_at=requested_at + timedelta(seconds=5),
+        ended_at=requested_at + timedelta(seconds=6),
+    )
+    TransferOffer.objects.create(
+        transfer=transfer,
+        operator=target,
+        outcome=outcome,
+        offered_at=requested_at,
+        expires_at=requested_at + timedelta(seconds=30),
+        answered_at=requested_at + timedelta(seconds=5),
+    )
+    return transfer
+
+
+def make_call(engagement, *legs):
+    """The engagement's call with exactly `legs` = [(kind, operator or None)], all ended."""
+    call = Call.objects.get_or_create(engagement=engagement)[0]
+    Leg.objects.filter(call=call).delete()  # telephony may have rung the routed owner already
+    made = [
+        Leg.objects.create(
+            call=call, kind=kind, operator=operator, state="ended", end_reason="hung_up", ended_at=engagement.ended_at
+        )
+        for kind, operator in legs
+    ]
+    return call, made
+
+
 @pytest.fixture
 def other(world):
-    """Site B with its own manager, queue, operator and an engagement with a message and a note."""
+    """Site B with its own manager, queues and operators: a chat with a message, a note and a declined
+    transfer, and a call with its legs (so every site-scoped list has something to leave out)."""
     queue = QueueFactory(site=world.other_site, name="Elsewhere")
+    phones = QueueFactory(site=world.other_site, name="Their phones", media=Media.VOICE)
     operator = OperatorFactory(site=world.other_site, display_name="Zed")
+    colleague = OperatorFactory(site=world.other_site, display_name="Yan")
     engagement = make_engagement(
         queue, at(DAY1, 10), answered=5, ended=60, owners=[(operator, 5, 60, "routed", "ended")], visitor_name="Theirs"
     )
     engagement.messages.create(seq=1, sender="visitor", body="their secret")
     Note.objects.create(engagement=engagement, author=operator, body="their note")
-    return {"manager": ManagerFactory(username="manager_b", sites=[world.other_site]), "engagement": engagement}
+    transfer = make_transfer(engagement, operator, colleague)
+    call_engagement = make_engagement(
+        phones, at(DAY1, 11), answered=5, ended=90, owners=[(operator, 5, 90, "routed", "ended")], visitor_name="Caller"
+    )
+    call, legs = make_call(call_engagement, ("customer", None), ("operator", operator), ("consult", colleague))
+    return {
+        "manager": ManagerFactory(username="manager_b", sites=[world.other_site]),
+        "engagement": engagement,
+        "transfer": transfer,
+        "call": call,
+        "legs": legs,
+    }
+
+
+def ids_of(client, path):
+    response = client.get(path)
+    assert response.status_code == 200, (path, response.content)
+    return sorted(row["id"] for row in response.json()["results"])
 
 
 def test_token_is_required():
@@ -59,14 +120,126 @@ def test_every_list_shows_only_the_callers_sites(world, other):
     assert sorted(ids) == sorted(e.pk for e in world.engagements.values())
     assert client.get(f"/api/engagements/{other['engagement'].pk}/").status_code == 404
     assert client.get(f"/api/sites/{world.other_site.pk}/").status_code == 404
+    # Site B's transfer, call and legs exist (their manager sees them) but never reach site A's manager.
+    b = api(other["manager"])
+    b_legs = sorted(leg.pk for leg in other["legs"])
+    assert ids_of(b, "/api/transfers/") == [other["transfer"].pk]
+    assert ids_of(b, "/api/calls/") == [other["call"].pk]
+    assert ids_of(b, "/api/legs/") == b_legs
+    assert ids_of(client, "/api/transfers/") == []
+    assert ids_of(client, "/api/calls/") == []
+    assert ids_of(client, "/api/legs/") == []
+    assert ids_of(client, f"/api/transfers/?engagement={other['engagement'].pk}") == []
+    assert ids_of(client, f"/api/legs/?call={other['call'].pk}") == []
+    assert client.get(f"/api/transfers/{other['transfer'].pk}/").status_code == 404
+    assert client.get(f"/api/calls/{other['call'].pk}/").status_code == 404
+    assert client.get(f"/api/legs/{b_legs[0]}/").status_code == 404
     # The other manager sees theirs and nothing of ours.
-    theirs = api(other["manager"]).get("/api/engagements/").json()["results"]
-    assert [row["id"] for row in theirs] == [other["engagement"].pk]
+    theirs = b.get("/api/engagements/").json()["results"]
+    assert sorted(row["id"] for row in theirs) == sorted([other["engagement"].pk, other["call"].engagement_id])
 
 
-def test_operator_token_reads_its_own_site(world, other):
-    rows = api(world.op1.user).get("/api/engagements/").json()["results"]
-    assert len(rows) == 6
+@pytest.fixture
+def colleagues(world):
+    """Alice and Bob, operators (not managers) of the same site, each with their own conversations.
+
+    Alice held e1, e2 (then transferred to Bob) and e6; Bob held e2 and e4. On e4 (Bob's alone):
+    a message, a note, a transfer Bob offered to Carol (declined). A call of Bob's with a consult
+    leg to Dan. Carol and Dan never held anything.
+    """
+    bob = world.op2
+    carol = OperatorFactory(site=world.site, display_name="Carol", teams=[world.t1])
+    dan = OperatorFactory(site=world.site, display_name="Dan", teams=[world.t2])
+    e1, e4 = world.engagements["e1"], world.engagements["e4"]
+    e1.messages.create(seq=1, sender="visitor", body="alice's chat")
+    Note.objects.create(engagement=e1, author=world.op1, body="alice's note")
+    message = e4.messages.create(seq=1, sender="visitor", body="bob's secret")
+    note = Note.objects.create(engagement=e4, author=bob, body="bob's note")
+    transfer = make_transfer(e4, bob, carol)
+    phones = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
+    call_engagement = make_engagement(
+        phones, at(DAY1, 13), answered=5, ended=90, owners=[(bob, 5, 90, "routed", "ended")], visitor_name="Bobs caller"
+    )
+    call, legs = make_call(call_engagement, ("customer", None), ("operator", bob), ("consult", dan))
+    return {
+        "carol": carol,
+        "dan": dan,
+        "message": message,
+        "note": note,
+        "transfer": transfer,
+        "call": call,
+        "legs": legs,
+    }
+
+
+def test_an_operator_reads_only_the_conversations_they_took_part_in(world, colleagues):
+    """The probe: Alice's token (same site, not a manager) asking for Bob's chat, by list, filter or forged id."""
+    alice = api(world.op1.user)
+    e = world.engagements
+    e4 = e["e4"]
+    assert ids_of(alice, "/api/engagements/") == sorted([e["e1"].pk, e["e2"].pk, e["e6"].pk])
+    assert alice.get(f"/api/engagements/{e4.pk}/").status_code == 404
+    assert alice.get(f"/api/engagements/{e['e3'].pk}/").status_code == 404  # abandoned: nobody's
+    for path in (
+        f"/api/messages/?engagement={e4.pk}",
+        f"/api/notes/?engagement={e4.pk}",
+        f"/api/transfers/?engagement={e4.pk}",
+        f"/api/calls/?engagement={colleagues['call'].engagement_id}",
+        f"/api/legs/?call={colleagues['call'].pk}",
+        f"/api/legs/?operator={world.op2.pk}",
+        f"/api/engagements/?owner={world.op2.pk}&state=ended&queue={world.q2.pk}",
+    ):
+        assert ids_of(alice, path) == [], path
+    for path in (
+        f"/api/messages/{colleagues['message'].pk}/",
+        f"/api/notes/{colleagues['note'].pk}/",
+        f"/api/transfers/{colleagues['transfer'].pk}/",
+        f"/api/calls/{colleagues['call'].pk}/",
+        f"/api/legs/{colleagues['legs'][1].pk}/",
+    ):
+        assert alice.get(path).status_code == 404, path
+    for endpoint in ("messages", "notes", "transfers", "calls", "legs"):
+        text = alice.get(f"/api/{endpoint}/").content.decode()
+        assert "bob's secret" not in text and "bob's note" not in text, endpoint
+    assert [row["body"] for row in alice.get("/api/messages/").json()["results"]] == ["alice's chat"]
+    assert [row["body"] for row in alice.get("/api/notes/").json()["results"]] == ["alice's note"]
+    # The directory of her site stays readable (colleagues' availability, queues' live figures).
+    assert world.op2.pk in ids_of(alice, "/api/operators/")
+    assert ids_of(alice, "/api/sites/") == [world.site.pk]
+    # Bob reads his own chat (and e2, which he took over), and not Alice's e1 or e6.
+    bob = api(world.op2.user)
+    assert ids_of(bob, "/api/engagements/") == sorted([e["e2"].pk, e4.pk, colleagues["call"].engagement_id])
+    assert [row["body"] for row in bob.get(f"/api/messages/?engagement={e4.pk}").json()["results"]] == ["bob's secret"]
+    assert bob.get(f"/api/messages/?engagement={e['e1'].pk}").json()["results"] == []
+
+
+def test_an_operator_offered_a_chat_or_on_a_call_leg_reads_that_one(world, colleagues):
+    carol = api(colleagues["carol"].user)  # offered e4 by Bob's transfer, declined
+    e4 = world.engagements["e4"]
+    assert ids_of(carol, "/api/engagements/") == [e4.pk]
+    assert ids_of(carol, "/api/transfers/") == [colleagues["transfer"].pk]
+    assert [row["body"] for row in carol.get(f"/api/messages/?engagement={e4.pk}").json()["results"]] == [
+        "bob's secret"
+    ]
+    assert ids_of(carol, "/api/calls/") == []
+    dan = api(colleagues["dan"].user)  # consulted on Bob's call
+    assert ids_of(dan, "/api/engagements/") == [colleagues["call"].engagement_id]
+    assert ids_of(dan, "/api/calls/") == [colleagues["call"].pk]
+    assert ids_of(dan, "/api/legs/") == sorted(leg.pk for leg in colleagues["legs"])
+    assert ids_of(dan, "/api/messages/") == [] and ids_of(dan, "/api/transfers/") == []
+
+
+def test_an_operator_who_manages_the_site_reads_all_of_it(world, colleagues):
+    world.site.managers.add(world.op1.user)
+    alice = api(world.op1.user)
+    assert len(ids_of(alice, "/api/engagements/")) == 7  # e1..e6 and Bob's call
+    assert ids_of(alice, f"/api/messages/?engagement={world.engagements['e4'].pk}") == [colleagues["message"].pk]
+    assert alice.get("/api/metrics/").status_code == 200
+
+
+def test_site_figures_are_for_managers(world):
+    refused = api(world.op1.user).get("/api/metrics/?start=2026-03-02&end=2026-03-03")
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_manager"
 
 
 def test_operators_with_availability_and_queues_with_live_stats(world):
@@ -142,8 +315,18 @@ def test_owner_adds_a_note_through_the_api(world, live_chat):
 
 def test_note_refusals(world, live_chat, other):
     engagement, carol = live_chat
+    # Carol never took part in the chat: for her it does not exist.
+    hidden = api(carol.user).post(f"/api/engagements/{engagement.pk}/notes/", {"body": "x"}, format="json")
+    assert hidden.status_code == 404
+    # Once offered it (a declined transfer) she may read it, but only its current owner writes (the socket's rule).
+    make_transfer(engagement, world.op1, carol)
     refused = api(carol.user).post(f"/api/engagements/{engagement.pk}/notes/", {"body": "x"}, format="json")
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "not_owner"
+    # Nor does a former owner: Alice held e2 before transferring it to Bob.
+    former = api(world.op1.user).post(
+        f"/api/engagements/{world.engagements['e2'].pk}/notes/", {"body": "x"}, format="json"
+    )
+    assert former.status_code == 403 and former.json()["error"]["code"] == "not_owner"
     manager = api(world.manager).post(f"/api/engagements/{engagement.pk}/notes/", {"body": "x"}, format="json")
     assert manager.status_code == 403 and manager.json()["error"]["code"] == "not_operator"
     foreign = api(world.op1.user).post(
@@ -153,6 +336,7 @@ def test_note_refusals(world, live_chat, other):
     empty = api(world.op1.user).post(f"/api/engagements/{engagement.pk}/notes/", {"body": "  "}, format="json")
     assert empty.status_code == 400
     assert not Note.objects.filter(engagement=engagement).exists()
+    assert not Note.objects.filter(engagement=world.engagements["e2"]).exists()
 
 
 def test_owner_starts_a_chat_transfer_through_the_transfers_service(world, live_chat):
@@ -185,15 +369,25 @@ def test_transfer_refusals(world, live_chat, other):
         "/api/transfers/", {"engagement": engagement.pk, "target_operator": world.op1.pk}, format="json"
     )
     assert to_self.status_code == 400 and to_self.json()["error"]["code"] == "self_target"
+    hidden = api(carol.user).post(
+        "/api/transfers/", {"engagement": engagement.pk, "target_operator": world.op1.pk}, format="json"
+    )
+    assert hidden.status_code == 404  # Carol took no part in it: not found
+    offered = make_transfer(engagement, world.op1, carol)  # now she has seen it, yet does not own it
     not_owner = api(carol.user).post(
         "/api/transfers/", {"engagement": engagement.pk, "target_operator": world.op1.pk}, format="json"
     )
-    assert not_owner.status_code == 403
+    assert not_owner.status_code == 403 and not_owner.json()["error"]["code"] == "not_owner"
+    # Bob's chat e4 (same site, ended) is no more Alice's to transfer than site B's.
+    same_site = client.post(
+        "/api/transfers/", {"engagement": world.engagements["e4"].pk, "target_operator": carol.pk}, format="json"
+    )
+    assert same_site.status_code == 404
     foreign = client.post(
         "/api/transfers/", {"engagement": other["engagement"].pk, "target_operator": carol.pk}, format="json"
     )
     assert foreign.status_code == 404
-    assert not Transfer.objects.exists()
+    assert list(Transfer.objects.filter(engagement__site=world.site)) == [offered]
     assert Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).get().operator == world.op1
 
 
