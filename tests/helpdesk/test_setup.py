@@ -5,16 +5,28 @@ import subprocess
 import sys
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management import call_command
 
-from helpdesk.models import Engagement, Operator, Queue, Site, Team
+from helpdesk.models import Availability, AvailabilityLog, Engagement, Operator, Queue, Site, Team
 from tests.processes import ROOT
 
 pytestmark = pytest.mark.django_db
 
 
+User = get_user_model()
+
+# Every table the seed writes: its rows, and the many-to-many memberships (team members, queues'
+# serving teams, site managers, the Managers group).
+SEEDED = (
+    Site, Team, Operator, Queue, Engagement, User, Group, Availability, AvailabilityLog,
+    Operator.teams.through, Queue.teams.through, Site.managers.through, User.groups.through,
+)  # fmt: skip
+
+
 def counts():
-    return {model.__name__: model.objects.count() for model in (Site, Team, Operator, Queue, Engagement)}
+    return {model._meta.label: model.objects.count() for model in SEEDED}
 
 
 def test_demo_seed_is_idempotent(capsys):
@@ -22,7 +34,10 @@ def test_demo_seed_is_idempotent(capsys):
     first = counts()
     call_command("seed_demo")
     assert counts() == first
-    assert first["Site"] == 2 and first["Operator"] >= 4
+    assert first["helpdesk.Site"] == 2 and first["helpdesk.Operator"] >= 4
+    assert first["helpdesk.Availability"] == 3 * first["helpdesk.Operator"]
+    # The seed fills these (so the comparison above is not between empty tables).
+    assert all(first[label] for label in first if label not in {"helpdesk.Engagement", "helpdesk.AvailabilityLog"})
     assert Site.objects.get(name="London").managers.filter(username="manager.london").exists()
 
 
