@@ -205,7 +205,11 @@ class MetricsQuerySerializer(serializers.Serializer):
     queue = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     team = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
     operator = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
-    by = serializers.ChoiceField(choices=["total", "day", "site", "queue", "team", "operator"], default="total")
+    by = serializers.ChoiceField(
+        choices=["total", "day", "site", "queue", "team", "operator"],
+        default="total",
+        help_text="Grouping of the engagement, transfer and call tables (docs/metrics.md defines each one).",
+    )
 
     def validate(self, data):
         if data.get("start") and data.get("end"):

@@ -244,8 +244,9 @@ class LegViewSet(ConversationViewSet):
 class MetricsView(APIView):
     """Contact-centre figures over a date range (definitions in docs/metrics.md) for the sites you manage.
 
-    Site-wide figures are for managers: an operator who manages no site is refused (403), as on
-    the reports page.
+    Every table honours `by` (day, site, queue, team, operator, or the total) except the decline
+    reasons (grouped by reason) and the operator table (one row per operator). Site-wide figures
+    are for managers: an operator who manages no site is refused (403), as on the reports page.
     """
 
     @extend_schema(
@@ -289,11 +290,9 @@ class MetricsView(APIView):
             "time_zone": scope.zone.key,
             "by": by,
             "engagements": metrics.engagement_metrics(scope=scope, by=by),
-            "transfers": metrics.transfer_metrics(
-                scope=scope, by=by if by in ("total", "day", "site", "queue", "operator") else "total"
-            ),
+            "transfers": metrics.transfer_metrics(scope=scope, by=by),
             "decline_reasons": metrics.decline_reasons(scope=scope),
-            "calls": metrics.call_metrics(scope=scope, by=by if by in ("total", "day", "site", "queue") else "total"),
+            "calls": metrics.call_metrics(scope=scope, by=by),
             "operators": metrics.operator_metrics(scope=scope),
         }
         for table in ("engagements", "transfers", "calls", "operators"):

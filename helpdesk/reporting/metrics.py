@@ -82,11 +82,28 @@ def rate(part, whole):
     return None if not whole else part / whole
 
 
-def first_owner_subquery():
-    """The operator who answered: the holder of the engagement's first ownership."""
+def first_owner_subquery(engagement_ref: str = "pk"):
+    """The operator who answered: the holder of the engagement's first ownership.
+
+    `engagement_ref` names the engagement id on the outer query ("pk" on engagements,
+    "engagement_id" on calls, "call__engagement_id" on legs)."""
     return Subquery(
-        Ownership.objects.filter(engagement_id=OuterRef("pk")).order_by("started_at", "pk").values("operator_id")[:1]
+        Ownership.objects.filter(engagement_id=OuterRef(engagement_ref))
+        .order_by("started_at", "pk")
+        .values("operator_id")[:1]
     )
+
+
+def teams_in(scope: ReportScope):
+    """The teams a per-team table lists: those of the scope's sites, narrowed by the team filter."""
+    teams = Team.objects.filter(site_id__in=scope.site_ids).select_related("site").order_by("site__name", "name")
+    if scope.team_ids:
+        teams = teams.filter(pk__in=scope.team_ids)
+    return teams
+
+
+def members_of(team) -> Subquery:
+    return Operator.objects.filter(teams=team).values("pk")
 
 
 def engagements_in(scope: ReportScope):
@@ -169,11 +186,8 @@ def engagement_metrics(*, scope: ReportScope, by: str) -> list[dict]:
 
 def _per_team(scope, engagements, aggregates) -> list[dict]:
     """A team's figures are those of the queues it serves (a queue served by two teams counts in both)."""
-    teams = Team.objects.filter(site_id__in=scope.site_ids).select_related("site")
-    if scope.team_ids:
-        teams = teams.filter(pk__in=scope.team_ids)
     out = []
-    for team in teams:
+    for team in teams_in(scope):
         row = engagements.filter(queue_id__in=Queue.objects.filter(teams=team).values("pk")).aggregate(**aggregates)
         if row["offered"]:
             out.append(_finish_engagement_row({"key": team.pk, "label": str(team), **row}))
@@ -317,12 +331,21 @@ def _finish_transfer_row(row: dict) -> dict:
 def transfer_metrics(*, scope: ReportScope, by: str) -> list[dict]:
     """Transfers requested, accepted, completed, declined, expired, cancelled, and time to accept, per group.
 
-    `by`: "total", "day", "site", "queue" (of the engagement) or "operator" (the initiator).
+    `by`: "total", "day", "site", "queue" (of the engagement), "team" (the initiator's teams: an
+    initiator in two teams counts in both; teams with no transfer are left out) or "operator"
+    (the initiator).
     """
     transfers = transfers_in(scope)
     aggregates = _transfer_aggregates()
     if by == "total":
         return [_finish_transfer_row({"key": "total", "label": "All", **transfers.aggregate(**aggregates)})]
+    if by == "team":
+        out = []
+        for team in teams_in(scope):
+            row = transfers.filter(initiator__in=members_of(team)).aggregate(**aggregates)
+            if row["requested"]:
+                out.append(_finish_transfer_row({"key": team.pk, "label": str(team), **row}))
+        return out
     if by == "day":
         key, names = TruncDate("requested_at", tzinfo=scope.zone), None
     elif by == "site":
@@ -358,13 +381,21 @@ def decline_reasons(*, scope: ReportScope) -> list[dict]:
 # --- Calls -----------------------------------------------------------------------------
 
 
+CALL_GROUPINGS = ("day", "site", "queue", "team", "operator")
+
+
 def call_metrics(*, scope: ReportScope, by: str) -> list[dict]:
     """Calls, consults, call transfers (the consult target took the call, or it went out to a number),
     conferences and cold transfers (summed from `Call.conferences` / `Call.cold_transfers`, which
-    call control counts as the acts happen), average consult time; per "total", "day", "site" or "queue".
+    call control counts as the acts happen), average consult time; per "total", "day", "site",
+    "queue", "operator" (the operator who answered the call: its first owner; calls nobody
+    answered are left out) or "team" (the teams of the operator who answered: one in two teams
+    counts in both; teams with no call are left out).
     """
     from telephony.models import Call, Leg
 
+    if by != "total" and by not in CALL_GROUPINGS:
+        raise ValueError(f"Unknown grouping {by!r}")
     calls = Call.objects.filter(engagement__in=engagements_in(scope).values("pk"))
     consult_kinds = [Leg.Kind.CONSULT, Leg.Kind.PHONE]
     taken_over = Ownership.objects.filter(
@@ -378,29 +409,57 @@ def call_metrics(*, scope: ReportScope, by: str) -> list[dict]:
         n_taken_over=_subquery_count(taken_over),
         n_phone_out=_subquery_count(phone_out),
     )
-    if by == "total":
-        grouped = [rows.aggregate(**_call_aggregates())]
-        grouped[0].update(key="total", label="All")
-    else:
-        key = {
-            "day": TruncDate("engagement__created_at", tzinfo=scope.zone),
-            "site": F("engagement__site_id"),
-            "queue": F("engagement__queue_id"),
-        }[by]
-        grouped = list(rows.annotate(key=key).values("key").annotate(**_call_aggregates()).order_by("key"))
-        names = (
-            dict(Site.objects.values_list("pk", "name"))
-            if by == "site"
-            else {q.pk: str(q) for q in Queue.objects.select_related("site")}
-            if by == "queue"
-            else {}
-        )
-        for row in grouped:
-            row["label"] = row["key"].isoformat() if by == "day" else names.get(row["key"], str(row["key"]))
-    consult_seconds = _consult_seconds(scope, by)
+    legs = _consult_legs_in(scope)
+    seconds = Avg(Seconds(F("ended_at"), F("initiated_at")))
+    if by in ("total", "team"):
+        groups = [("total", "All", Q(), Q())]
+        if by == "team":
+            groups = [
+                (team.pk, str(team), Q(answered_by__in=members_of(team)), Q(answered_by__in=members_of(team)))
+                for team in teams_in(scope)
+            ]
+            rows = rows.annotate(answered_by=first_owner_subquery("engagement_id"))
+            legs = legs.annotate(answered_by=first_owner_subquery("call__engagement_id"))
+        grouped = []
+        for key, label, call_filter, leg_filter in groups:
+            row = rows.filter(call_filter).aggregate(**_call_aggregates())
+            if by == "team" and not row["calls"]:
+                continue
+            row.update(key=key, label=label, avg_consult=legs.filter(leg_filter).aggregate(s=seconds)["s"])
+            grouped.append(row)
+        return grouped
+    call_key, leg_key = {
+        "day": (
+            TruncDate("engagement__created_at", tzinfo=scope.zone),
+            TruncDate("call__engagement__created_at", tzinfo=scope.zone),
+        ),
+        "site": (F("engagement__site_id"), F("call__engagement__site_id")),
+        "queue": (F("engagement__queue_id"), F("call__engagement__queue_id")),
+        "operator": (first_owner_subquery("engagement_id"), first_owner_subquery("call__engagement_id")),
+    }[by]
+    if by == "operator":
+        rows = rows.filter(engagement__answered_at__isnull=False)
+    grouped = list(rows.annotate(key=call_key).values("key").annotate(**_call_aggregates()).order_by("key"))
+    names = (
+        dict(Site.objects.values_list("pk", "name"))
+        if by == "site"
+        else {q.pk: str(q) for q in Queue.objects.select_related("site")}
+        if by == "queue"
+        else dict(Operator.objects.filter(site_id__in=scope.site_ids).values_list("pk", "display_name"))
+        if by == "operator"
+        else {}
+    )
+    consult_seconds = {
+        r["key"]: r["s"] for r in legs.annotate(key=leg_key).values("key").annotate(s=seconds).order_by()
+    }
+    out = []
     for row in grouped:
+        if by == "operator" and row["key"] not in names:
+            continue  # not answered (no first owner), or by an operator of another site
+        row["label"] = row["key"].isoformat() if by == "day" else names.get(row["key"], str(row["key"]))
         row["avg_consult"] = consult_seconds.get(row["key"])
-    return grouped
+        out.append(row)
+    return sorted(out, key=lambda r: r["label"]) if by == "operator" else out
 
 
 def _subquery_count(queryset):
@@ -418,21 +477,12 @@ def _call_aggregates() -> dict:
     }
 
 
-def _consult_seconds(scope: ReportScope, by: str) -> dict:
-    """Average time from placing a consult to its end, for consult legs that ended."""
+def _consult_legs_in(scope: ReportScope):
+    """Consult legs (to an operator, a skill or a number) of the scope's calls that ended, for the average consult."""
     from telephony.models import Leg
 
-    legs = Leg.objects.filter(
+    return Leg.objects.filter(
         call__engagement__in=engagements_in(scope).values("pk"),
         kind__in=[Leg.Kind.CONSULT, Leg.Kind.PHONE],
         ended_at__isnull=False,
     )
-    seconds = Avg(Seconds(F("ended_at"), F("initiated_at")))
-    if by == "total":
-        return {"total": legs.aggregate(s=seconds)["s"]}
-    key = {
-        "day": TruncDate("call__engagement__created_at", tzinfo=scope.zone),
-        "site": F("call__engagement__site_id"),
-        "queue": F("call__engagement__queue_id"),
-    }[by]
-    return {r["key"]: r["s"] for r in legs.annotate(key=key).values("key").annotate(s=seconds).order_by()}

@@ -109,14 +109,13 @@ def test_decline_reasons_count_every_declined_offer(transfers):
     assert reasons == [{"label": "Too busy", "declined": 2}, {"label": "(no reason given)", "declined": 1}]
 
 
-def test_call_figures(world):
+@pytest.fixture
+def calls(world):
     """Two calls on a voice queue on 03-02.
 
-    c1: Alice consults Bob (consult leg 30 s, then Bob takes the call: leg becomes his operator leg,
+    c1: Alice answers, consults Bob (consult leg 30 s, then Bob takes the call: leg becomes his operator leg,
         ownership 'transferred'); then Bob consults an outside number that takes the call (phone leg, 12 s).
-    c2: Bob consults Carol who does not answer (consult leg 20 s, no_answer).
-    consults = 3 (Bob's promoted leg + phone leg + Carol's leg); call transfers = 2 (to Bob, to the number);
-    average consult time counts the legs still of consult kind that ended: (12 + 20) / 2 = 16 s.
+    c2: Bob answers, consults Carol who does not answer (consult leg 20 s, no_answer).
     """
     R, T, E = Ownership.Start.ROUTED, Ownership.Start.TRANSFERRED, Ownership.End
     voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
@@ -149,14 +148,108 @@ def test_call_figures(world):
     leg(c2, "customer", 0, 200, "hung_up")
     leg(c2, "operator", 0, 200, "hung_up", operator=bob)
     leg(c2, "consult", 50, 70, "no_answer", operator=carol)
+    world.voice = voice
+    return world
 
-    total = metrics.call_metrics(scope=world.scope(), by="total")[0]
+
+def test_call_figures(calls):
+    """consults = 3 (Bob's promoted leg + phone leg + Carol's leg); call transfers = 2 (to Bob, to the number);
+    average consult time counts the legs still of consult kind that ended: (12 + 20) / 2 = 16 s."""
+    total = metrics.call_metrics(scope=calls.scope(), by="total")[0]
     assert total["calls"] == 2
     assert total["consults"] == 3
     assert total["call_transfers"] == 2
     assert total["avg_consult"] == pytest.approx(16)
-    by_queue = {r["label"]: r for r in metrics.call_metrics(scope=world.scope(), by="queue")}
+    by_queue = {r["label"]: r for r in metrics.call_metrics(scope=calls.scope(), by="queue")}
     assert by_queue["Phones (Lyon)"]["calls"] == 2
+
+
+def figures(row, *names):
+    return tuple(row[name] for name in names)
+
+
+CALL_FIGURES = ("calls", "consults", "call_transfers", "avg_consult")
+
+
+def test_calls_by_the_operator_who_answered_and_their_teams(calls):
+    """By operator = the call's first owner, who gets the whole call's figures:
+
+    Alice answered c1: 1 call; consults 2 (Bob's promoted leg + the phone leg); call transfers 2 (to Bob,
+    out to the number); average consult = the phone leg alone, 12 s.
+    Bob answered c2: 1 call; 1 consult (Carol's), no transfer; average consult 20 s.
+    c3, abandoned (nobody answered), has no operator and no team: it counts only in the total.
+    By team = the answering operator's teams: T1 (Alice) and T2 (Bob); once Alice joins T2 too, T2 has both.
+    """
+    c3e = make_engagement(calls.voice, at(DAY1, 16), ended=30)  # c3: the caller hung up while waiting
+    Call.objects.get_or_create(engagement=c3e)
+    assert metrics.call_metrics(scope=calls.scope(), by="total")[0]["calls"] == 3
+    by_operator = metrics.call_metrics(scope=calls.scope(), by="operator")
+    assert [(r["label"], *figures(r, *CALL_FIGURES)) for r in by_operator] == [
+        ("Alice", 1, 2, 2, pytest.approx(12)),
+        ("Bob", 1, 1, 0, pytest.approx(20)),
+    ]
+    assert [r["key"] for r in by_operator] == [calls.op1.pk, calls.op2.pk]
+    by_team = metrics.call_metrics(scope=calls.scope(), by="team")
+    assert [(r["label"], *figures(r, *CALL_FIGURES)) for r in by_team] == [
+        ("T1 (Lyon)", 1, 2, 2, pytest.approx(12)),
+        ("T2 (Lyon)", 1, 1, 0, pytest.approx(20)),
+    ]
+    calls.op1.teams.add(calls.t2)
+    by_team = {r["label"]: figures(r, *CALL_FIGURES) for r in metrics.call_metrics(scope=calls.scope(), by="team")}
+    assert by_team["T2 (Lyon)"] == (2, 3, 2, pytest.approx(16))  # both calls; consults (12 + 20) / 2
+    # The team filter (engagements of the queues the team serves) also narrows the teams listed;
+    # an operator filter keeps the calls they held.
+    calls.voice.teams.set([calls.t1, calls.t2])
+    assert [r["label"] for r in metrics.call_metrics(scope=calls.scope(team_ids=[calls.t1.pk]), by="team")] == [
+        "T1 (Lyon)"
+    ]
+    only_bob = metrics.call_metrics(scope=calls.scope(operator_ids=[calls.op2.pk]), by="operator")
+    assert [(r["label"], r["calls"]) for r in only_bob] == [("Alice", 1), ("Bob", 1)]  # Bob held c1 too
+
+
+def test_transfers_by_the_initiators_team(transfers):
+    """Alice (T1) initiated t1..t5; add t6 from Bob (T2) on e2, not answered.
+
+    T1: requested 5, accepted 2, completed 1, declined 1, expired 1, cancelled 1, open 1, time to accept 14 s.
+    T2: requested 1, expired 1, nothing accepted (no time to accept).
+    Alice in T2 as well: T2 counts her five too (6), T1 still 5: the rows may add up to more than the total.
+    """
+    make_transfer(transfers.engagements["e2"], transfers.op2, state="expired", requested=50, target=transfers.op1)
+    outcome = ("requested", "accepted", "completed", "declined", "expired", "cancelled", "open")
+    rows = metrics.transfer_metrics(scope=transfers.scope(), by="team")
+    assert [(r["key"], r["label"], *figures(r, *outcome)) for r in rows] == [
+        (transfers.t1.pk, "T1 (Lyon)", 5, 2, 1, 1, 1, 1, 1),
+        (transfers.t2.pk, "T2 (Lyon)", 1, 0, 0, 0, 1, 0, 0),
+    ]
+    assert rows[0]["avg_time_to_accept"] == pytest.approx(14) and rows[1]["avg_time_to_accept"] is None
+    assert rows[0]["accept_rate"] == pytest.approx(2 / 5) and rows[1]["accept_rate"] == 0
+    transfers.op1.teams.add(transfers.t2)
+    rows = {r["label"]: r["requested"] for r in metrics.transfer_metrics(scope=transfers.scope(), by="team")}
+    assert rows == {"T1 (Lyon)": 5, "T2 (Lyon)": 6}
+    assert metrics.transfer_metrics(scope=transfers.scope(), by="total")[0]["requested"] == 6
+
+
+def test_api_groups_transfers_and_calls_as_asked_never_falls_back_to_the_total(transfers, calls):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=transfers.manager)[0].key}")
+    query = "/api/metrics/?start=2026-03-02&end=2026-03-03&by="
+    body = client.get(query + "team").json()
+    assert [(r["label"], r["requested"]) for r in body["transfers"]] == [("T1 (Lyon)", 5)]
+    assert [(r["key"], r["label"], r["calls"], r["consults"]) for r in body["calls"]] == [
+        (str(transfers.t1.pk), "T1 (Lyon)", 1, 2),
+        (str(transfers.t2.pk), "T2 (Lyon)", 1, 1),
+    ]
+    body = client.get(query + "operator").json()
+    assert [(r["label"], r["requested"]) for r in body["transfers"]] == [("Alice", 5)]
+    assert [(r["label"], r["calls"], r["call_transfers"]) for r in body["calls"]] == [("Alice", 1, 2), ("Bob", 1, 0)]
+    for by in ("day", "site", "queue", "team", "operator"):
+        body = client.get(query + by).json()
+        assert body["by"] == by
+        for table in ("engagements", "transfers", "calls"):
+            assert all(row["key"] != "total" for row in body[table]), (by, table)
 
 
 def test_transfer_export_cell_by_cell_and_page_charts(transfers, client):
