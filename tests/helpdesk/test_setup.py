@@ -1,8 +1,12 @@
 """What a newcomer and an operator of the product rely on: demo data, deploy checks, migrations."""
 
 import os
+import select
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -70,3 +74,27 @@ def test_deploy_check_is_clean_with_production_settings():
 def test_migrations_match_the_models():
     result = run_manage("makemigrations", "--check", "--dry-run")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_announce_ready_stays_up_when_the_product_is_not_healthy_in_time():
+    """honcho stops every process as soon as one exits: the announcer must not exit on a timeout."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "announce_ready", "--url", f"http://127.0.0.1:{port}", "--timeout", "1"],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "helpdesk.settings", "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready, _, _ = select.select([process.stderr], [], [], 60)
+        assert ready, "nothing said within 60 s"
+        assert "Not healthy after 1s" in process.stderr.readline()
+        time.sleep(1)
+        assert process.poll() is None, "the announcer exited: honcho would stop everything"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=10)

@@ -32,6 +32,9 @@ class Command(BaseCommand):
             time.sleep(1)
         else:
             self.stderr.write(f"Not healthy after {timeout:.0f}s ({last_error}); see {url}/health/")
+            # Stay anyway: honcho stops every process when one exits, which would take down the
+            # web, worker and beat processes that may only be slow to start, or worth inspecting.
+            signal.pause()
             return
         lines = [
             "",
