@@ -170,9 +170,15 @@ class ReportFilterForm(forms.Form):
         return data
 
     def scope(self) -> ReportScope:
-        # Keep the filters that are valid: a stale or foreign id is dropped, not the whole request.
+        """The scope of the valid filters: a stale or foreign id is dropped, not the whole request.
+
+        A date range the form refused (unreadable, start after end, longer than MAX_RANGE_DAYS)
+        is not used: the default range applies, and the form keeps its error for the page to show.
+        """
         self.is_valid()
         data = getattr(self, "cleaned_data", {})
+        if self.has_error("start") or self.has_error("end") or self.non_field_errors():
+            data = {**data, "start": None, "end": None}
         return build_scope(
             sites=self.sites,
             start_date=data.get("start"),

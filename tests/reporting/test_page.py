@@ -1,7 +1,13 @@
 """The reports page: managers only, scoped to their sites, figures, charts and download buttons."""
 
-from django.urls import reverse
+import csv
+import io
+from datetime import UTC, date, timedelta
 
+from django.urls import reverse
+from django.utils import timezone
+
+from helpdesk.reporting.scope import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 
@@ -62,3 +68,39 @@ def test_bad_dates_are_reported_not_crashed(world, client):
     assert response.status_code == 200
     assert "The start date is after the end date." in response.content.decode()
     assert client.get(reverse("reporting:page") + "?start=garbage&site=abc").status_code == 200
+
+
+def default_days():
+    """The default range: the last 7 days up to today, in the report's zone (the site's: UTC here)."""
+    today = timezone.now().astimezone(UTC).date()
+    return [today - timedelta(days=n) for n in range(DEFAULT_RANGE_DAYS - 1, -1, -1)]
+
+
+def test_a_range_too_long_shows_its_error_and_reports_the_default_range(world, client):
+    """2025-03-01..2026-03-03 is 367 days apart: refused, and not used (the figures are the last 7 days')."""
+    client.force_login(world.manager)
+    response = client.get(reverse("reporting:page") + "?start=2025-03-01&end=2026-03-03&by=day")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert f"Pick at most {MAX_RANGE_DAYS} days." in html
+    assert response.context["scope"].days == default_days()
+    assert [row["label"] for row in response.context["breakdown"]] == [d.isoformat() for d in default_days()]
+    assert 'data-kpi="offered">0<' in html  # the hand-made days (March 2026) are outside the default range
+    assert "<td>2025-03-01</td>" not in html
+    # The same 367 days through an export link: the default range too, never the whole year.
+    too_long = "?start=2025-03-01&end=2026-03-03"
+    export = client.get(reverse("reporting:export", args=["metrics_by_day", "csv"]) + too_long)
+    rows = list(csv.reader(io.StringIO(b"".join(export).decode())))
+    assert [row[0] for row in rows[1:]] == [d.isoformat() for d in default_days()]
+
+
+def test_start_after_end_shows_its_error_and_reports_the_default_range(world, client):
+    client.force_login(world.manager)
+    response = client.get(reverse("reporting:page") + "?start=2026-03-03&end=2026-03-02")
+    assert "The start date is after the end date." in response.content.decode()
+    assert response.context["scope"].days == default_days()
+    # A valid range of exactly 366 days apart is kept.
+    response = client.get(reverse("reporting:page") + "?start=2025-03-02&end=2026-03-03")
+    assert "Pick at most" not in response.content.decode()
+    days = response.context["scope"].days
+    assert (days[0], days[-1], len(days)) == (date(2025, 3, 2), date(2026, 3, 3), 367)
