@@ -4,10 +4,11 @@ It repairs what a lost countdown task, a dead worker or a missed provider event 
 
 1. legs ringing past their deadline plus LEG_CLEANUP_GRACE_SECONDS are cancelled (a consult
    ends and the owner is back with the customer; an offered call goes back to its queue);
-2. legs still open on a call whose engagement ended are ended;
+2. legs still open on a call whose engagement ended are ended (not those of a call handed to an
+   outside number: its customer and number talk on until one hangs up);
 3. a customer alone on hold for more than HOLD_ALONE_LIMIT_SECONDS is taken off hold and queued
    to the call's skill again;
-4. calls the provider reports as ended are ended here too.
+4. calls the provider reports as ended are ended here too (handed-out calls included).
 
 Each step takes at most `batch_size` rows per run, so one run stays short whatever the backlog;
 the next run takes the rest. Every repair is a service that re-reads the row under lock and does
@@ -20,6 +21,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from helpdesk.models import Engagement
@@ -54,8 +56,11 @@ def clean_up_legs(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         lambda pk: services.expire_ringing_leg(leg_id=pk, reason=Leg.EndReason.CANCELLED, grace_seconds=grace),
     )
 
+    # A call handed to an outside number (`outside` mode) keeps its customer and number legs open
+    # after its engagement ended, until one of them hangs up or the provider says it ended (step 4).
     open_on_ended = (
         Call.objects.filter(engagement__state=Engagement.State.ENDED, legs__state__in=Leg.OPEN_STATES)
+        .exclude(mode=Call.Mode.OUTSIDE)
         .values_list("pk", flat=True)
         .distinct()
         .order_by("pk")
@@ -78,7 +83,7 @@ def clean_up_legs(*, batch_size: int = BATCH_SIZE) -> dict[str, int]:
         lambda pk: services.requeue_customer_alone_on_hold(call_id=pk, limit_seconds=limit),
     )
 
-    open_calls = Call.objects.exclude(engagement__state=Engagement.State.ENDED)
+    open_calls = Call.objects.filter(~Q(engagement__state=Engagement.State.ENDED) | Q(mode=Call.Mode.OUTSIDE))
     reported = set(open_calls.filter(provider_ended_at__isnull=False).values_list("pk", flat=True)[:batch_size])
     with_ids = dict(
         open_calls.filter(provider_ended_at__isnull=True)

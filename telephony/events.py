@@ -39,14 +39,19 @@ def _publish_call_state(call_id: int) -> None:
 def caller_view(snapshot: dict) -> dict:
     """What the caller may see: their own leg and the call's state, never operators' details."""
     customer = next((leg for leg in snapshot["legs"] if leg["kind"] == "customer"), None)
+    # Handed to an outside number: the helpdesk's engagement ended, but the caller still talks
+    # (with someone who is not one of our operators) until they or the number hang up.
+    outside = snapshot["mode"] == "outside" and customer is not None and customer["state"] != "ended"
     return {
         "id": snapshot["id"],
-        "state": snapshot["state"],
+        "state": "active" if outside else snapshot["state"],
         "queue": snapshot["queue"]["name"],
-        "operator_name": snapshot["owner_name"] if customer and customer["state"] == "connected" else "",
+        "operator_name": snapshot["owner_name"]
+        if customer and customer["state"] == "connected" and not outside
+        else "",
         "leg": {
             "state": customer["state"] if customer else "ended",
             "end_reason": customer["end_reason"] if customer else "",
         },
-        "end_reason": snapshot["end_reason"],
+        "end_reason": "" if outside else snapshot["end_reason"],
     }

@@ -17,6 +17,10 @@ class Call(models.Model):
         NORMAL = "normal", "Normal"
         CONSULT = "consult", "Consulting"
         CONFERENCE = "conference", "Conference"
+        # The owner passed the call to an outside number that answered: the helpdesk's part (the
+        # engagement) has ended, but the customer and the number still talk on the provider's
+        # call until one of them hangs up. Only the customer and phone legs are open.
+        OUTSIDE = "outside", "With an outside number"
 
     engagement = models.OneToOneField("helpdesk.Engagement", on_delete=models.CASCADE, related_name="call")
     mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.NORMAL)
@@ -26,7 +30,7 @@ class Call(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="initiated_calls",
-        help_text="The owner who started the current consult or conference.",
+        help_text="The owner who started the current consult or conference, or handed the call to an outside number.",
     )
     provider = models.CharField(max_length=30, default="builtin")
     provider_call_id = models.CharField(max_length=64, blank=True, help_text="The provider's id (conference/call).")
@@ -49,7 +53,9 @@ class Call(models.Model):
     class Meta:
         ordering = ["-created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(mode__in=["normal", "consult", "conference"]), name="call_mode_valid"),
+            models.CheckConstraint(
+                condition=Q(mode__in=["normal", "consult", "conference", "outside"]), name="call_mode_valid"
+            ),
             models.CheckConstraint(
                 condition=Q(mode="normal") | Q(initiator__isnull=False), name="call_consult_has_initiator"
             ),

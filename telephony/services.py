@@ -69,6 +69,19 @@ class LockedCall:
     def leg(self, leg_id: int) -> Leg:
         return next(leg for leg in self.legs if leg.pk == leg_id)
 
+    @property
+    def handing_out(self) -> bool:
+        """The owner left while an outside number still rings: the customer waits on hold for it
+        (the owner keeps the engagement, not the line, until the number answers or fails)."""
+        consult = self.consult_leg
+        return (
+            self.call.mode == Call.Mode.CONSULT
+            and self.owner_leg is None
+            and consult is not None
+            and consult.kind == Leg.Kind.PHONE
+            and consult.state == Leg.State.RINGING
+        )
+
 
 def lock_call(call_id: int) -> LockedCall:
     """Lock engagement, call and legs in that order. Call inside transaction.atomic()."""
@@ -317,12 +330,27 @@ def _requeue(locked: LockedCall, *, away_operator: Operator | None = None) -> No
         )
 
 
-def _end_call(locked: LockedCall, *, reason: str, leg_reason: str = Leg.EndReason.HUNG_UP) -> None:
-    """Every leg hangs up and the engagement ends."""
+def _end_call(
+    locked: LockedCall, *, reason: str, leg_reason: str = Leg.EndReason.HUNG_UP, keep: tuple[Leg, ...] = ()
+) -> None:
+    """The engagement ends and every leg hangs up, and the provider is asked to end the call.
+
+    With `keep` (the customer and an outside number that now has them), only the other legs
+    hang up, one by one, and the provider's call (the conference) is *not* ended: the helpdesk's
+    part is over but those two still talk. The call must already be in `outside` mode then, so
+    that the ended engagement does not close the kept legs (`end_open_legs`)."""
+    kept = {leg.pk for leg in keep}
     for leg in locked.legs:
-        _end_leg(leg, Leg.EndReason.CANCELLED if leg.state == Leg.State.RINGING else leg_reason)
+        if leg.pk not in kept:
+            _end_leg(leg, Leg.EndReason.CANCELLED if leg.state == Leg.State.RINGING else leg_reason)
     end_engagement(engagement_id=locked.engagement.pk, reason=reason)
     locked.engagement.refresh_from_db()
+    if not kept:
+        _end_provider_call_later(locked)
+
+
+def _end_provider_call_later(locked: LockedCall) -> None:
+    """Once committed, ask the provider to end the whole call (every participant hangs up)."""
     provider = get_provider()
     conference = provider.conference_name(locked.call.pk)
     provider_call_id = locked.call.provider_call_id
@@ -346,7 +374,10 @@ def _pass_to_target(locked: LockedCall, *, owner_reason: str) -> None:
     """The owner leaves and the consult target takes the call (cold transfer, release, hang-up).
 
     An answered target gets the customer now (off hold); a ringing one owns the call and gets
-    the customer when they answer. An outside number takes the caller out of the helpdesk.
+    the customer when they answer. An outside number takes the caller out of the helpdesk, but
+    never before it answered: an answered number gets the customer now (`_connect_outside`); while
+    it still rings, the customer waits on hold for it and meets it when it answers, or goes back
+    to the call's queue if it does not (`answer_leg`, `_ring_out`).
     """
     consult = locked.consult_leg
     owner_leg = locked.owner_leg
@@ -354,7 +385,10 @@ def _pass_to_target(locked: LockedCall, *, owner_reason: str) -> None:
         _end_leg(owner_leg, owner_reason)
     customer = locked.customer
     if consult.kind == Leg.Kind.PHONE:
-        _end_call(locked, reason=Engagement.EndReason.CALL_ENDED, leg_reason=Leg.EndReason.TRANSFERRED)
+        if consult.state == Leg.State.CONNECTED:
+            _connect_outside(locked, consult)
+        # else: still ringing. The call stays in consult mode with its initiator and without an
+        # owner leg (`LockedCall.handing_out`); the owner keeps the engagement until then.
         return
     _free_operator(consult.operator_id, route=False)
     try:
@@ -374,13 +408,43 @@ def _ring_out(locked: LockedCall, leg: Leg, *, reason: str, away: bool) -> None:
     """A ringing leg stops ringing without an answer (declined, no answer, withdrawn).
 
     A consult leg just ends (back to the customer); an owner leg sends the call back to its
-    queue, and with `away` the operator is set Away so the queue offers it to someone else.
+    queue, and with `away` the operator is set Away so the queue offers it to someone else. An
+    outside number the owner had already passed the call to (`handing_out`) sends the customer
+    back to the queue too: nobody else is on the call.
     """
     if leg.kind == Leg.Kind.OPERATOR:
         _end_leg(leg, reason)
         _requeue(locked, away_operator=leg.operator if away else None)
+    elif locked.handing_out and leg.pk == locked.consult_leg.pk:
+        _end_leg(leg, reason)
+        _requeue(locked)
     else:
         _consult_over(locked, leg, reason=reason)
+
+
+def _connect_outside(locked: LockedCall, number: Leg) -> None:
+    """The owner has left and the outside number answered: the customer (off hold) and the number
+    talk; the engagement ends for the helpdesk (`call_ended`) and the call is in `outside` mode.
+    Only the owner's and other legs hang up: the provider's call is not ended (`_end_call(keep=)`).
+    """
+    customer = locked.customer
+    if customer.state == Leg.State.HELD:
+        _move(customer, Leg.State.CONNECTED)
+        _provider_later("unhold", customer)
+    _set_mode(locked.call, Call.Mode.OUTSIDE, initiator=locked.call.initiator)
+    _end_call(
+        locked, reason=Engagement.EndReason.CALL_ENDED, leg_reason=Leg.EndReason.TRANSFERRED, keep=(customer, number)
+    )
+
+
+def _end_outside(locked: LockedCall, *, tell_provider: bool = True) -> None:
+    """The customer or the outside number hung up (or the provider ended the call): both legs end,
+    and the provider's call ends (the other party would be left alone on it otherwise)."""
+    for leg in locked.legs:
+        _end_leg(leg, Leg.EndReason.HUNG_UP)
+    _set_mode(locked.call, Call.Mode.NORMAL)
+    if tell_provider:
+        _end_provider_call_later(locked)
 
 
 # --- the acts ---------------------------------------------------------------------------------
@@ -440,8 +504,11 @@ def answer_leg(*, leg_id: int, operator: Operator | None = None) -> Call:
         _require_party(leg, operator)
         if leg.state != Leg.State.RINGING:
             raise CallError("not_ringing", "This call is no longer ringing.")
+        handing_out = locked.handing_out
         _move(leg, Leg.State.CONNECTED)
-        if leg.kind == Leg.Kind.OPERATOR:
+        if handing_out and leg.kind == Leg.Kind.PHONE:
+            _connect_outside(locked, leg)  # the owner already left: the number gets the customer
+        elif leg.kind == Leg.Kind.OPERATOR:
             customer = locked.customer
             if customer.state in (Leg.State.RINGING, Leg.State.HELD):
                 was_held = customer.state == Leg.State.HELD
@@ -604,7 +671,8 @@ def hang_up_consult(*, call_id: int, operator: Operator) -> Call:
 
 def cold_transfer(*, call_id: int, operator: Operator) -> Call:
     """Transfer from a consult (discouraged): the customer goes to the target and the owner
-    leaves. Refused where the call's queue has cold transfer switched off."""
+    leaves. Refused where the call's queue has cold transfer switched off. To an outside number
+    still ringing, the customer stays on hold for it (see `_pass_to_target`)."""
     with transaction.atomic():
         locked = lock_call(call_id)
         _require_owner(locked, operator)
@@ -669,12 +737,24 @@ def hang_up(*, leg_id: int, operator: Operator | None = None) -> Call:
     - the customer: every leg ends and the call ends;
     - the owner alone with the customer: the call ends;
     - the owner during a consult or conference: the target takes the call (an answered target
-      gets the customer now, a ringing one when they answer);
+      gets the customer now, a ringing one when they answer; a ringing outside number keeps the
+      customer on hold until it answers, or the customer is queued again if it does not);
+    - after the call went to an outside number (`outside` mode): the customer or the number
+      hanging up ends both legs and the provider's call;
     - a consult target or outside number: the consult ends, the owner is back with the customer;
     - a ringing leg's own party hanging up declines it.
     """
     with transaction.atomic():
         locked, leg = lock_call_of_leg(leg_id)
+        if locked.call.mode == Call.Mode.OUTSIDE:
+            # Handed to an outside number: only the customer and the number are left on the call.
+            if operator is not None or leg.kind not in (Leg.Kind.CUSTOMER, Leg.Kind.PHONE):
+                raise NotAllowed("not_your_leg", "This is not your call leg.")
+            if not leg.is_open:
+                raise CallError("ended", "This call has ended.")
+            _end_outside(locked)
+            events.call_changed(locked.call.pk)
+            return locked.call
         _require_open(locked)
         if leg.kind == Leg.Kind.CUSTOMER:
             if operator is not None:
@@ -708,8 +788,8 @@ def end_open_legs(*, call_id: int) -> int:
     Returns how many it ended; running it again ends none."""
     with transaction.atomic():
         locked = lock_call(call_id)
-        if locked.engagement.state != Engagement.State.ENDED:
-            return 0
+        if locked.engagement.state != Engagement.State.ENDED or locked.call.mode == Call.Mode.OUTSIDE:
+            return 0  # an outside call's legs stay open until one party hangs up (or the provider says)
         ended = 0
         for leg in locked.legs:
             if leg.is_open:
@@ -745,6 +825,10 @@ def reconcile_provider_ended(*, call_id: int) -> bool:
         locked = lock_call(call_id)
         if locked.call.provider_ended_at is None:
             Call.objects.filter(pk=call_id).update(provider_ended_at=timezone.now())
+        if locked.call.mode == Call.Mode.OUTSIDE:
+            _end_outside(locked, tell_provider=False)
+            events.call_changed(call_id)
+            return True
         if locked.engagement.state == Engagement.State.ENDED:
             return False
         _end_call(locked, reason=Engagement.EndReason.CALL_ENDED)

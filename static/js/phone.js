@@ -9,7 +9,12 @@ const since = (iso) => (iso ? (Date.now() - new Date(iso).getTime()) / 1000 : 0)
 const OPEN = new Set(["initiated", "ringing", "connected", "held"]);
 const LEG_STATE = { initiated: "Dialling", ringing: "Ringing…", connected: "Connected", held: "On hold", ended: "Ended" };
 const LEG_BADGE = { ringing: "badge-warn", connected: "badge-ok", held: "badge-danger", ended: "" };
-const MODE = { normal: ["", ""], consult: ["Consulting", "badge-warn"], conference: ["Conference", "badge-ok"] };
+const MODE = {
+  normal: ["", ""],
+  consult: ["Consulting", "badge-warn"],
+  conference: ["Conference", "badge-ok"],
+  outside: ["With an outside number", ""],
+};
 
 const state = {
   me: JSON.parse($("#operator-id").textContent),
@@ -163,7 +168,7 @@ function renderCall(call) {
   $("#call-queue").textContent = call.queue.name;
   $("#call-number").textContent = call.caller_number || "number withheld";
   $("#call-ref").textContent = `#${call.id}`;
-  const [modeText, modeClass] = ended ? ["Ended", "badge-danger"] : MODE[call.mode];
+  const [modeText, modeClass] = ended ? ["Ended", "badge-danger"] : MODE[call.mode] || ["", ""];
   const mode = $("#call-mode");
   mode.textContent = modeText;
   mode.className = `badge ${modeClass}`;
@@ -215,7 +220,11 @@ function renderCall(call) {
 
 function endedText(call) {
   const last = myLegs(call).filter((leg) => leg.state === "ended").pop();
+  // The outside number the call went to (answered, or still ringing with the customer on hold).
+  const number = call.legs.filter((leg) => leg.kind === "phone").pop();
   if (last && last.end_reason === "transferred") {
+    if (number && number.connected_at && call.mode === "outside") return `You transferred the call to ${number.party_name}.`;
+    if (number && number.state === "ringing") return `You transferred the call to ${number.party_name}; ${call.caller_name} waits on hold until it answers.`;
     return call.owner_name && call.owner_id !== state.me
       ? `You transferred the call to ${call.owner_name}.`
       : "You transferred the call.";

@@ -253,3 +253,70 @@ def test_an_incoming_twilio_call_joins_the_queue_and_its_conference(client, cent
     assert call.engagement.queue == centre.sales and call.engagement.visitor.phone_number == "+442079460958"
     assert Leg.objects.get(call=call, kind=Leg.Kind.CUSTOMER).provider_leg_id == "CA-IN"
     assert Leg.objects.get(call=call, kind=Leg.Kind.OPERATOR).operator == centre.a  # routed and ringing
+
+
+# --- handing the call to an outside number ---------------------------------------------------------
+
+
+def requests_made(http) -> list[tuple[str, str, dict]]:
+    return [(r["method"], r["uri"].split(f"/2010-04-01/Accounts/{ACCOUNT}")[1], r["data"]) for r in http.requests]
+
+
+def conference_completed(http) -> bool:
+    return any(
+        path == "/Conferences/CF-1.json" and data.get("Status") == "completed" for _, path, data in requests_made(http)
+    )
+
+
+@pytest.fixture
+def number_consult(centre, twilio_http):
+    """A answered a call on Twilio (conference CF-1) and consults +12025550123 (dialled as CA-OUT)."""
+    centre.sales.cold_transfer_allowed = True
+    centre.sales.save()
+    call = centre.answered_call()
+    Call.objects.filter(pk=call.pk).update(provider_call_id="CF-1")
+    Leg.objects.filter(call=call, kind=Leg.Kind.CUSTOMER).update(provider_leg_id="CA-CUSTOMER")
+    Leg.objects.filter(call=call, kind=Leg.Kind.OPERATOR).update(provider_leg_id="CA-ALICE")
+    leg = services.start_consult(call_id=call.pk, operator=centre.a, phone_number="+12025550123")
+    Leg.objects.filter(pk=leg.pk).update(provider_leg_id="CA-OUT")
+    return call
+
+
+@pytest.mark.django_db(transaction=True)
+def test_releasing_to_a_number_drops_only_the_operator_and_never_completes_the_conference(
+    client, centre, twilio_http, number_consult
+):
+    call = number_consult
+    answered = {"CallSid": "CA-OUT", "CallStatus": "in-progress", "SequenceNumber": "1"}
+    assert post(client, answered, sign(answered)).status_code == 204
+    services.conference(call_id=call.pk, operator=centre.a)
+    twilio_http.requests.clear()
+    services.release_call(call_id=call.pk, operator=centre.a)
+    # Only A's participant leaves; the customer and the number stay in the conference.
+    assert requests_made(twilio_http) == [("DELETE", "/Conferences/CF-1/Participants/CA-ALICE.json", {})]
+    assert not conference_completed(twilio_http)
+    # When the number hangs up later, the customer would be alone: now the conference ends.
+    twilio_http.requests.clear()
+    gone = {"CallSid": "CA-OUT", "CallStatus": "completed", "SequenceNumber": "2"}
+    assert post(client, gone, sign(gone)).status_code == 204
+    assert conference_completed(twilio_http)
+    assert not Leg.objects.filter(call=call, state__in=Leg.OPEN_STATES).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cold_transfer_to_a_ringing_number_keeps_the_customer_held_for_it_on_twilio(
+    client, centre, twilio_http, number_consult
+):
+    call = number_consult
+    twilio_http.requests.clear()
+    services.cold_transfer(call_id=call.pk, operator=centre.a)
+    assert requests_made(twilio_http) == [("DELETE", "/Conferences/CF-1/Participants/CA-ALICE.json", {})]
+    # The number answers (signed callback): the customer comes off hold to talk to it.
+    twilio_http.requests.clear()
+    answered = {"CallSid": "CA-OUT", "CallStatus": "in-progress", "SequenceNumber": "1"}
+    assert post(client, answered, sign(answered)).status_code == 204
+    assert requests_made(twilio_http) == [
+        ("POST", "/Conferences/CF-1/Participants/CA-CUSTOMER.json", {"Hold": "false"})
+    ]
+    assert not conference_completed(twilio_http)
+    assert Call.objects.get(pk=call.pk).mode == Call.Mode.OUTSIDE
