@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 
 from .presence import Media
 
@@ -147,6 +149,11 @@ class Message(models.Model):
             models.CheckConstraint(
                 condition=~Q(sender="operator") | Q(operator__isnull=False), name="message_operator_has_author"
             ),
+            # The services refuse longer text; the database refuses it from anywhere else (raw SQL, a shell).
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("body"), settings.MESSAGE_MAX_LENGTH),
+                name="message_body_within_limit",
+            ),
         ]
 
     def __str__(self):
@@ -171,6 +178,9 @@ class Note(models.Model):
         ordering = ["engagement", "created_at"]
         constraints = [
             models.CheckConstraint(condition=Q(source__in=["manual", "transfer", "system"]), name="note_source_valid"),
+            models.CheckConstraint(
+                condition=LessThanOrEqual(Length("body"), settings.MESSAGE_MAX_LENGTH), name="note_body_within_limit"
+            ),
         ]
 
     def __str__(self):

@@ -5,7 +5,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Message, Ownership
-from tests.factories import EngagementFactory, MessageFactory, OperatorFactory, QueueFactory
+from tests.factories import EngagementFactory, MessageFactory, NoteFactory, OperatorFactory, QueueFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -80,3 +80,13 @@ def test_message_sender_must_be_known():
     message = MessageFactory()
     with pytest.raises(IntegrityError), transaction.atomic():
         Message.objects.filter(pk=message.pk).update(sender="robot")
+
+
+@pytest.mark.parametrize("factory", [MessageFactory, NoteFactory], ids=["message", "note"])
+def test_message_and_note_bodies_are_at_most_the_apps_limit(factory, settings):
+    limit = settings.MESSAGE_MAX_LENGTH
+    row = factory(body="é" * limit)  # the limit counts characters, not bytes
+    with pytest.raises(IntegrityError), transaction.atomic():
+        type(row).objects.filter(pk=row.pk).update(body="x" * (limit + 1))
+    with pytest.raises(IntegrityError), transaction.atomic():
+        factory(body="x" * (limit + 1))
