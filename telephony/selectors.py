@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db.models import Q
 
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue
-from helpdesk.selectors import queue_stats
+from helpdesk.selectors import QueueStats, queue_stats
+from helpdesk.services.routing import candidate_availabilities
 
 from .models import Call, Leg
 
@@ -92,10 +93,21 @@ class OperatorTarget:
         return self.status == Availability.Status.AVAILABLE and self.load < self.capacity
 
 
-def skill_targets(*, operator: Operator):
-    """Voice skills of the operator's site with waiting counts and available operators."""
+def skill_targets(*, operator: Operator) -> list[QueueStats]:
+    """Voice skills of the operator's site with waiting counts and how many operators could take
+    a consult from `operator` now: the ones `start_consult` would pick from (available on voice,
+    under capacity), never the asking operator themself."""
     queues = Queue.objects.filter(site_id=operator.site_id, media=Media.VOICE).order_by("name")
-    return queue_stats(queues=queues)
+    return [
+        replace(
+            stat,
+            available_operators=candidate_availabilities(queue=stat.queue, exclude_operator_ids=(operator.pk,))
+            .values("operator")
+            .distinct()
+            .count(),
+        )
+        for stat in queue_stats(queues=queues)
+    ]
 
 
 def operator_targets(*, operator: Operator, search: str = "") -> list[OperatorTarget]:

@@ -77,6 +77,22 @@ def test_picker_lists_skills_with_waiting_and_operators_with_voice_availability(
     assert len(data["operators"]) == 2
 
 
+def test_a_skills_available_count_never_includes_the_asking_operator(client, centre):
+    """B serves Resolution Specialists with C: B sees 1 available there (C), never themself; once C
+    is busy on a call, 0 — as start_consult would find (no_agent), not "1 available" that is B."""
+    client.force_login(centre.b.user)
+    skills = {s["name"]: s for s in client.get("/phone/api/targets/").json()["skills"]}
+    assert skills["Resolution Specialists"]["available_operators"] == 1
+    assert skills["Sales line"]["available_operators"] == 1  # A, who serves it
+
+    services.answer_leg(
+        leg_id=services.start_consult(call_id=centre.answered_call().pk, operator=centre.a, operator_id=centre.c.pk).pk,
+        operator=centre.c,
+    )  # C is talking on a consult: at capacity
+    skills = {s["name"]: s for s in client.get("/phone/api/targets/").json()["skills"]}
+    assert skills["Resolution Specialists"]["available_operators"] == 0
+
+
 def test_voice_availability_is_set_from_the_phone(alice, centre):
     answer = post(alice, "/phone/api/availability/", {"status": "away"})
     assert answer.json()["status"] == "away"
