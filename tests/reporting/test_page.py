@@ -104,3 +104,23 @@ def test_start_after_end_shows_its_error_and_reports_the_default_range(world, cl
     assert "Pick at most" not in response.content.decode()
     days = response.context["scope"].days
     assert (days[0], days[-1], len(days)) == (date(2025, 3, 2), date(2026, 3, 3), 367)
+
+
+def test_a_decline_reason_with_a_script_is_shown_escaped(world, client):
+    """An operator's free-text decline reason reaches the manager's page (Decline reasons chart): as text only."""
+    from tests.reporting.test_transfer_and_call_metrics import make_transfer, offer
+
+    payload = "<script>alert('decline')</script>"
+    attribute = '"><img src=x onerror=alert(2)>'
+    transfer = make_transfer(
+        world.engagements["e1"], world.op1, state="declined", requested=40, answered=45, target=world.op2
+    )
+    offer(transfer, world.op2, "declined", payload)
+    offer(transfer, world.op2, "declined", attribute)
+    client.force_login(world.manager)
+    html = client.get(reverse("reporting:page") + RANGE).content.decode()
+    chart = html[html.index('aria-label="Decline reasons"') :]
+    chart = chart[: chart.index("</svg>")]
+    assert "&lt;script&gt;alert(&#x27;decline&#x27;)&lt;/script&gt;" in chart
+    assert "&quot;&gt;&lt;img src=x onerror=alert(2)&gt;" in chart
+    assert payload not in html and "<img src=x" not in html and "alert('decline')" not in html
