@@ -20,7 +20,12 @@ from django.conf import settings
 from . import async_db, events, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
-from .rate_limits import aallow_visitor_message, allow_visitor_message, aoperator_frame_refused
+from .rate_limits import (
+    aallow_visitor_message,
+    allow_visitor_message,
+    aoperator_frame_refused,
+    avisitor_frame_refused,
+)
 from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
 from .services.messages_async import apost_message
@@ -433,6 +438,12 @@ class VisitorConsumer(ChatConsumer):
         await self.send_frame(hello)
         await self.send_catch_up(catch)
         self.set_baseline(self.engagement_id, hello["last_seq"])
+
+    async def check_rate_limit(self, frame_type: str) -> None:
+        """`typing` and `resume` count against small per-engagement limits (messages are limited
+        where they are posted, in the same trip as the post)."""
+        if await avisitor_frame_refused(engagement_id=self.engagement_id, frame_type=frame_type):
+            raise ChatError("rate_limited", f"You are sending '{frame_type}' frames too fast; wait a moment.")
 
     async def handle_message_send(self, frame: dict) -> None:
         if not async_db.available():

@@ -130,6 +130,38 @@ async def aallow_visitor_message(*, engagement_id: int, now: float | None = None
     return await aallow([_visitor_counter(engagement_id)], [settings.VISITOR_MESSAGES_PER_MINUTE], now=now) == 0
 
 
+# Other visitor frames, per engagement per minute (sliding window). Typing goes at most every 3 s while
+# keys are pressed plus a stop after each pause or send; resume is sent on reconnect only (the socket's
+# query string carries the usual starting point). A project can override any entry with the
+# VISITOR_FRAME_LIMITS setting (an optional dict merged over these).
+DEFAULT_VISITOR_FRAME_LIMITS = {
+    "typing": 60,
+    "resume": 20,
+}
+
+
+def visitor_frame_limits() -> dict[str, int]:
+    return {**DEFAULT_VISITOR_FRAME_LIMITS, **getattr(settings, "VISITOR_FRAME_LIMITS", {})}
+
+
+async def avisitor_frame_refused(*, engagement_id: int, frame_type: str, now: float | None = None) -> bool:
+    """Count one `typing` or `resume` frame of an engagement's visitor against `visitor_frame_limits()`
+    (per engagement, over all its sockets and processes); True if it is past the limit. Frames without
+    a limit here (messages have their own) are never refused.
+
+    With Redis unreachable the frame is let through (and logged): a typing signal cannot be sent then
+    anyway, and `resume` is how a visitor recovers what a publish lost during the outage.
+    """
+    limit = visitor_frame_limits().get(frame_type)
+    if limit is None:
+        return False
+    try:
+        return await aallow([f"visitor-rate:{engagement_id}:{frame_type}"], [limit], now=now) != 0
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+        logger.warning("Visitor rate limit not checked (Redis unreachable): %r", error)
+        return False
+
+
 # --- Operators ------------------------------------------------------------------------------------
 
 ALL_FRAMES = "*"

@@ -526,6 +526,64 @@ def test_logging_out_closes_the_operators_open_sockets(client):
     run(scenario())
 
 
+# --- Visitor typing and resume limits ----------------------------------------------------------------
+
+
+def test_visitor_typing_and_resume_past_their_limit_get_rate_limited(settings):
+    settings.VISITOR_FRAME_LIMITS = {"typing": 3, "resume": 2}
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+    other = start_chat(queue=queue, visitor_name="W")
+
+    async def scenario():
+        console = await operator_socket(operator.user)
+        await connect(console)
+        await drain(console)
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        for i in range(5):
+            await send(visitor, {"type": "typing", "typing": i % 2 == 0, "ref": f"t{i}"})
+        errors = [f for f in await drain(visitor, quiet=0.5) if f["type"] == "error"]
+        assert [(f["code"], f["ref"]) for f in errors] == [("rate_limited", "t3"), ("rate_limited", "t4")]
+        assert "'typing' frames too fast" in errors[0]["message"]
+        typing = [f for f in await drain(console) if f["type"] == "typing" and f["engagement_id"] == engagement.pk]
+        assert [f["typing"] for f in typing] == [True, False, True]  # the refused ones were not passed on
+
+        for i in range(3):
+            await send(visitor, {"type": "resume", "last_seq": 0, "ref": f"r{i}"})
+        errors = [f for f in await drain(visitor, quiet=0.5) if f["type"] == "error"]
+        assert [(f["code"], f["ref"]) for f in errors] == [("rate_limited", "r2")]
+
+        # Messages keep their own limit; another engagement's visitor has their own budget.
+        await send(visitor, {"type": "message.send", "body": "still here"})
+        assert (await receive_until(visitor, "message"))["body"] == "still here"
+        neighbour = visitor_socket(other)
+        await connect(neighbour)
+        await send(neighbour, {"type": "typing", "typing": True, "ref": "mine"})
+        assert [f for f in await drain(neighbour) if f["type"] == "error"] == []
+        for socket in (visitor, neighbour, console):
+            await socket.disconnect()
+
+    run(scenario())
+
+
+def test_default_visitor_limits_let_a_fast_typist_through():
+    """A minute of a fast typist: a typing start every 3 s and a stop after each of 20 sends."""
+    queue, operator = make_chat_setup()
+    engagement = start_chat(queue=queue, visitor_name="V")
+
+    async def scenario():
+        visitor = visitor_socket(engagement)
+        await connect(visitor)
+        for i in range(40):
+            await send(visitor, {"type": "typing", "typing": i % 2 == 0})
+        await send(visitor, {"type": "resume", "last_seq": 0})
+        assert [f for f in await drain(visitor, quiet=0.5) if f["type"] == "error"] == []
+        await visitor.disconnect()
+
+    run(scenario())
+
+
 # --- Operator rate limits (finding R5) ---------------------------------------------------------------
 
 
