@@ -820,6 +820,24 @@ def _register_transfer_and_call_metrics() -> None:
             metric_rows(call_columns, lambda scope: metrics.call_metrics(scope=scope, by="day")),
         )
     )
+    # Every other breakdown too ("metrics_transfers" and "metrics_calls" above are the by-day ones).
+    for by in metrics.GROUPINGS:
+        register(
+            Dataset(
+                f"metrics_transfers_by_{by}",
+                f"Transfer outcomes by {by}",
+                tuple(header for _, header in transfer_columns),
+                metric_rows(transfer_columns, lambda scope, by=by: metrics.transfer_metrics(scope=scope, by=by)),
+            )
+        )
+        register(
+            Dataset(
+                f"metrics_calls_by_{by}",
+                f"Call figures by {by}",
+                tuple(header for _, header in call_columns),
+                metric_rows(call_columns, lambda scope, by=by: metrics.call_metrics(scope=scope, by=by)),
+            )
+        )
 
 
 _register_transfer_and_call_metrics()
