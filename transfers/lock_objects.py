@@ -6,14 +6,17 @@ from .models import Transfer
 
 
 def lock_transfer(transfer_id: int) -> Transfer:
-    """Lock one transfer row; call inside transaction.atomic() (after the engagement lock, if any)."""
-    return (
-        Transfer.objects.select_for_update(of=("self",))
-        .select_related(
-            "engagement", "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to"
-        )
-        .get(pk=transfer_id)
-    )
+    """Lock one transfer row; call inside transaction.atomic() (after the engagement lock, if any).
+
+    Lock first, read with its relations after: a locking read that waited for another transaction
+    re-checks only the locked row, so related rows joined into the same statement can be stale
+    (a queue offer that moved on while we waited came back with `offered_to_id` of the new operator
+    but `offered_to` None). The second statement sees everything as committed once we hold the lock.
+    """
+    Transfer.objects.select_for_update().only("pk").get(pk=transfer_id)
+    return Transfer.objects.select_related(
+        "engagement", "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to"
+    ).get(pk=transfer_id)
 
 
 def lock_open_transfers_of(engagement_id: int) -> list[Transfer]:

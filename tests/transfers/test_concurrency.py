@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Ownership
@@ -43,29 +43,102 @@ def race(*acts):
     return results
 
 
+def waiting_for_locks() -> int:
+    """Backends of this test database waiting for a lock right now."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        )
+        return cursor.fetchone()[0]
+
+
+def race_behind_lock(transfer_id, *acts, ordered: bool = False):
+    """Like `race`, but every act is already queued on the transfer's row lock (held meanwhile by
+    another transaction) before any may run: when it is let go they truly contend, in whatever order
+    PostgreSQL grants it. Asserts that they all waited, so the race cannot pass by running one by one.
+
+    `ordered`: the acts join the queue one after the other, so the first given gets the lock first and
+    the others run on a row that changed while they waited.
+    """
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with transaction.atomic():
+                Transfer.objects.select_for_update().get(pk=transfer_id)
+                held.set()
+                release.wait(20)
+        finally:
+            connection.close()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    assert held.wait(10)
+    results: list = [None] * len(acts)
+
+    def until_waiting(count):
+        deadline = time.monotonic() + 10
+        while waiting_for_locks() < count and time.monotonic() < deadline:
+            time.sleep(0.005)
+        return waiting_for_locks()
+
+    if ordered:
+        racers = []
+        for index, act in enumerate(acts):
+            racer = threading.Thread(target=lambda i=index, a=act: results.__setitem__(i, race(a)[0]))
+            racer.start()
+            racers.append(racer)
+            until_waiting(index + 1)
+    else:
+        racers = [threading.Thread(target=lambda: results.__setitem__(slice(None), race(*acts)))]
+        racers[0].start()
+    queued = until_waiting(len(acts))
+    release.set()
+    holder.join(20)
+    for racer in racers:
+        racer.join(40)
+    assert queued >= len(acts), f"only {queued} of {len(acts)} acts waited for the lock"
+    return results
+
+
 def overdue(transfer_id):
     past = timezone.now() - timedelta(seconds=1)
     Transfer.objects.filter(pk=transfer_id).update(expires_at=past)
     TransferOffer.objects.filter(transfer_id=transfer_id, outcome="pending").update(expires_at=past)
 
 
-def test_second_accept_of_queue_offer_is_told_it_was_taken(engagement, alice, bob, carol, team, site):
-    """Bob's offer timed out and moved to Carol just as both press Accept: one wins, the other is told."""
-    from tests.factories import QueueFactory
+def test_two_accepts_of_the_current_queue_offer_one_wins_the_other_is_refused(
+    engagement, alice, bob, carol, team, site
+):
+    """Bob's offer timed out and moved to Carol. Carol, Bob (asked before) and Dave (never asked) press
+    Accept at the same moment, all queued on the row lock: Carol gets it, whatever the order; Bob is
+    told it was taken, Dave that it was not offered to him (or taken, if Carol went first)."""
+    from tests.factories import OperatorFactory, QueueFactory
 
     billing = QueueFactory(site=site, name="Billing chat", teams=[team])
     Availability.objects.filter(operator=bob, media="chat").update(idle_since=timezone.now() - timedelta(hours=1))
-    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=billing.pk)
-    overdue(transfer.pk)
-    services.expire_transfer(transfer_id=transfer.pk)
-    results = race(
-        lambda: services.accept_transfer(transfer_id=transfer.pk, operator=bob).state,
-        lambda: services.accept_transfer(transfer_id=transfer.pk, operator=carol).state,
-    )
-    assert results == [("error", "already_taken"), ("ok", "accepted")]
-    transfer.refresh_from_db()
-    assert transfer.accepted_by == carol
-    assert TransferOffer.objects.filter(transfer=transfer, outcome="accepted").count() == 1
+    dave = OperatorFactory(site=site, display_name="Dave Dunn", available=["chat"])  # not in the team
+    for _ in range(3):
+        transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=billing.pk)
+        overdue(transfer.pk)
+        services.expire_transfer(transfer_id=transfer.pk)
+        assert Transfer.objects.get(pk=transfer.pk).offered_to == carol
+        carol_result, bob_result, dave_result = race_behind_lock(
+            transfer.pk,
+            lambda t=transfer: services.accept_transfer(transfer_id=t.pk, operator=carol).state,
+            lambda t=transfer: services.accept_transfer(transfer_id=t.pk, operator=bob).state,
+            lambda t=transfer: services.accept_transfer(transfer_id=t.pk, operator=dave).state,
+        )
+        assert carol_result == ("ok", "accepted")
+        assert bob_result == ("error", "already_taken")
+        assert dave_result in (("error", "not_offered"), ("error", "already_taken"))
+        transfer.refresh_from_db()
+        assert (transfer.state, transfer.accepted_by) == ("accepted", carol)
+        assert list(transfer.offers.values_list("operator", "outcome").order_by("offered_at")) == [
+            (bob.pk, "expired"),
+            (carol.pk, "accepted"),
+        ]
+        services.cancel_transfer(transfer_id=transfer.pk, operator=alice)  # next round
 
 
 def test_two_accepts_of_one_offer_from_two_tabs_accept_it_once(engagement, alice, bob):
@@ -151,3 +224,99 @@ def test_visitor_leaving_during_transfer_now_never_hands_over_an_ended_chat(enga
         assert transfer.state == "cancelled" and transfer.end_reason == "visitor_left"
     assert Availability.objects.get(operator=bob, media="chat").load == 0
     assert Availability.objects.get(operator=alice, media="chat").load == 0
+
+
+def test_decline_racing_expiry_has_exactly_one_outcome(engagement, alice, bob):
+    """The deadline passed as Bob clicks Decline: decline and expiry both wait on the row, one decides."""
+    outcomes = set()
+    for _ in range(4):
+        transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+        overdue(transfer.pk)
+        decline_result, expire_result = race_behind_lock(
+            transfer.pk,
+            lambda t=transfer: services.decline_transfer(transfer_id=t.pk, operator=bob, reason="Busy").state,
+            lambda t=transfer: services.expire_transfer(transfer_id=t.pk) is not None,
+        )
+        transfer.refresh_from_db()
+        outcomes.add(transfer.state)
+        [offer] = transfer.offers.all()
+        if transfer.state == "declined":
+            assert decline_result == ("ok", "declined") and expire_result == ("ok", False)
+            assert (transfer.end_reason, transfer.reason_text, offer.outcome) == ("declined", "Busy", "declined")
+            assert transfer.expired_by == ""
+        else:
+            assert transfer.state == "expired"
+            assert decline_result == ("error", "no_longer_open") and expire_result == ("ok", True)
+            assert (transfer.end_reason, offer.outcome) == ("not_answered", "expired")
+        assert transfer.ended_at is not None
+    assert outcomes <= {"declined", "expired"}
+
+
+def test_decline_racing_cancel_has_exactly_one_outcome(engagement, alice, bob):
+    for _ in range(4):
+        transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+        decline_result, cancel_result = race_behind_lock(
+            transfer.pk,
+            lambda t=transfer: services.decline_transfer(transfer_id=t.pk, operator=bob).state,
+            lambda t=transfer: services.cancel_transfer(transfer_id=t.pk, operator=alice).state,
+        )
+        transfer.refresh_from_db()
+        [offer] = transfer.offers.all()
+        if transfer.state == "declined":
+            assert decline_result == ("ok", "declined") and cancel_result == ("error", "no_longer_open")
+            assert offer.outcome == "declined"
+        else:
+            assert (transfer.state, transfer.end_reason) == ("cancelled", "initiator_cancelled")
+            assert cancel_result == ("ok", "cancelled") and decline_result == ("error", "no_longer_open")
+            assert offer.outcome == "withdrawn"
+
+
+def test_decline_racing_cancel_of_a_queue_transfer_leaves_nobody_asked(engagement, alice, bob, carol, team, site):
+    """A declined queue offer moves on; a cancel at the same moment must not leave the next offer open."""
+    from tests.factories import QueueFactory
+
+    billing = QueueFactory(site=site, name="Billing chat", teams=[team])
+    Availability.objects.filter(operator=bob, media="chat").update(idle_since=timezone.now() - timedelta(hours=1))
+    for _ in range(3):
+        transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=billing.pk)
+        decline_result, cancel_result = race_behind_lock(
+            transfer.pk,
+            lambda t=transfer: services.decline_transfer(transfer_id=t.pk, operator=bob).state,
+            lambda t=transfer: services.cancel_transfer(transfer_id=t.pk, operator=alice).state,
+        )
+        transfer.refresh_from_db()
+        assert cancel_result == ("ok", "cancelled"), (decline_result, cancel_result)
+        assert (transfer.state, transfer.end_reason) == ("cancelled", "initiator_cancelled")
+        assert not transfer.offers.filter(outcome="pending").exists()
+        offers = list(transfer.offers.values_list("operator", "outcome").order_by("offered_at"))
+        if decline_result == ("ok", "requested"):  # declined first: Carol was asked, then withdrawn
+            assert offers == [(bob.pk, "declined"), (carol.pk, "withdrawn")]
+        else:
+            assert decline_result == ("error", "no_longer_open")
+            assert offers == [(bob.pk, "withdrawn")]
+
+
+@pytest.mark.parametrize("decline_first", [True, False], ids=["decline first", "cancel first"])
+def test_cancel_waiting_behind_a_decline_that_moved_the_queue_offer_on(
+    engagement, alice, bob, carol, team, site, decline_first
+):
+    """Both orders, forced: the act that waited runs on a transfer changed meanwhile (regression: the
+    cancel that waited behind the decline read the new `offered_to_id` with a stale `offered_to`)."""
+    from tests.factories import QueueFactory
+
+    billing = QueueFactory(site=site, name="Billing chat", teams=[team])
+    Availability.objects.filter(operator=bob, media="chat").update(idle_since=timezone.now() - timedelta(hours=1))
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=billing.pk)
+    decline = lambda: services.decline_transfer(transfer_id=transfer.pk, operator=bob).state  # noqa: E731
+    cancel = lambda: services.cancel_transfer(transfer_id=transfer.pk, operator=alice).state  # noqa: E731
+    if decline_first:
+        decline_result, cancel_result = race_behind_lock(transfer.pk, decline, cancel, ordered=True)
+        assert decline_result == ("ok", "requested")
+    else:
+        cancel_result, decline_result = race_behind_lock(transfer.pk, cancel, decline, ordered=True)
+        assert decline_result == ("error", "no_longer_open")
+    assert cancel_result == ("ok", "cancelled")
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason) == ("cancelled", "initiator_cancelled")
+    expected = [(bob.pk, "declined"), (carol.pk, "withdrawn")] if decline_first else [(bob.pk, "withdrawn")]
+    assert list(transfer.offers.values_list("operator", "outcome").order_by("offered_at")) == expected
