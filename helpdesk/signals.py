@@ -14,6 +14,11 @@ from django.dispatch import Signal, receiver
 # ("offline", "away", "busy", "logged_out"). Pending transfer offers to them are cancelled.
 operator_became_unavailable = Signal()
 
+# An operator's load on a media reached their capacity (routing or a hand-over gave them a chat):
+# sent with operator, media, while the availability row is locked. Pending transfer offers to them
+# on that media are withdrawn ("at capacity").
+operator_reached_capacity = Signal()
+
 # An engagement ended (visitor left, operator ended, caller hung up): sent with engagement, reason.
 engagement_ended = Signal()
 

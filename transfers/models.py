@@ -48,6 +48,8 @@ class EndReason(models.TextChoices):
     """Why a transfer (or one offer of it) did not go ahead; the initiator's popup shows the label."""
 
     DECLINED = "declined", "Declined"
+    # A queue transfer every operator serving the queue declined (ADR 0001, "a queue nobody takes").
+    ALL_DECLINED = "all_declined", "Everyone in the queue declined"
     NOT_ANSWERED = "not_answered", "Not answered in time"
     OFFLINE = "offline", "Operator went offline"
     LOGGED_OUT = "logged_out", "Operator logged out"

@@ -1,4 +1,4 @@
-"""Reactions to the core's signals: a target who becomes unavailable, an engagement that ends."""
+"""Reactions to the core's signals: a target who becomes unavailable or fills up, an engagement that ends."""
 
 from __future__ import annotations
 
@@ -20,6 +20,19 @@ def on_operator_became_unavailable(sender, *, operator, media, reason, **kwargs)
         services.cancel_offers_to_unavailable_operator(operator_id=operator_id, media=media, reason=reason)
 
     transaction.on_commit(cancel, robust=True)
+
+
+def on_operator_reached_capacity(sender, *, operator, media, **kwargs) -> None:
+    """Routing (or a hand-over) filled the operator up: offers to them stop as `at_capacity`, after commit.
+
+    After commit for the same reason as above: the core holds the availability row lock here.
+    """
+    operator_id = operator.pk
+
+    def withdraw():
+        services.withdraw_offers_from_operator_at_capacity(operator_id=operator_id, media=media)
+
+    transaction.on_commit(withdraw, robust=True)
 
 
 def on_engagement_ended(sender, *, engagement, reason, **kwargs) -> None:

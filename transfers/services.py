@@ -13,14 +13,15 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
+from helpdesk import events as core_events
 from helpdesk.errors import ChatError
-from helpdesk.lock_objects import lock_engagement
+from helpdesk.lock_objects import free_availabilities, lock_engagement
 from helpdesk.models import Availability, Engagement, Media, Note, Operator, Queue
 from helpdesk.services.engagements import add_note, clean_text, hand_over, post_system_message
-from helpdesk.services.routing import pick_free_availability
+from helpdesk.services.routing import candidate_availabilities, pick_free_availability
 
 from . import events
 from .errors import TransferError, TransferErrorCode
@@ -107,24 +108,85 @@ def _close_pending_offer(transfer: Transfer, *, outcome: str, reason: str = "", 
     events.offer_ended(transfer, operator_id=transfer.offered_to_id, outcome=outcome, reason=reason)
 
 
-def _offer_to_next_in_queue(transfer: Transfer) -> TransferOffer | None:
-    """Offer a queue transfer to the first free operator of the queue (routing's rule) not asked yet.
+def _queue_changed(transfer: Transfer) -> None:
+    """A queue transfer started or stopped waiting: the queue's site gets fresh counts (on commit), and
+    initiators of other waiting transfers resync their position from that frame."""
+    core_events.queues_changed(transfer.target_queue.site_id)
 
-    Nobody free: the transfer waits in the queue (no offer, no deadline) until the sweep finds someone.
+
+def _decliners(transfer: Transfer) -> set[int]:
+    return set(transfer.offers.filter(outcome=TransferOffer.Outcome.DECLINED).values_list("operator_id", flat=True))
+
+
+def _pick_next_in_queue(transfer: Transfer) -> Availability | None:
+    """Lock the availability of the next operator to ask, or None if nobody of the queue is free.
+
+    Policy (ADR 0001, "a queue nobody takes"): never the initiator or the owner; never again an
+    operator who declined this transfer; operators not asked yet first (routing's rule: available,
+    under capacity, longest idle first); then operators whose offer expired or was withdrawn, the
+    one asked longest ago first, so two who let it ring take turns.
     """
-    asked = set(transfer.offers.values_list("operator_id", flat=True))
-    exclude = tuple(asked | {transfer.initiator_id, transfer.engagement.owner_id or transfer.initiator_id})
-    availability = pick_free_availability(queue=transfer.target_queue, exclude_operator_ids=exclude)
-    if availability is None:
+    offers = transfer.offers.values("operator_id").annotate(last=Max("offered_at"))
+    last_asked = {row["operator_id"]: row["last"] for row in offers}
+    declined = _decliners(transfer)
+    never = {transfer.initiator_id, transfer.engagement.owner_id or transfer.initiator_id} | declined
+    queue = transfer.target_queue
+    availability = pick_free_availability(queue=queue, exclude_operator_ids=tuple(never | set(last_asked)))
+    if availability is not None:
+        return availability
+    again = candidate_availabilities(queue=queue, exclude_operator_ids=tuple(never))
+    for operator_id in sorted(
+        (op for op in again.values_list("operator_id", flat=True) if op in last_asked), key=last_asked.__getitem__
+    ):
+        availability = free_availabilities(again.filter(operator_id=operator_id)).first()
+        if availability is not None:
+            return availability
+    return None
+
+
+def _everyone_declined(transfer: Transfer) -> bool:
+    """Every operator serving the queue (but the initiator and the owner) declined this transfer."""
+    serving = set(
+        Operator.objects.filter(teams__queues=transfer.target_queue_id).values_list("pk", flat=True).distinct()
+    ) - {transfer.initiator_id, transfer.engagement.owner_id}
+    if not serving:
+        return False  # nobody serves it yet: it waits (a manager may staff it); the initiator may cancel
+    declined = _decliners(transfer)
+    return serving <= declined
+
+
+def _offer_to_next_in_queue(transfer: Transfer, *, fresh: bool = False) -> TransferOffer | None:
+    """Offer a queue transfer to the next operator of the queue (see `_pick_next_in_queue`).
+
+    Nobody free: the transfer waits in the queue (no offer, no deadline) until the sweep finds
+    someone. Everyone serving the queue declined: the transfer ends as declined (`all_declined`),
+    so the initiator gets the popup with Back instead of waiting forever. `fresh`: just requested.
+    """
+    was_waiting = not fresh and transfer.offered_to_id is None
+    availability = _pick_next_in_queue(transfer)
+    offer = None
+    if availability is not None:
+        offer = _offer_to(transfer, availability.operator)
+    else:
         Transfer.objects.filter(pk=transfer.pk).update(offered_to=None, expires_at=None)
         transfer.offered_to = None
         transfer.expires_at = None
-        return None
-    return _offer_to(transfer, availability.operator)
+        if _everyone_declined(transfer):
+            _move(
+                transfer,
+                TransferState.DECLINED,
+                end_reason=EndReason.ALL_DECLINED,
+                reason_text="",
+                answered_at=timezone.now(),
+            )
+    if was_waiting != (transfer.state == TransferState.REQUESTED and transfer.offered_to_id is None):
+        _queue_changed(transfer)
+    return offer
 
 
 def _end_offer_and_move_on(transfer: Transfer, *, outcome: str, reason: str, reason_text: str = "") -> None:
-    """An offer ended without acceptance: a queue transfer tries the next operator, an operator transfer stops."""
+    """An offer ended without acceptance: a queue transfer tries the next operator (or ends when everyone
+    declined), an operator transfer stops."""
     _close_pending_offer(transfer, outcome=outcome, reason=reason, reason_text=reason_text)
     now = timezone.now()
     if transfer.is_queue_transfer:
@@ -144,6 +206,8 @@ def _end_offer_and_move_on(transfer: Transfer, *, outcome: str, reason: str, rea
 def _cancel(transfer: Transfer, *, reason: str) -> None:
     """Stop an open transfer; a pending offer is withdrawn and an accepted target is told."""
     if transfer.state == TransferState.REQUESTED:
+        if transfer.is_queue_transfer and transfer.offered_to_id is None:
+            _queue_changed(transfer)  # it leaves the queue it waited in
         _close_pending_offer(transfer, outcome=TransferOffer.Outcome.WITHDRAWN, reason=reason)
     elif transfer.state == TransferState.ACCEPTED and transfer.accepted_by_id:
         events.offer_ended(
@@ -259,7 +323,7 @@ def request_transfer(
         if target_operator is not None:
             _offer_to(transfer, target_operator)
         else:
-            _offer_to_next_in_queue(transfer)
+            _offer_to_next_in_queue(transfer, fresh=True)
         events.transfer_updated(transfer)
     return transfer
 
@@ -430,12 +494,16 @@ def expire_due_operator_transfers(*, by: str, batch_size: int = 500) -> int:
 
 
 def offer_waiting_queue_transfer(*, transfer_id: int) -> Transfer | None:
-    """A queue transfer with nobody asked gets offered once someone of the queue is free."""
+    """A queue transfer waiting with nobody asked gets offered once someone of the queue is free.
+
+    It ends as declined (`all_declined`) if by now everyone serving the queue has declined it (the
+    team changed meanwhile). Returns the transfer if it moved (offered or ended), else None.
+    """
     with transaction.atomic():
         transfer = lock_transfer(transfer_id)
         if transfer.state != TransferState.REQUESTED or transfer.offered_to_id or not transfer.is_queue_transfer:
             return None
-        if _offer_to_next_in_queue(transfer) is None:
+        if _offer_to_next_in_queue(transfer) is None and transfer.state == TransferState.REQUESTED:
             return None
         events.transfer_updated(transfer)
     return transfer
@@ -536,6 +604,45 @@ def cancel_offers_to_unavailable_operator(*, operator_id: int, media: str, reaso
     return stopped
 
 
+def _offered_operator_is_full(transfer: Transfer) -> bool:
+    """The operator asked now has no room left on the engagement's media (read, not locked: lock order)."""
+    return Availability.objects.filter(
+        operator_id=transfer.offered_to_id, media=transfer.engagement.media, load__gte=F("capacity")
+    ).exists()
+
+
+def withdraw_offer_at_capacity(*, transfer_id: int) -> Transfer | None:
+    """The operator a transfer is offered to filled up (routing gave them a chat): stop asking them.
+
+    Reason `at_capacity`: an operator transfer is cancelled (the initiator's popup says why), a
+    queue transfer moves to the next operator. Does nothing (None) unless the transfer is still
+    requested and its offered operator is still full, so a chat that ended meanwhile, or the
+    receiver and the sweep both finding it, stop it once.
+    """
+    with transaction.atomic():
+        try:
+            transfer = lock_transfer(transfer_id)
+        except Transfer.DoesNotExist:
+            return None
+        if transfer.state != TransferState.REQUESTED or transfer.offered_to_id is None:
+            return None
+        if not _offered_operator_is_full(transfer):
+            return None
+        _end_offer_and_move_on(transfer, outcome=TransferOffer.Outcome.WITHDRAWN, reason=EndReason.AT_CAPACITY)
+    return transfer
+
+
+def withdraw_offers_from_operator_at_capacity(*, operator_id: int, media: str) -> int:
+    """An operator's load reached their capacity on `media`: every open offer to them stops (one
+    transaction per transfer, after the load change committed). Returns how many stopped."""
+    candidates = list(
+        Transfer.objects.filter(state=TransferState.REQUESTED, offered_to_id=operator_id, engagement__media=media)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    return sum(1 for transfer_id in candidates if withdraw_offer_at_capacity(transfer_id=transfer_id) is not None)
+
+
 def cancel_transfers_of_ended_engagement(*, engagement_id: int, reason: str) -> int:
     """The engagement ended (visitor left, operator ended): its open transfer is cancelled with that reason.
 
@@ -573,6 +680,19 @@ def expire_overdue_transfers(*, batch_size: int = 200) -> int:
     expired += sum(
         1 for transfer_id in not_handed_over if expire_hand_over(transfer_id=transfer_id, by="sweep") is not None
     )
+    # Offers to operators who filled up without the signal telling us (a manager lowered the capacity,
+    # a lost on-commit callback): stopped as at capacity.
+    full = Availability.objects.filter(
+        operator_id=OuterRef("offered_to_id"), media=OuterRef("engagement__media"), load__gte=F("capacity")
+    )
+    offered_to_full = list(
+        Transfer.objects.filter(state=TransferState.REQUESTED, offered_to__isnull=False)
+        .filter(Exists(full))
+        .order_by("pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    for transfer_id in offered_to_full:
+        withdraw_offer_at_capacity(transfer_id=transfer_id)
     waiting = list(
         Transfer.objects.filter(state=TransferState.REQUESTED, offered_to__isnull=True, target_queue__isnull=False)
         .order_by("requested_at")

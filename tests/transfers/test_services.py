@@ -634,6 +634,164 @@ def test_queue_position_counts_visitors_and_transfers_waiting_before(alice, bob,
     assert transfer_queue_position(transfer=second) == 3
 
 
+# --- a queue nobody takes (ADR 0001): decliners are not asked again, the others take turns ---------
+
+
+def idle_order(*operators):
+    """The first operator given is the longest idle, then the next, ..."""
+    for number, operator in enumerate(operators):
+        Availability.objects.filter(operator=operator, media="chat").update(
+            idle_since=timezone.now() - timedelta(minutes=10 - number)
+        )
+
+
+def offers_of(transfer):
+    return [(o.operator, o.outcome) for o in transfer.offers.order_by("offered_at", "pk")]
+
+
+def test_operator_who_declined_a_queue_transfer_is_not_asked_again(engagement, alice, bob, carol, queue_b, frames):
+    idle_order(bob, carol)
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk)
+    services.decline_transfer(transfer_id=transfer.pk, operator=bob, reason="Not my skill")
+    make_overdue(transfer)
+    services.expire_transfer(transfer_id=transfer.pk)
+    transfer.refresh_from_db()
+    # Carol let it ring, Bob said no: Carol is asked again (still the only one who may take it), Bob never.
+    assert transfer.state == "requested" and transfer.offered_to == carol
+    assert offers_of(transfer) == [(bob, "declined"), (carol, "expired"), (carol, "pending")]
+    services.expire_overdue_transfers()  # nothing overdue: the sweep leaves it with Carol
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == carol
+
+
+def test_expired_or_withdrawn_operators_are_asked_again_after_the_others_longest_ago_first(
+    engagement, alice, bob, carol, queue_b, frames, django_capture_on_commit_callbacks
+):
+    dave = OperatorFactory(site=queue_b.site, teams=list(queue_b.teams.all()), available=["chat"])
+    idle_order(bob, carol, dave)
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk)
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == bob
+    make_overdue(transfer)
+    services.expire_transfer(transfer_id=transfer.pk)
+    # Carol has not been asked yet: she comes before Bob, although Bob has been idle longer.
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == carol
+    make_overdue(transfer)
+    services.expire_transfer(transfer_id=transfer.pk)
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == dave
+    with django_capture_on_commit_callbacks(execute=True):
+        set_availability(operator=dave, media="chat", status="away")  # withdrawn: Dave may be asked again later
+    # Everyone was asked once: Bob, asked longest ago, is asked again.
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == bob
+    make_overdue(transfer)
+    services.expire_transfer(transfer_id=transfer.pk)
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == carol
+    set_status(dave, Availability.Status.AVAILABLE)
+    services.decline_transfer(transfer_id=transfer.pk, operator=carol)
+    transfer.refresh_from_db()
+    assert transfer.offered_to == dave  # back and asked longer ago than Bob
+    assert offers_of(transfer) == [
+        (bob, "expired"),
+        (carol, "expired"),
+        (dave, "withdrawn"),
+        (bob, "expired"),
+        (carol, "declined"),
+        (dave, "pending"),
+    ]
+    services.accept_transfer(transfer_id=transfer.pk, operator=dave)
+    assert Transfer.objects.get(pk=transfer.pk).state == "accepted"
+
+
+def test_queue_transfer_everyone_declined_ends_declined_and_the_initiator_is_told(
+    engagement, alice, bob, carol, queue_b, frames
+):
+    idle_order(bob, carol)
+    transfer = services.request_transfer(
+        engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk, warm_message="Refund, verified"
+    )
+    services.decline_transfer(transfer_id=transfer.pk, operator=bob, reason="Lunch")
+    assert Transfer.objects.get(pk=transfer.pk).state == "requested"
+    services.decline_transfer(transfer_id=transfer.pk, operator=carol, reason="Not my skill")
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason, transfer.reason_text) == ("declined", "all_declined", "")
+    assert transfer.offered_to is None and transfer.expires_at is None
+    assert transfer.answered_at and transfer.ended_at
+    assert offers_of(transfer) == [(bob, "declined"), (carol, "declined")]
+    told = frames.to(alice, "transfer.updated")[-1]["transfer"]
+    assert (told["state"], told["end_reason"], told["end_reason_label"]) == (
+        "declined",
+        "all_declined",
+        "Everyone in the queue declined",
+    )
+    assert told["target_name"] == "Billing chat" and told["waiting_in_queue"] is False
+    assert told["warm_message"] == "Refund, verified"  # kept for Back and the next target
+    assert [f["outcome"] for f in frames.to(carol, "transfer.offer_ended")] == ["declined"]
+    # Back: the engagement may be transferred again, and the warm message is the same note.
+    again = request_to(bob, engagement, alice, warm_message="Refund, verified")
+    assert again.note_id == transfer.note_id
+
+
+def test_queue_transfer_waits_while_someone_who_has_not_declined_is_away(
+    engagement, alice, bob, carol, queue_b, frames
+):
+    set_status(carol, Availability.Status.AWAY)
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk)
+    services.decline_transfer(transfer_id=transfer.pk, operator=bob)
+    transfer.refresh_from_db()
+    assert transfer.state == "requested" and transfer.offered_to is None  # waits for Carol
+    assert frames.to(alice, "transfer.updated")[-1]["transfer"]["waiting_in_queue"] is True
+    services.expire_overdue_transfers()
+    assert Transfer.objects.get(pk=transfer.pk).offered_to is None
+    set_status(carol, Availability.Status.AVAILABLE)
+    services.expire_overdue_transfers()
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == carol
+    services.decline_transfer(transfer_id=transfer.pk, operator=carol)
+    assert Transfer.objects.get(pk=transfer.pk).end_reason == "all_declined"
+
+
+def test_waiting_queue_transfer_ends_when_the_team_left_is_only_decliners(
+    engagement, alice, bob, carol, queue_b, frames
+):
+    set_status(carol, Availability.Status.OFFLINE)
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk)
+    services.decline_transfer(transfer_id=transfer.pk, operator=bob)
+    assert Transfer.objects.get(pk=transfer.pk).state == "requested"
+    carol.teams.clear()  # a manager moves Carol to another team
+    services.expire_overdue_transfers()
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason) == ("declined", "all_declined")
+    assert frames.to(alice, "transfer.updated")[-1]["transfer"]["end_reason"] == "all_declined"
+
+
+def test_queue_nobody_else_serves_waits_instead_of_ending(engagement, alice, site, frames):
+    from tests.factories import TeamFactory
+
+    lonely = QueueFactory(site=site, name="Lonely chat", teams=[TeamFactory(site=site, name="Night")])
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=lonely.pk)
+    services.expire_overdue_transfers()
+    transfer.refresh_from_db()
+    assert transfer.state == "requested" and transfer.offered_to is None  # waits; the initiator may cancel
+
+
+def test_queue_transfer_waiting_or_leaving_the_queue_refreshes_the_site_queue_counts(
+    engagement, alice, bob, queue_b, frames, django_capture_on_commit_callbacks
+):
+    from unittest import mock
+
+    set_status(bob, Availability.Status.AWAY)
+    with mock.patch("helpdesk.events._publish_queue_state") as published:
+        with django_capture_on_commit_callbacks(execute=True):
+            transfer = services.request_transfer(
+                engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk
+            )
+        assert [c.args for c in published.call_args_list] == [(queue_b.site_id,)]  # starts waiting
+        set_status(bob, Availability.Status.AVAILABLE)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.expire_overdue_transfers()
+        assert published.call_count == 2  # offered: it left the queue
+        with django_capture_on_commit_callbacks(execute=True):
+            services.decline_transfer(transfer_id=transfer.pk, operator=bob)
+        assert published.call_count == 2  # ended without waiting again: nothing changed in the queue
+
+
 # --- the core's signals ---------------------------------------------------------------------------
 
 
@@ -702,6 +860,73 @@ def test_other_media_going_offline_leaves_a_chat_offer_alone(
     with django_capture_on_commit_callbacks(execute=True):
         set_availability(operator=bob, media="voice", status="offline")
     assert Transfer.objects.get(pk=transfer.pk).state == "requested"
+
+
+# --- the target fills up while asked ------------------------------------------------------------------
+
+
+def fill_up(operator, queue):
+    """Routing gives the operator chats until they are at capacity (their load reaches it)."""
+    availability = Availability.objects.get(operator=operator, media="chat")
+    for number in range(availability.capacity - availability.load):
+        give_engagement(owner=operator, queue=queue, visitor_name=f"Walk-in {number}")
+
+
+def test_operator_filling_up_while_asked_stops_the_transfer_at_capacity(
+    engagement, alice, bob, queue, frames, django_capture_on_commit_callbacks
+):
+    Availability.objects.filter(operator=bob, media="chat").update(capacity=2)
+    transfer = request_to(bob, engagement, alice, warm_message="Keep me")
+    with django_capture_on_commit_callbacks(execute=True):
+        give_engagement(owner=bob, queue=queue, visitor_name="First walk-in")
+    assert Transfer.objects.get(pk=transfer.pk).state == "requested"  # one slot left: still asked
+    with django_capture_on_commit_callbacks(execute=True):
+        give_engagement(owner=bob, queue=queue, visitor_name="Second walk-in")
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason) == ("cancelled", "at_capacity")
+    assert transfer.offers.get().outcome == "withdrawn" and transfer.offers.get().reason == "at_capacity"
+    told = frames.to(alice, "transfer.updated")[-1]["transfer"]
+    assert (told["state"], told["end_reason"], told["end_reason_label"]) == (
+        "cancelled",
+        "at_capacity",
+        "Operator reached capacity",
+    )
+    assert told["offered_to_name"] == "Bob Baker"  # the popup names who filled up
+    ended = frames.to(bob, "transfer.offer_ended")[-1]
+    assert (ended["outcome"], ended["reason"]) == ("withdrawn", "at_capacity")
+    assert Note.objects.filter(engagement=engagement, body="Keep me").exists()
+
+
+def test_queue_offer_to_an_operator_who_fills_up_moves_to_the_next(
+    engagement, alice, bob, carol, queue, queue_b, frames, django_capture_on_commit_callbacks
+):
+    idle_order(bob, carol)
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_queue_id=queue_b.pk)
+    assert Transfer.objects.get(pk=transfer.pk).offered_to == bob
+    with django_capture_on_commit_callbacks(execute=True):
+        fill_up(bob, queue)
+    transfer.refresh_from_db()
+    assert transfer.state == "requested" and transfer.offered_to == carol
+    assert offers_of(transfer) == [(bob, "withdrawn"), (carol, "pending")]
+    assert transfer.offers.first().reason == "at_capacity"
+
+
+def test_a_chat_ending_before_the_withdrawal_runs_keeps_the_offer(engagement, alice, bob, queue, frames):
+    transfer = request_to(bob, engagement, alice)
+    fill_up(bob, queue)  # the on-commit withdrawal is not run here
+    Availability.objects.filter(operator=bob, media="chat").update(load=0)  # a chat ended meanwhile
+    assert services.withdraw_offers_from_operator_at_capacity(operator_id=bob.pk, media="chat") == 0
+    assert Transfer.objects.get(pk=transfer.pk).state == "requested"
+
+
+def test_sweep_stops_offers_to_operators_who_filled_up_without_the_signal(alice, bob, carol, queue, frames):
+    full = request_to(bob, give_engagement(owner=alice, queue=queue), alice)
+    fine = request_to(carol, give_engagement(owner=alice, queue=queue), alice)
+    Availability.objects.filter(operator=bob, media="chat").update(load=1, capacity=1)  # a manager lowered it
+    services.expire_overdue_transfers()
+    assert Transfer.objects.get(pk=full.pk).end_reason == "at_capacity"
+    assert Transfer.objects.get(pk=fine.pk).state == "requested"
+    assert services.withdraw_offer_at_capacity(transfer_id=full.pk) is None  # once
 
 
 # --- history ---------------------------------------------------------------------------------------
