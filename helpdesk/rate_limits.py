@@ -133,7 +133,7 @@ async def aallow_visitor_message(*, engagement_id: int, now: float | None = None
 # Other visitor frames, per engagement per minute (sliding window). Typing goes at most every 3 s while
 # keys are pressed plus a stop after each pause or send; resume is sent on reconnect only (the socket's
 # query string carries the usual starting point). A project can override any entry with the
-# VISITOR_FRAME_LIMITS setting (an optional dict merged over these).
+# VISITOR_FRAME_LIMITS setting (a dict merged over these).
 DEFAULT_VISITOR_FRAME_LIMITS = {
     "typing": 60,
     "resume": 20,
@@ -141,7 +141,7 @@ DEFAULT_VISITOR_FRAME_LIMITS = {
 
 
 def visitor_frame_limits() -> dict[str, int]:
-    return {**DEFAULT_VISITOR_FRAME_LIMITS, **getattr(settings, "VISITOR_FRAME_LIMITS", {})}
+    return {**DEFAULT_VISITOR_FRAME_LIMITS, **settings.VISITOR_FRAME_LIMITS}
 
 
 async def avisitor_frame_refused(*, engagement_id: int, frame_type: str, now: float | None = None) -> bool:

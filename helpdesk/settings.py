@@ -147,6 +147,11 @@ MESSAGE_MAX_LENGTH = 4000
 VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
 # A visitor's link keeps opening their chat while it lasts and this many hours after it ended.
 VISITOR_TOKEN_HOURS_AFTER_END = env.float("VISITOR_TOKEN_HOURS_AFTER_END", default=24)
+# Per engagement per minute, the visitor's frames other than messages (helpdesk/rate_limits.py).
+VISITOR_FRAME_LIMITS = {
+    "typing": env.int("VISITOR_TYPING_PER_MINUTE", default=60),
+    "resume": env.int("VISITOR_RESUMES_PER_MINUTE", default=20),
+}
 # Per operator per minute, over all their sockets (helpdesk/rate_limits.py has the other frame types).
 OPERATOR_FRAME_LIMITS = {
     "message.send": env.int("OPERATOR_MESSAGES_PER_MINUTE", default=120),
