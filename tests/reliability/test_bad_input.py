@@ -625,3 +625,26 @@ def test_api_never_shows_another_sites_engagements_or_takes_notes_on_them(two_si
     )
     assert note.status_code in (400, 403, 404, 405), note.content
     assert_unchanged(before)
+
+
+def test_api_never_shows_a_colleagues_conversation_or_takes_notes_on_it(two_sites):
+    """Same site, another operator's chat: the API refuses it as the operator socket does."""
+    client, csrf = signed_in_client(two_sites.a.user)
+    before = database_state()
+    theirs = two_sites.same_site
+    assert client.get(f"/api/engagements/{theirs.pk}/").status_code == 404
+    for listing in (f"/api/messages/?engagement={theirs.pk}", f"/api/notes/?engagement={theirs.pk}", "/api/notes/"):
+        response = client.get(listing)
+        assert response.status_code == 200, listing
+        text = response.content.decode()
+        assert "of " + theirs.visitor.name not in text, listing  # "secret of …" / "note of …"
+    mine = client.get(f"/api/messages/?engagement={two_sites.mine.pk}").content.decode()
+    assert "secret of " + two_sites.mine.visitor.name in mine  # the filter works for their own chat
+    note = client.post(
+        f"/api/engagements/{theirs.pk}/notes/",
+        json.dumps({"body": "hijack"}),
+        content_type="application/json",
+        HTTP_X_CSRFTOKEN=csrf,
+    )
+    assert note.status_code == 404, note.content
+    assert_unchanged(before)
