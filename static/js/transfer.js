@@ -542,7 +542,8 @@ function showResult(transfer) {
     title = "Transfer cancelled";
     const within = transfer.hand_over_timeout_seconds >= 1 ? ` within ${minutes(transfer.hand_over_timeout_seconds)}` : " in time";
     text = `Transfer Now was not clicked${within}, so the transfer to ${transfer.accepted_by_name || name} was cancelled. You still have the chat.`;
-  } else if (transfer.state === "declined") text = `${name} declined the transfer.`;
+  } else if (transfer.end_reason === "all_declined") text = `Everyone in ${transfer.target_name} declined the transfer.`;
+  else if (transfer.state === "declined") text = `${name} declined the transfer.`;
   else if (transfer.state === "expired") text = `${name} did not answer within ${transfer.accept_timeout_seconds} seconds.`;
   else if (transfer.end_reason === "at_capacity") text = `${name} has reached their capacity and cannot take it now.`;
   else text = `${transfer.end_reason_label || "The transfer was stopped"}.`.replace("Operator", name);
@@ -942,11 +943,12 @@ document.addEventListener("helpdesk:frame", (event) => {
       break;
     case "availability":
     case "queues.changed":
-      // Keep the open dialog's dots, marks and queue counts live.
+      // Keep the open dialog's dots, marks and queue counts live, and a waiting transfer's place.
       if (dialog.open) {
         clearTimeout(liveTimer);
         liveTimer = setTimeout(loadTargets, 300);
       }
+      if (waitingInQueue()) refreshWaiting();
       break;
     case "engagement.detail":
     case "engagement.ended":
@@ -972,6 +974,37 @@ function myId() {
   const node = $("#operator-id");
   return node ? JSON.parse(node.textContent) : null;
 }
+
+// A queue transfer waiting for someone: its place moves as the queue does (visitors ahead answered or
+// gone, transfers ahead offered). The server says the queue moved (queues.changed, availability
+// frames); the initiator then re-reads position and wait, at most once per 300 ms. A slow poll
+// covers a queue of another site, whose frames this console does not get.
+const WAITING_POLL_MS = 15000;
+let waitingTimer = null;
+
+function waitingInQueue() {
+  for (const transfer of state.byEngagement.values()) {
+    if (transfer.state === "requested" && transfer.waiting_in_queue) return true;
+  }
+  return false;
+}
+
+function refreshWaiting() {
+  clearTimeout(waitingTimer);
+  waitingTimer = setTimeout(async () => {
+    try {
+      const data = await call("GET", "/transfers/mine/");
+      data.outgoing.forEach((transfer) => remember(transfer));
+      renderBanner();
+      window.helpdeskTransferWaitRefreshes = (window.helpdeskTransferWaitRefreshes || 0) + 1;
+    } catch {
+      // the next frame or poll tries again
+    }
+  }, 300);
+}
+setInterval(() => {
+  if (waitingInQueue()) refreshWaiting();
+}, WAITING_POLL_MS);
 
 async function resync() {
   loadRecent();

@@ -53,6 +53,23 @@ def company():
     return {"general": general, "billing": billing_queue, "alice": alice, "bob": bob, "carol": carol}
 
 
+def run_off_the_page_thread(act):
+    """Run a service as a worker would: in its own thread and connection, off Playwright's event loop."""
+    outcome = []
+
+    def run():
+        try:
+            outcome.append(act())
+        finally:
+            connection.close()
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join(10)
+    assert outcome, "the act did not finish"
+    return outcome[0]
+
+
 def start_visitor(new_page, name: str):
     page = new_page(path="/chat/")
     page.get_by_label("General chat").check()
@@ -86,9 +103,11 @@ def open_dialog(console):
 
 
 def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
-    alice, bob = company["alice"], company["bob"]
+    """Bob declines; Back; the retry goes to another operator, Carol, with the same warm note."""
+    alice, bob, carol = company["alice"], company["bob"], company["carol"]
     console_a = console_of(new_page, alice)
     console_b = console_of(new_page, bob)
+    console_c = console_of(new_page, carol)
     visitor = start_visitor(new_page, "Vera Visitor")
     expect(visitor.locator("#status-title")).to_have_text("Alice Archer")
     expect(console_a.locator("#visitor-name")).to_have_text("Vera Visitor")
@@ -194,65 +213,79 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
     expect(dialog).to_be_visible()
     expect(console_a.locator("#transfer-warm")).to_have_value("Refund for order 1042, identity verified")
 
-    # Retry Bob while his tab is in the background: sound and a browser notification.
-    console_b.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})")
-    operator_row(console_a, "Bob Baker").click()
+    # Retry with another operator, Carol, while her tab is in the background: sound and a browser notification.
+    console_c.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => true})")
+    operator_row(console_a, "Carol Chen").click()
     start.click()
-    expect(prompt).to_be_visible()
-    assert console_b.evaluate("window.helpdeskTransferAlerts") == 2
-    assert console_b.evaluate("window.helpdeskTransferNotifications") == 1
-    console_b.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})")
-    prompt.locator("[data-testid=transfer-accept]").click()
+    expect(dialog).to_be_hidden()
+    expect(banner).to_contain_text("Waiting for Carol Chen to answer")
+    prompt_c = console_c.locator("[data-testid=transfer-prompt]")
+    expect(prompt_c).to_be_visible()
+    expect(prompt_c).to_contain_text("Alice Archer wants to transfer Vera Visitor to you")
+    expect(prompt_c).to_contain_text("Refund for order 1042, identity verified")  # the same warm message
+    assert console_c.evaluate("window.helpdeskTransferAlerts") == 1
+    assert console_c.evaluate("window.helpdeskTransferNotifications") == 1
+    assert console_b.evaluate("window.helpdeskTransferAlerts") == 1  # Bob is not asked again
     expect(prompt).to_have_count(0)
+    console_c.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})")
+    prompt_c.locator("[data-testid=transfer-accept]").click()
+    expect(prompt_c).to_have_count(0)
 
     # 6. Accepted: A says goodbye and clicks Transfer Now.
-    expect(banner).to_contain_text("Bob Baker accepted the transfer")
+    expect(banner).to_contain_text("Carol Chen accepted the transfer")
     now_button = console_a.locator("[data-testid=transfer-now]")
     expect(now_button).to_be_visible()
     screenshot(console_a, "transfer-07-accepted")
-    send(console_a, "Bob will take it from here. Goodbye!")
-    expect(visitor.locator("#transcript")).to_contain_text("Bob will take it from here. Goodbye!")
+    send(console_a, "Carol will take it from here. Goodbye!")
+    expect(visitor.locator("#transcript")).to_contain_text("Carol will take it from here. Goodbye!")
     now_button.click()
 
-    # 7. The visitor is with Bob; Bob has the whole history and the warm message in the notes.
-    expect(visitor.locator("#status-title")).to_have_text("Bob Baker")
-    expect(visitor.locator("#transcript")).to_contain_text("You are now chatting with Bob Baker.")
-    expect(console_b.locator("#visitor-name")).to_have_text("Vera Visitor")
-    transcript_b = console_b.locator("#transcript")
+    # 7. The visitor is with Carol; Carol has the whole history and the warm message in the notes, once.
+    expect(visitor.locator("#status-title")).to_have_text("Carol Chen")
+    expect(visitor.locator("#transcript")).to_contain_text("You are now chatting with Carol Chen.")
+    expect(console_c.locator("#visitor-name")).to_have_text("Vera Visitor")
+    transcript_c = console_c.locator("#transcript")
     for line in (
         "Hi, I need a refund for order 1042",
         "Sure, let me get our refunds specialist",
         "One moment while I find the right person",
-        "Bob will take it from here. Goodbye!",
+        "Carol will take it from here. Goodbye!",
     ):
-        expect(transcript_b).to_contain_text(line)
-    expect(console_b.locator("#notes .note.transfer")).to_contain_text("Refund for order 1042, identity verified")
-    history = console_b.locator("[data-testid=transfer-history]")
+        expect(transcript_c).to_contain_text(line)
+    transfer_notes = console_c.locator("#notes .note.transfer")
+    expect(transfer_notes).to_have_count(1)  # kept from the first attempt, not written twice
+    expect(transfer_notes).to_contain_text("Refund for order 1042, identity verified")
+    history = console_c.locator("[data-testid=transfer-history]")
     expect(history.locator(".transfer-history-item")).to_have_count(2)
+    expect(history.locator(".transfer-history-item").first).to_contain_text("Bob Baker")
     expect(history).to_contain_text("Going on my break in 2 minutes")
+    expect(history.locator(".transfer-history-item").last).to_contain_text("Carol Chen")
     expect(history.locator(".transfer-history-item").last).to_contain_text("Completed")
     expect(history).to_contain_text("Transfer note by Alice Archer")
-    expect(console_b.locator("[data-testid=transfer-banner]")).to_be_hidden()
-    expect(console_b.locator("[data-testid=transfer-button]")).to_be_enabled()  # B may transfer it on
-    screenshot(console_b, "transfer-09-new-owner")
-    screenshot(visitor, "transfer-10-visitor-with-bob")
+    expect(console_c.locator("[data-testid=transfer-banner]")).to_be_hidden()
+    expect(console_c.locator("[data-testid=transfer-button]")).to_be_enabled()  # C may transfer it on
+    screenshot(console_c, "transfer-09-new-owner")
+    screenshot(visitor, "transfer-10-visitor-with-carol")
 
     # The initiator's copy is read-only and left the active list.
     readonly = console_a.locator("[data-testid=transfer-readonly]")
     expect(readonly).to_be_visible()
-    expect(readonly).to_contain_text("Transferred to Bob Baker")
-    expect(readonly).to_contain_text("Bob will take it from here. Goodbye!")
+    expect(readonly).to_contain_text("Transferred to Carol Chen")
+    expect(readonly).to_contain_text("Carol will take it from here. Goodbye!")
     expect(console_a.locator("#engagement-list")).not_to_contain_text("Vera Visitor")
     expect(console_a.locator("#composer")).to_be_hidden()
     screenshot(console_a, "transfer-08-initiator-read-only")
 
-    send(console_b, "Hi Vera, Bob here. I can do that refund now.")
-    expect(visitor.locator("#transcript")).to_contain_text("Bob here")
+    send(console_c, "Hi Vera, Carol here. I can do that refund now.")
+    expect(visitor.locator("#transcript")).to_contain_text("Carol here")
+    expect(console_b.locator("#engagement-list")).not_to_contain_text("Vera Visitor")
     engagement = Engagement.objects.get()
-    assert engagement.owner == bob
-    assert [t.state for t in Transfer.objects.order_by("requested_at")] == ["declined", "completed"]
-    note = Note.objects.get(source="transfer")
+    assert engagement.owner == carol
+    transfers = list(Transfer.objects.order_by("requested_at"))
+    assert [(t.state, t.target_operator) for t in transfers] == [("declined", bob), ("completed", carol)]
+    note = Note.objects.get(source="transfer")  # one transfer note for both attempts
     assert (note.author, note.body) == (alice, "Refund for order 1042, identity verified")
+    assert {t.note_id for t in transfers} == {note.pk}
 
 
 def test_unanswered_transfer_expires_and_back_keeps_the_note(
@@ -291,8 +324,13 @@ def test_unanswered_transfer_expires_and_back_keeps_the_note(
 def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     new_page, company, celery_worker_process, celery_beat_process
 ):
+    from helpdesk.services.engagements import end_engagement
+    from tests.factories import EngagementFactory
+
     alice, carol = company["alice"], company["carol"]
     Availability.objects.filter(operator=carol, media="chat").update(status="offline")
+    # A visitor already waits in Billing chat: the transfer queues behind them.
+    ahead = EngagementFactory(queue=company["billing"], visitor__name="Early Bird")
     console_a = console_of(new_page, alice)
     console_c = console_of(new_page, carol)
     visitor = start_visitor(new_page, "Quentin Queue")
@@ -307,9 +345,16 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     # Nobody of the Billing team is free: it waits, A sees the position and the wait.
     banner = console_a.locator("[data-testid=transfer-banner]")
     expect(banner).to_contain_text("Waiting in Billing chat")
-    expect(banner).to_contain_text("position 1")
+    expect(banner).to_contain_text("position 2")
     expect(banner.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:0[1-9]"), timeout=5000)
     screenshot(console_a, "transfer-12-queue-waiting")
+
+    # The visitor ahead gives up: the queue moves (queues.changed) and A's position follows, live.
+    refreshes = console_a.evaluate("window.helpdeskTransferWaitRefreshes || 0")
+    run_off_the_page_thread(lambda: end_engagement(engagement_id=ahead.pk, reason="visitor_left"))
+    expect(banner).to_contain_text("position 1", timeout=5000)  # well before the 15 s fallback poll
+    assert console_a.evaluate("window.helpdeskTransferWaitRefreshes") > refreshes
+    expect(banner.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:\d\d"))
 
     # Carol becomes available: the sweep offers it to her.
     console_c.select_option("select[data-media=chat]", "available")
@@ -327,7 +372,7 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     expect(console_c.locator("#visitor-name")).to_have_text("Quentin Queue")
     expect(console_c.locator("#notes")).to_contain_text("Invoice 77 is wrong <img")
     assert console_c.evaluate("window.pwned") is None
-    assert Engagement.objects.get().owner == carol
+    assert Engagement.objects.exclude(pk=ahead.pk).get().owner == carol
 
 
 def test_target_going_offline_stops_it_with_that_reason_and_cancel_withdraws_the_prompt(new_page, company):
@@ -368,6 +413,59 @@ def test_target_going_offline_stops_it_with_that_reason_and_cancel_withdraws_the
     expect(operator_row(console_a, "Bob Baker")).to_contain_text("Offline")
     console_a.keyboard.press("Escape")
     expect(console_a.locator("#transfer-dialog")).to_be_hidden()
+
+
+def test_target_filling_up_and_a_queue_where_everyone_declines_each_say_why(new_page, company):
+    """Two of the popup's reasons: the operator reached capacity while asked, and everyone in a queue declined."""
+    from tests.transfers.conftest import give_engagement
+
+    alice, bob, carol = company["alice"], company["bob"], company["carol"]
+    Availability.objects.filter(operator=bob, media="chat").update(capacity=1)
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    console_c = console_of(new_page, carol)
+    start_visitor(new_page, "Cora Capacity")
+    expect(console_a.locator("#visitor-name")).to_have_text("Cora Capacity")
+
+    # Bob is asked; routing gives him a chat meanwhile and he is full: the offer stops, A is told why.
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.fill("#transfer-warm", "Wants a callback tomorrow")
+    console_a.click("[data-testid=transfer-start]")
+    prompt_b = console_b.locator("[data-testid=transfer-prompt]")
+    expect(prompt_b).to_be_visible()
+    run_off_the_page_thread(lambda: give_engagement(owner=bob, queue=company["general"], visitor_name="Walk In"))
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Transfer stopped")
+    expect(result).to_contain_text("Bob Baker has reached their capacity and cannot take it now.")
+    expect(prompt_b).to_have_count(0)
+    expect(console_b.locator("#toasts")).to_contain_text("The transfer was withdrawn.")
+    screenshot(console_a, "transfer-16-at-capacity")
+
+    # Back, then the Billing queue: Carol, its only operator, declines, so everyone there has declined.
+    console_a.click("[data-testid=transfer-back]")
+    expect(console_a.locator("#transfer-warm")).to_have_value("Wants a callback tomorrow")
+    console_a.click("#transfer-tab-queues")
+    console_a.locator("#transfer-queues [role=option]", has_text="Billing chat").click()
+    console_a.click("[data-testid=transfer-start]")
+    prompt_c = console_c.locator("[data-testid=transfer-prompt]")
+    expect(prompt_c).to_be_visible()
+    prompt_c.locator("[data-testid=transfer-decline]").click()
+    console_c.fill("[data-testid=transfer-decline-reason]", "Billing only")
+    prompt_c.locator("[data-testid=transfer-decline]").click()
+    expect(prompt_c).to_have_count(0)
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Transfer declined")
+    expect(result).to_contain_text("Everyone in Billing chat declined the transfer.")
+    screenshot(console_a, "transfer-17-everyone-declined")
+    console_a.click("[data-testid=transfer-back]")
+    expect(console_a.locator("#transfer-dialog")).to_be_visible()
+    expect(console_a.locator("#transfer-warm")).to_have_value("Wants a callback tomorrow")
+    assert [(t.state, t.end_reason) for t in Transfer.objects.order_by("requested_at")] == [
+        ("cancelled", "at_capacity"),
+        ("declined", "all_declined"),
+    ]
 
 
 def test_dialog_lists_follow_availability_live(new_page, company):
