@@ -203,7 +203,16 @@ function renderCall(call) {
   $("#conference-target").textContent = consult ? consult.party_name : "the other party";
   $("#open-picker").hidden = !(owner && call.mode === "normal");
   $("#call-actions").hidden = ended;
-  $("#hang-up").textContent = target ? (call.mode === "conference" ? "Leave conference" : "Leave consult") : "Hang up";
+  // The owner hanging up with a consult open hands the customer to the target (the seed's rule),
+  // which the consult row's own Hang Up does not: say so on the button, not just "Hang up".
+  const hangUp = $("#hang-up");
+  hangUp.textContent = target
+    ? call.mode === "conference" ? "Leave conference" : "Leave consult"
+    : owner && consult ? `Leave — ${consult.party_name} takes the call` : "Hang up";
+  hangUp.className = owner && consult ? "btn" : "btn btn-danger"; // red stays for End Conference
+  hangUp.title = owner && consult
+    ? `You leave; ${call.caller_name} goes to ${consult.party_name}${consult.state === "ringing" ? " when they answer" : ""}.`
+    : "";
 
   const note = $("#target-note");
   note.hidden = !target;

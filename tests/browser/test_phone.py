@@ -182,3 +182,87 @@ def test_no_agent_for_the_skill_is_said_before_ringing_and_a_number_can_be_calle
     expect(alice.locator("[data-testid=unhold]")).to_be_visible()
     alice.click("[data-testid=unhold]")
     expect(caller.locator("[data-testid=caller-status]")).to_have_text("Connected with Alice Archer")
+
+
+def call_in(new_page, name: str = "Pat Caller"):
+    caller = new_page(path="/phone/simulator/")
+    caller.select_option("#queue", label="Sales line · London")
+    caller.fill("#caller-name", name)
+    caller.click("[data-testid=call-button]")
+    return caller
+
+
+def consult_operator(page, name: str, search: str) -> None:
+    page.click("[data-testid=transfer-conf]")
+    page.locator("[role=tab][data-tab=operators]").click()
+    page.fill("[data-testid=operator-search]", search)
+    page.locator("[data-testid=operator-list] .list-item", has_text=name).click()
+    page.locator("[data-testid=picker-call]").click()
+    expect(page.locator("#leg-consult")).to_contain_text(name)
+
+
+def test_cold_transfer_decline_and_end_conference_are_clicked_through(new_page, phone_centre):
+    """The acts the seed warns about, confirmed for real: a cold transfer to C (warning accepted),
+    a declined consult (the initiator is back with the customer), End Conference (everyone)."""
+    from helpdesk.models import Queue
+
+    a, b, c = phone_centre
+    Queue.objects.filter(name="Sales line").update(cold_transfer_allowed=True)
+    alice, bob, carol = (open_phone(new_page, op) for op in (a, b, c))
+    caller = call_in(new_page)
+    alice.locator("[data-testid=call-prompt]").get_by_role("button", name="Answer").click()
+    expect(caller.locator("[data-testid=caller-status]")).to_have_text("Connected with Alice Archer")
+
+    # Cold transfer to C: A consults C, C answers, A clicks Transfer and accepts the warning.
+    consult_operator(alice, "Carol Chen", "carol")
+    carol.locator("[data-testid=consult-prompt]").get_by_role("button", name="Answer").click()
+    expect(alice.locator("#leg-consult [data-role=state]")).to_have_text("Connected")
+    alice.click("[data-testid=cold-transfer]")
+    confirm = alice.locator("[data-testid=confirm]")
+    expect(confirm).to_contain_text("without introducing them")
+    confirm.locator("[data-testid=confirm-ok]").click()
+    expect(alice.locator("#ended-note")).to_contain_text("You transferred the call to Carol Chen")
+    expect(caller.locator("[data-testid=caller-status]")).to_have_text("Connected with Carol Chen")
+    expect(carol.locator("#leg-customer [data-role=state]")).to_have_text("Connected")
+    expect(carol.locator("[data-testid=transfer-conf]")).to_be_visible()
+    screenshot(carol, "phone-16-after-cold-transfer")
+
+    # C consults B, who declines: C is back with the customer (on hold until taken off hold).
+    consult_operator(carol, "Bob Baker", "bob")
+    expect(caller.locator("[data-testid=caller-status]")).to_contain_text("On hold")
+    bob.locator("[data-testid=consult-prompt]").get_by_role("button", name="Decline").click()
+    expect(bob.locator("[data-testid=consult-prompt]")).to_have_count(0)
+    expect(carol.locator("#leg-consult")).to_be_hidden()
+    expect(carol.locator("[data-testid=unhold]")).to_be_visible()
+    carol.click("[data-testid=unhold]")
+    expect(carol.locator("#leg-customer [data-role=state]")).to_have_text("Connected")
+    expect(caller.locator("[data-testid=caller-status]")).to_have_text("Connected with Carol Chen")
+
+    # C consults B again (B is set back to Available after declining), B answers, Conference.
+    bob.select_option("[data-testid=voice-status]", "available")
+    expect(bob.locator("#voice-hint")).to_contain_text("Calls to your skills ring here")
+    consult_operator(carol, "Bob Baker", "bob")
+    bob.locator("[data-testid=consult-prompt]").get_by_role("button", name="Answer").click()
+    expect(carol.locator("#leg-consult [data-role=state]")).to_have_text("Connected")
+    carol.click("[data-testid=conference]")
+    expect(carol.locator("[data-testid=conference-bar]")).to_be_visible()
+    # The footer's hang-up would hand the call to B, not end it: the button says so.
+    expect(carol.locator("[data-testid=hang-up]")).to_have_text("Leave — Bob Baker takes the call")
+    expect(caller.locator("[data-testid=caller-status]")).to_contain_text("Connected")
+    carol.screenshot(path="/tmp/phone-mid-conference.png", full_page=True)
+    screenshot(carol, "phone-17-conference")
+
+    # End Conference, confirmed once: every leg hangs up, the caller's too.
+    carol.click("[data-testid=end-conference]")
+    confirm = carol.locator("[data-testid=confirm]")
+    expect(confirm).to_contain_text("hangs up on everyone")
+    confirm.locator("[data-testid=confirm-ok]").click()
+    expect(caller.locator("[data-testid=caller-status]")).to_contain_text("Call ended")
+    expect(carol.locator("#ended-note")).to_be_visible()
+    expect(bob.locator("#ended-note")).to_be_visible()
+    screenshot(carol, "phone-18-conference-ended")
+    engagement = Engagement.objects.get()
+    assert engagement.state == Engagement.State.ENDED
+    assert [o.operator for o in engagement.ownerships.all()] == [a, c]
+    assert not Leg.objects.filter(state__in=Leg.OPEN_STATES).exists()
+    assert set(Leg.objects.filter(operator=b).values_list("end_reason", flat=True)) == {"declined", "hung_up"}
