@@ -194,3 +194,15 @@ def test_customer_hanging_up_while_the_number_rings_cancels_it(centre):
     assert call.engagement.end_reason == Engagement.EndReason.CALLER_HUNG_UP
     assert Leg.objects.get(pk=leg.pk).end_reason == R.CANCELLED
     assert voice(centre.a).load == 0
+
+
+def test_the_caller_simulator_shows_the_caller_still_connected_with_the_number(client, centre):
+    from telephony.views import make_caller_token
+
+    call, leg = consult_number(centre, answered=True)
+    services.hang_up(leg_id=centre.leg_of(call, centre.a).pk, operator=centre.a)
+    view = client.get(f"/phone/simulator/api/calls/{make_caller_token(call)}/").json()["call"]
+    assert view["state"] == "active" and view["leg"]["state"] == S.CONNECTED and view["operator_name"] == ""
+    services.hang_up(leg_id=leg.pk)  # the number hangs up: the caller's call ends too
+    view = client.get(f"/phone/simulator/api/calls/{make_caller_token(call)}/").json()["call"]
+    assert view["state"] == "ended" and view["leg"]["state"] == S.ENDED
