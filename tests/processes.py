@@ -163,7 +163,7 @@ def wait_until(predicate, timeout: float = 10, interval: float = 0.05, message: 
         if value:
             return value
         time.sleep(interval)
-    raise AssertionError(f"Timed out after {timeout}s waiting for {message}")
+    raise AssertionError(f"Timed out after {timeout}s waiting for {message() if callable(message) else message}")
 
 
 class RedisServer(Process):

@@ -14,7 +14,7 @@ from django.db import connection
 from helpdesk.models import Engagement, Media
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.helpdesk.test_health import fetch_health
-from tests.processes import CeleryWorker, wait_until
+from tests.processes import CeleryBeat, CeleryWorker, wait_until
 from tests.reliability.clients import operator_socket, signed_in_session, start_visitor_chat, visitor_socket
 from transfers.models import Transfer, TransferOffer
 
@@ -181,13 +181,32 @@ def test_workers_killed_with_a_transfer_pending_expire_it_once_when_a_worker_is_
 
 
 async def supervise(cluster) -> None:
-    """What systemd's Restart=always or Kubernetes does for a worker that exited: start it again."""
+    """What production does for workers: systemd's Restart=always (or Kubernetes) starts again one
+    that exited, and a liveness probe (`celery inspect ping`) replaces one that stays up but no
+    longer answers on the broker. After a Redis restart a Celery 5.7 worker holding an ETA task
+    usually exits (finding R8) and now and then lingers without answering; both are repaired."""
+    import socket as sockets
+
+    from helpdesk.celery import app
+
+    misses = [0] * len(cluster.workers)
     while True:
         for i, worker in enumerate(cluster.workers):
-            if not worker.running:
+            healthy = worker.running
+            if healthy:
+                node = worker.args[worker.args.index("-n") + 1].replace("%h", sockets.gethostname())
+                replies = await asyncio.to_thread(app.control.ping, destination=[node], timeout=2)
+                misses[i] = 0 if replies else misses[i] + 1
+                healthy = misses[i] < 3
+            if not healthy:
+                worker.kill()
                 replacement = CeleryWorker(name=f"restarted{i}", **cluster.env)
                 cluster.workers[i] = replacement
+                misses[i] = 0
                 await asyncio.to_thread(replacement.start)
+        if cluster.beat is not None and not cluster.beat.running:
+            cluster.beat = CeleryBeat(**cluster.env)
+            cluster.beat.start()
         await asyncio.sleep(0.5)
 
 
@@ -242,10 +261,18 @@ def test_redis_restarted_with_a_transfer_pending_the_beat_sweep_expires_it_once(
                     supervisor = asyncio.create_task(supervise(cluster))
                     assert restarted_after < accept_timeout - 1, f"restart took {restarted_after:.1f}s"
                     before_deadline = await asyncio.to_thread(transfer_state, transfer_id)
+                    # First the database (the sweep did its work), then the frame (it reached her):
+                    # a failure then says which of the two went missing.
+                    for _ in range((accept_timeout + 30) * 4):
+                        if await asyncio.to_thread(transfer_state, transfer_id) == "expired":
+                            break
+                        await asyncio.sleep(0.25)
+                    else:
+                        raise AssertionError(f"never expired in the database:\n{cluster.logs()[-6000:]}")
                     expired = await chat.alice.wait_for(
                         lambda f: f["type"] == "transfer.updated" and f["transfer"]["state"] == "expired",
-                        timeout=accept_timeout + 20,
-                        what="the expiry after the Redis restart",
+                        timeout=15,
+                        what="the expiry frame (expired in the database)",
                     )
                     told_after = loop.time() - requested_at
                     await chat.bob.wait_for(lambda f: f["type"] == "transfer.offer_ended", timeout=10)
@@ -274,10 +301,11 @@ def test_redis_restarted_with_a_transfer_pending_the_beat_sweep_expires_it_once(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,
     reason="finding R8: Celery/kombu 5.7.0 worker exits on broker loss while holding an unacked task "
     "(AttributeError in kombu's restore_unacked during the consumer's reconnect); run workers under a "
-    "supervisor that restarts them. Strict: when an upgrade fixes it, this passes and must be un-marked.",
+    "supervisor that restarts them. Not strict: it depends on where the reconnect is when Redis goes "
+    "(the whole-suite CI run of 2026-11-30 saw the worker survive once), so an XPASS proves no fix.",
 )
 def test_worker_holding_an_eta_task_survives_a_redis_restart(transactional_db, private_redis):
     from tests.processes import use_redis

@@ -124,6 +124,12 @@ def offer_ended_to(listener: FrameListener, reason: str) -> list[dict]:
     return [f for f in listener.frames if f["type"] == "transfer.offer_ended" and f["reason"] == reason]
 
 
+def transfer_now(transfer) -> str:
+    """The transfer as the database has it, for failure messages."""
+    transfer.refresh_from_db()
+    return f"state={transfer.state} end_reason={transfer.end_reason} hand_over_by={transfer.hand_over_by}"
+
+
 def test_timer_cancels_an_accepted_transfer_not_handed_over_on_time(
     engagement, alice, bob, settings, celery_worker_process
 ):
@@ -131,7 +137,13 @@ def test_timer_cancels_an_accepted_transfer_not_handed_over_on_time(
     with FrameListener(alice.pk) as initiator_console, FrameListener(bob.pk) as target_console:
         transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
         services.accept_transfer(transfer_id=transfer.pk, operator=bob)
-        wait_until(lambda: initiator_console.of_state("cancelled"), timeout=15, message="the cancelled frame")
+        wait_until(
+            lambda: initiator_console.of_state("cancelled"),
+            timeout=15,
+            message=lambda: (
+                f"the cancelled frame; {transfer_now(transfer)}; worker:\n{celery_worker_process.output()[-3000:]}"
+            ),
+        )
         wait_until(lambda: offer_ended_to(target_console, "not_handed_over"), timeout=5, message="the target told")
     transfer.refresh_from_db()
     assert (transfer.state, transfer.end_reason, transfer.expired_by) == ("cancelled", "not_handed_over", "timer")
