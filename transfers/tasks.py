@@ -14,15 +14,26 @@ from .models import Transfer
 EARLY_WAIT_LIMIT_SECONDS = 1.0
 
 
+def _due(deadline) -> bool:
+    """Whether a timer's deadline has come: one that fires a hair early waits for it; one that fires
+    earlier than that (a redelivered or mis-timed task) is not due, and its task arms itself again."""
+    early = (deadline - timezone.now()).total_seconds()
+    if early > EARLY_WAIT_LIMIT_SECONDS:
+        return False
+    if early > 0:
+        time.sleep(early)
+    return True
+
+
 @shared_task(acks_late=True, ignore_result=True)
 def expire_transfer(transfer_id: int) -> bool:
     """Scheduled with the offer's deadline as eta: expire it if it is still unanswered."""
     expires_at = Transfer.objects.filter(pk=transfer_id).values_list("expires_at", flat=True).first()
     if expires_at is None:
         return False
-    early = (expires_at - timezone.now()).total_seconds()
-    if 0 < early <= EARLY_WAIT_LIMIT_SECONDS:
-        time.sleep(early)
+    if not _due(expires_at):
+        expire_transfer.apply_async((transfer_id,), eta=expires_at)
+        return False
     # Deadlines often fall together: expire every due operator transfer in one go, then this one
     # (a queue transfer moves on by itself). A timer that finds its transfer done does nothing.
     services.expire_due_operator_transfers(by="timer")
@@ -47,7 +58,7 @@ def expire_hand_over(transfer_id: int) -> bool:
     hand_over_by = Transfer.objects.filter(pk=transfer_id).values_list("hand_over_by", flat=True).first()
     if hand_over_by is None:
         return False
-    early = (hand_over_by - timezone.now()).total_seconds()
-    if 0 < early <= EARLY_WAIT_LIMIT_SECONDS:
-        time.sleep(early)
+    if not _due(hand_over_by):
+        expire_hand_over.apply_async((transfer_id,), eta=hand_over_by)
+        return False
     return services.expire_hand_over(transfer_id=transfer_id, by="timer") is not None
