@@ -50,15 +50,19 @@ class InitiatorListener:
         channel = await layer.new_channel()
         await layer.group_add(self.group, channel)
         self._ready.set()
+        # One receive loop, cancelled only at the end: wait_for(receive(), timeout) polling could drop a
+        # frame that arrived just as the timeout cancelled it (Python 3.11's wait_for).
+        receiving = asyncio.ensure_future(self._collect(layer, channel))
         while not self._stop:
-            try:
-                message = await asyncio.wait_for(layer.receive(channel), timeout=0.2)
-            except TimeoutError:
-                continue
-            frame = message["frame"]
+            await asyncio.sleep(0.05)
+        receiving.cancel()
+        await layer.group_discard(self.group, channel)
+
+    async def _collect(self, layer, channel):
+        while True:
+            frame = (await layer.receive(channel))["frame"]
             if frame.get("type") == "transfer.updated" and frame["transfer"]["state"] == "expired":
                 self.arrivals.setdefault(frame["transfer"]["id"], []).append(time.time())
-        await layer.group_discard(self.group, channel)
 
     def start(self) -> InitiatorListener:
         self._thread.start()

@@ -33,15 +33,19 @@ class FrameListener:
         channel = await layer.new_channel()
         await layer.group_add(self.group, channel)
         self._ready.set()
+        # One receive loop, cancelled only at the end: polling with wait_for(receive(), timeout)
+        # could drop a frame that arrived just as the timeout cancelled it (Python 3.11's wait_for).
+        receiving = asyncio.ensure_future(self._collect(layer, channel))
         try:
             while not self._stop:
-                try:
-                    message = await asyncio.wait_for(layer.receive(channel), timeout=0.2)
-                except TimeoutError:
-                    continue
-                self.frames.append(message["frame"])
+                await asyncio.sleep(0.05)
         finally:
+            receiving.cancel()
             await layer.group_discard(self.group, channel)
+
+    async def _collect(self, layer, channel):
+        while True:
+            self.frames.append((await layer.receive(channel))["frame"])
 
     def __enter__(self):
         self._thread.start()
