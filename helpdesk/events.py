@@ -186,6 +186,11 @@ def availability_changed(availability: Availability) -> None:
             "capacity": availability.capacity,
         },
     )
+    if availability.load >= availability.capacity:
+        # Every load change is announced here, so this is where the core says "full" (see signals.py).
+        from .signals import operator_reached_capacity
+
+        operator_reached_capacity.send(sender=Availability, operator=operator, media=availability.media)
 
 
 def queues_frame(site_id: int) -> dict:

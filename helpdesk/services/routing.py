@@ -30,7 +30,6 @@ from django.utils import timezone
 from .. import events
 from ..lock_objects import free_availabilities, lock_availability, lock_engagement
 from ..models import Availability, Engagement, Operator, Ownership, Queue
-from ..signals import operator_reached_capacity
 
 
 def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> QuerySet[Availability]:
@@ -63,8 +62,6 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
     Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
     availability.refresh_from_db(fields=["load"])
     events.availability_changed(availability)
-    if availability.load >= availability.capacity:
-        operator_reached_capacity.send(sender=Availability, operator=availability.operator, media=availability.media)
     ownership = Ownership.objects.create(
         engagement=engagement,
         operator_id=availability.operator_id,
