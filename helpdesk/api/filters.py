@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import UTC
+
 import django_filters as filters
+from django.core.exceptions import ValidationError
+from django_filters.fields import IsoDateTimeField
 
 from telephony.models import Call, Leg
 from transfers.models import Transfer
@@ -17,6 +21,24 @@ class IdFilter(filters.NumberFilter):
         if value is not None and (value != int(value) or not 0 < value < 2**63):
             return qs.none()
         return super().filter(qs, int(value) if value is not None else value)
+
+
+class UtcIsoDateTimeField(IsoDateTimeField):
+    """An ISO 8601 moment, turned into UTC here: PostgreSQL refuses offsets past ±15:59 ("+23:57"
+    is valid ISO 8601) with a server error, and a moment UTC cannot hold is the client's mistake."""
+
+    def to_python(self, value):
+        moment = super().to_python(value)
+        if moment is None:
+            return None
+        try:
+            return moment.astimezone(UTC)
+        except OverflowError:
+            raise ValidationError("This date and time is out of range.", code="out_of_range") from None
+
+
+class MomentFilter(filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
 
 
 class TeamFilter(filters.FilterSet):
@@ -54,8 +76,8 @@ class EngagementFilter(filters.FilterSet):
     site = IdFilter(field_name="site_id")
     queue = IdFilter(field_name="queue_id")
     owner = IdFilter(field_name="owner_id")
-    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Engagement
@@ -82,8 +104,8 @@ class NoteFilter(filters.FilterSet):
 class TransferFilter(filters.FilterSet):
     engagement = IdFilter(field_name="engagement_id")
     initiator = IdFilter(field_name="initiator_id")
-    requested_after = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="gte")
-    requested_before = filters.IsoDateTimeFilter(field_name="requested_at", lookup_expr="lt")
+    requested_after = MomentFilter(field_name="requested_at", lookup_expr="gte")
+    requested_before = MomentFilter(field_name="requested_at", lookup_expr="lt")
 
     class Meta:
         model = Transfer

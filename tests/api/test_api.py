@@ -277,6 +277,17 @@ def test_filters_and_cursor_pages(world):
     assert seen == sorted(seen, reverse=True) and len(set(seen)) == 6
 
 
+def test_time_filters_take_any_iso_offset_and_refuse_unrepresentable_moments(world):
+    """Found by the schema fuzz: '+23:57' is valid ISO 8601 but PostgreSQL refuses offsets past 15:59,
+    so the filter used to answer 500. Moments are taken in UTC; one UTC cannot hold is a 400."""
+    client = api(world.manager)
+    rows = client.get("/api/engagements/?created_after=2026-03-03T23:57:00%2B23:57").json()["results"]
+    assert [r["id"] for r in rows] == [world.engagements["e6"].pk]
+    assert client.get("/api/transfers/?requested_after=0261-08-30T13:21:14%2B23:57").status_code == 200
+    refused = client.get("/api/transfers/?requested_before=0001-01-01T00:00:00%2B23:00")
+    assert refused.status_code == 400 and "out of range" in str(refused.json())
+
+
 def test_metrics_endpoint_gives_the_hand_worked_figures(world, other):
     response = api(world.manager).get("/api/metrics/?start=2026-03-02&end=2026-03-03")
     assert response.status_code == 200
