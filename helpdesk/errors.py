@@ -25,3 +25,9 @@ class NotAllowed(DomainError):
     """The actor may not touch this object (not theirs, or not visible to them)."""
 
     http_status = 403
+
+
+class BadRequest(DomainError):
+    """The request itself is malformed (not JSON, too large, a field of the wrong kind)."""
+
+    http_status = 400

@@ -6,66 +6,17 @@ the JSON answer lets the acting console update at once.
 
 from __future__ import annotations
 
-import json
-from functools import wraps
-
-from django.contrib.auth.decorators import login_required
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.errors import DomainError
 from helpdesk.events import message_frame
+from helpdesk.http import json_body, operator_json_view, optional_id
 from helpdesk.models import Engagement
 
 from . import selectors, services
 from .errors import TransferError, TransferErrorCode
 from .events import transfer_payload
 from .models import Transfer
-
-BODY_MAX_BYTES = 16_384
-
-
-def error_response(error: DomainError) -> JsonResponse:
-    return JsonResponse({"error": error.as_dict()}, status=error.http_status)
-
-
-def operator_view(view):
-    """Only signed-in operators; domain errors become `{"error": {"code", "message"}}` with their status."""
-
-    @login_required
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        operator = getattr(request.user, "operator", None)
-        if operator is None:
-            return error_response(TransferError(TransferErrorCode.NOT_OWNER, "Only operators transfer engagements."))
-        try:
-            return view(request, operator, *args, **kwargs)
-        except DomainError as error:
-            return error_response(error)
-
-    return wrapper
-
-
-def json_body(request) -> dict:
-    if len(request.body) > BODY_MAX_BYTES:
-        raise TransferError(TransferErrorCode.INVALID, "The request is too large.")
-    if not request.body:
-        return {}
-    try:
-        body = json.loads(request.body)
-    except ValueError:
-        raise TransferError(TransferErrorCode.INVALID, "The request is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise TransferError(TransferErrorCode.INVALID, "The request must be a JSON object.")
-    return body
-
-
-def optional_id(value) -> int | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool) or not str(value).isdigit():
-        raise TransferError(TransferErrorCode.INVALID, "An id must be a number.")
-    return int(value)
 
 
 def owned_engagement(engagement_id: int, operator) -> Engagement:
@@ -81,7 +32,7 @@ def answer(transfer) -> JsonResponse:
 
 
 @require_GET
-@operator_view
+@operator_json_view
 def targets(request, operator, engagement_id: int):
     """The dialog's lists: operators (with availability per media), queues (waiting, wait), sites."""
     engagement = owned_engagement(engagement_id, operator)
@@ -103,7 +54,7 @@ def targets(request, operator, engagement_id: int):
 
 
 @require_GET
-@operator_view
+@operator_json_view
 def engagement_transfers(request, operator, engagement_id: int):
     """The engagement's open transfer and its whole transfer history, with every offer."""
     if not selectors.may_see_transfers_of(operator=operator, engagement_id=engagement_id):
@@ -130,7 +81,7 @@ def engagement_transfers(request, operator, engagement_id: int):
 
 
 @require_GET
-@operator_view
+@operator_json_view
 def mine(request, operator):
     """What a console shows after a reload: offers waiting for my answer, transfers I started that are open."""
     return JsonResponse(
@@ -154,7 +105,7 @@ def recent_row(transfer: Transfer) -> dict:
 
 
 @require_GET
-@operator_view
+@operator_json_view
 def recent(request, operator):
     """The chats I handed over lately (TRANSFER_RECENT_HOURS, at most TRANSFER_RECENT_LIMIT), newest first.
 
@@ -164,7 +115,7 @@ def recent(request, operator):
 
 
 @require_GET
-@operator_view
+@operator_json_view
 def transcript(request, operator, transfer_id: int):
     """The initiator's read-only copy after Transfer Now: the chat up to the hand-over.
 
@@ -189,7 +140,7 @@ def transcript(request, operator, transfer_id: int):
 
 
 @require_POST
-@operator_view
+@operator_json_view
 def request_transfer(request, operator, engagement_id: int):
     body = json_body(request)
     warm_message = body.get("warm_message", "")
@@ -206,13 +157,13 @@ def request_transfer(request, operator, engagement_id: int):
 
 
 @require_POST
-@operator_view
+@operator_json_view
 def accept(request, operator, transfer_id: int):
     return answer(services.accept_transfer(transfer_id=transfer_id, operator=operator))
 
 
 @require_POST
-@operator_view
+@operator_json_view
 def decline(request, operator, transfer_id: int):
     reason = json_body(request).get("reason", "")
     if not isinstance(reason, str):
@@ -221,12 +172,12 @@ def decline(request, operator, transfer_id: int):
 
 
 @require_POST
-@operator_view
+@operator_json_view
 def cancel(request, operator, transfer_id: int):
     return answer(services.cancel_transfer(transfer_id=transfer_id, operator=operator))
 
 
 @require_POST
-@operator_view
+@operator_json_view
 def transfer_now(request, operator, transfer_id: int):
     return answer(services.transfer_now(transfer_id=transfer_id, operator=operator))
