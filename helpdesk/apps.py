@@ -6,4 +6,4 @@ class HelpdeskConfig(AppConfig):
     verbose_name = "Helpdesk"
 
     def ready(self):
-        from . import signals  # noqa: F401  (connects the receivers on the user and operator models)
+        from . import receivers  # noqa: F401  (connects the receivers on the user and operator models)

@@ -17,7 +17,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import async_db, events, selectors
+from . import async_db, frames, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
 from .rate_limits import (
@@ -225,8 +225,8 @@ def console_snapshot(operator: Operator) -> dict:
             {"media": a.media, "status": a.status, "load": a.load, "capacity": a.capacity}
             for a in operator.availabilities.order_by("media")
         ],
-        "engagements": [{**events.engagement_summary(e), "unread": e.unread} for e in engagements],
-        "queues": events.queues_frame(operator.site_id)["queues"],
+        "engagements": [{**frames.engagement_summary(e), "unread": e.unread} for e in engagements],
+        "queues": selectors.site_queue_overview(site_id=operator.site_id),
         "served_queue_ids": list(selectors.queues_served_by(operator=operator).values_list("pk", flat=True)),
     }
 
@@ -257,7 +257,7 @@ def engagement_detail(*, engagement_id: int, operator: Operator) -> dict:
     engagement = Engagement.objects.select_related("visitor", "queue", "owner").get(pk=engagement_id)
     if engagement.owner_id != operator.pk:
         raise NotAllowed("not_owner", "You do not own this engagement.")
-    return events.engagement_detail_frame(engagement)
+    return selectors.engagement_detail(engagement)
 
 
 class OperatorConsumer(ChatConsumer):
@@ -407,7 +407,7 @@ def post_visitor_message(*, engagement_id: int, body: object) -> dict:
 
 
 def post_message_frame(**kwargs) -> dict:
-    return events.message_frame(engagement_services.post_message(**kwargs))
+    return frames.message_frame(engagement_services.post_message(**kwargs))
 
 
 class VisitorConsumer(ChatConsumer):

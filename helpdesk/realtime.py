@@ -1,14 +1,15 @@
 """Delivery of realtime frames to sockets, after the transaction that caused them commits.
 
-Every socket joins groups named here; each app's `events.py` builds frames and hands them
-to `publish_to_operator` / `publish_to_engagement`. Consumers forward any `frame.send`
-message to their client unchanged. The frames themselves are documented in docs/realtime.md.
+Every socket joins groups named here; each app's `events.py` hands frames (built by its
+`frames.py`) to `publish_to_operator` / `publish_to_engagement`. Consumers forward any
+`frame.send` message to their client unchanged. The frames are documented in docs/realtime.md.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 
 import redis.exceptions
 from asgiref.sync import async_to_sync
@@ -43,10 +44,10 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     _server_loop = loop
 
 
-def _log_failure(group: str, frame: dict):
+def _log_failure(group: str, message: dict):
     def check(future) -> None:
         if not future.cancelled() and future.exception() is not None:
-            logger.error("Could not publish %s to %s: %r", frame.get("type"), group, future.exception())
+            logger.error("Could not deliver %s to %s: %r", describe(message), group, future.exception())
 
     return check
 
@@ -68,34 +69,72 @@ async def group_send(group: str, message: dict) -> None:
         await get_channel_layer().group_send(group, message)
 
 
-def _send(group: str, frame: dict) -> None:
-    """Send now. In a server worker thread the send is queued on the server's loop, not awaited:
-    the thread goes back to work at once, and frames still leave in the order they were queued.
-    Consumers put messages back in seq order anyway (a late frame is filled from the database).
+def send(group: str, frame: dict) -> None:
+    """Send a frame now (see `deliver`)."""
+    deliver(group, {"type": "frame.send", "frame": frame})
+
+
+def deliver(group: str, message: dict) -> None:
+    """Send a channel message now. In a server worker thread the send is queued on the server's loop,
+    not awaited: the thread goes back to work at once, and messages still leave in the order they were
+    queued. Consumers put chat lines back in seq order anyway (a late one is filled from the database).
     """
-    message = {"type": "frame.send", "frame": frame}
     loop = _server_loop
     if loop is not None and loop.is_running() and not _in_an_event_loop():
         future = asyncio.run_coroutine_threadsafe(group_send(group, message), loop)
-        future.add_done_callback(_log_failure(group, frame))
+        future.add_done_callback(_log_failure(group, message))
         return
     try:
         async_to_sync(group_send)(group, message)
     except Exception:  # a dead Redis must not undo a committed change; clients resume by seq
-        logger.exception("Could not publish %s to %s", frame.get("type"), group)
+        logger.exception("Could not deliver %s to %s", describe(message), group)
+
+
+def describe(message: dict) -> str:
+    return message.get("frame", {}).get("type") or message.get("type", "?")
 
 
 async def send_now(group: str, frame: dict) -> None:
     """From async code that has already committed: send and wait (errors are logged, not raised)."""
     try:
         await group_send(group, {"type": "frame.send", "frame": frame})
-    except Exception:  # as in _send: a committed change stands; clients resume by seq
+    except Exception:  # as in send: a committed change stands; clients resume by seq
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
 
 
 def publish(group: str, frame: dict) -> None:
     """Send `frame` to `group` once the current transaction commits (at once outside one)."""
-    transaction.on_commit(lambda: _send(group, frame), robust=True)
+    transaction.on_commit(lambda: send(group, frame), robust=True)
+
+
+def send_after_commit(group: str, build: Callable[[], dict | None]) -> None:
+    """Once the transaction commits, build a frame from the committed state and send it (None: nothing)."""
+
+    def build_and_send() -> None:
+        frame = build()
+        if frame is not None:
+            send(group, frame)
+
+    transaction.on_commit(build_and_send, robust=True)
+
+
+def publish_many(pairs: list[tuple[str, dict]]) -> None:
+    """Send many (group, frame) pairs on commit in one trip to the channel layer, in parallel.
+
+    For acts that touch many rows at once (the bulk transfer expiry); delivery as `publish`.
+    """
+
+    async def send_all() -> None:
+        await asyncio.gather(*(group_send(group, {"type": "frame.send", "frame": frame}) for group, frame in pairs))
+
+    def send_batch() -> None:
+        try:
+            async_to_sync(send_all)()
+        except Exception:  # a dead Redis must not undo a committed change; consoles resync on hello
+            logger.exception("Could not publish %s frames", len(pairs))
+
+    if pairs:
+        transaction.on_commit(send_batch, robust=True)
 
 
 def publish_to_operator(operator_id: int, frame: dict) -> None:
@@ -112,17 +151,4 @@ def publish_to_site(site_id: int, frame: dict) -> None:
 
 def end_operator_sessions(operator_id: int) -> None:
     """After commit, close the operator's open sockets (they logged out): a channel message, not a frame."""
-    transaction.on_commit(lambda: _signal(operator_group(operator_id), {"type": "session.ended"}), robust=True)
-
-
-def _signal(group: str, message: dict) -> None:
-    loop = _server_loop
-    if loop is not None and loop.is_running() and not _in_an_event_loop():
-        asyncio.run_coroutine_threadsafe(group_send(group, message), loop).add_done_callback(
-            _log_failure(group, message)
-        )
-        return
-    try:
-        async_to_sync(group_send)(group, message)
-    except Exception:
-        logger.exception("Could not signal %s to %s", message.get("type"), group)
+    transaction.on_commit(lambda: deliver(operator_group(operator_id), {"type": "session.ended"}), robust=True)

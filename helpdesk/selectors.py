@@ -8,6 +8,7 @@ from datetime import timedelta
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from . import frames
 from .models import Availability, Engagement, Media, Message, Note, Operator, Ownership, Queue, Site
 
 
@@ -109,6 +110,11 @@ def site_queue_overview(*, site_id: int) -> list[dict]:
     ]
 
 
+def queues_frame(site_id: int) -> dict:
+    """The `queues.changed` frame of a site, read now."""
+    return frames.queues_frame(site_id, queues=site_queue_overview(site_id=site_id))
+
+
 def waiting_positions(*, site_id: int) -> list[dict]:
     """The place in line of every engagement waiting on a site, in one query."""
     waiting = (
@@ -157,14 +163,12 @@ def message_frames_after(
 ) -> list[dict]:
     """`messages_after` as ready `message` frames, read as plain rows: a 200-message history in a
     few milliseconds instead of ~20 ms of model instances (Transfer Now, docs/performance.md)."""
-    from .events import message_frame_of
-
     rows = Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
     rows = rows.order_by("seq").values_list("seq", "sender", "operator__display_name", "body", "created_at")[:limit]
     return [
-        message_frame_of(
+        frames.message_frame_of(
             engagement_id=engagement_id, seq=seq, sender=sender, sender_name=name or "", body=body, created_at=created
         )
         for seq, sender, name, body, created in rows
@@ -177,6 +181,16 @@ def owner_history(*, engagement_id: int) -> list[Ownership]:
 
 def notes_of(*, engagement_id: int) -> list[Note]:
     return list(Note.objects.filter(engagement_id=engagement_id).select_related("author").order_by("created_at"))
+
+
+def engagement_detail(engagement: Engagement) -> dict:
+    """The `engagement.detail` frame of an engagement: its whole history, notes and owners, read now."""
+    return frames.engagement_detail_frame(
+        engagement,
+        messages=message_frames_after(engagement_id=engagement.pk, after_seq=0),
+        notes=notes_of(engagement_id=engagement.pk),
+        owners=owner_history(engagement_id=engagement.pk),
+    )
 
 
 def chat_queues_for_visitors(*, site_id: int | None = None):

@@ -8,8 +8,8 @@ from django.utils import timezone
 
 from .. import events
 from ..errors import ChatError, NotAllowed
-from ..lock_objects import lock_engagement
-from ..models import Availability, Engagement, Media, Message, Note, Operator, Ownership, Queue, Visitor
+from ..lock_objects import lock_availability, lock_engagement
+from ..models import Engagement, Media, Message, Note, Operator, Ownership, Queue, Visitor
 from ..signals import engagement_ended
 from .routing import release_ownership, schedule_routing, take_ownership
 
@@ -131,7 +131,7 @@ def hand_over(*, engagement_id: int, to_operator_id: int) -> Engagement:
         if engagement.owner_id == to_operator_id:
             raise ChatError("same_owner", "That operator already owns this engagement.")
         release_ownership(engagement=engagement, because=Ownership.End.TRANSFERRED)
-        availability = Availability.objects.select_for_update().get(operator_id=to_operator_id, media=engagement.media)
+        availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
         try:
             with transaction.atomic():
                 take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.TRANSFERRED)

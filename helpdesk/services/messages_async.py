@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 
-from .. import async_db, events
+from .. import async_db, events, frames
 from ..errors import ChatError, NotAllowed
 from ..models import Engagement, Message, Operator, Ownership
 from .engagements import clean_text
@@ -66,7 +66,7 @@ async def apost_message(*, engagement_id: int, sender: str, body: object, operat
         if row is None:
             raise await why_not_posted(connection, engagement_id=engagement_id, as_owner=as_owner, operator=operator)
     seq, owner_id = row
-    frame = events.message_frame_of(
+    frame = frames.message_frame_of(
         engagement_id=engagement_id,
         seq=seq,
         sender=sender,

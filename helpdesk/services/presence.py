@@ -1,3 +1,5 @@
+"""Presence: an operator's status per media, and what follows from a change of it."""
+
 from __future__ import annotations
 
 from django.db import transaction
@@ -7,6 +9,7 @@ from .. import events
 from ..models import Availability, AvailabilityLog, Media, Operator
 from ..models.presence import DEFAULT_CAPACITY
 from ..signals import operator_became_unavailable
+from .routing import schedule_routing_for_operator
 
 
 def ensure_availabilities(*, operator: Operator) -> list[Availability]:
@@ -50,8 +53,6 @@ def set_availability(*, operator: Operator, media: str, status: str, reason: str
                 sender=Availability, operator=operator, media=media, reason=reason or status
             )
         if status == Availability.Status.AVAILABLE:
-            from .routing import schedule_routing_for_operator
-
             schedule_routing_for_operator(operator_id=operator.pk, media=media)
     return availability
 

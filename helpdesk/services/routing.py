@@ -30,6 +30,7 @@ from django.utils import timezone
 from .. import events
 from ..lock_objects import free_availabilities, lock_availability, lock_engagement
 from ..models import Availability, Engagement, Operator, Ownership, Queue
+from .capacity import free_capacity, occupy_capacity
 
 
 def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> QuerySet[Availability]:
@@ -59,9 +60,7 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
     Raises IntegrityError (from the capacity constraint) if the operator is full.
     """
     now = timezone.now()
-    Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
-    availability.refresh_from_db(fields=["load"])
-    events.availability_changed(availability)
+    occupy_capacity(availability=availability)
     ownership = Ownership.objects.create(
         engagement=engagement,
         operator_id=availability.operator_id,
@@ -83,15 +82,15 @@ def release_ownership(*, engagement: Engagement, because: str) -> None:
         return
     now = timezone.now()
     Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).update(ended_at=now, ended_because=because)
-    availability = Availability.objects.select_for_update().get(operator_id=engagement.owner_id, media=engagement.media)
-    availability.load = max(availability.load - 1, 0)
-    if availability.load == 0:
-        availability.idle_since = now
-    availability.save(update_fields=["load", "idle_since"])
-    events.availability_changed(availability)
+    availability = free_capacity(operator_id=engagement.owner_id, media=engagement.media)
     events.engagement_released(engagement, operator_id=engagement.owner_id, reason=because)
+    route_if_available(availability)
+
+
+def route_if_available(availability: Availability) -> None:
+    """An operator who just got room: if they are available, give them waiting work after commit."""
     if availability.status == Availability.Status.AVAILABLE:
-        schedule_routing_for_operator(operator_id=engagement.owner_id, media=engagement.media)
+        schedule_routing_for_operator(operator_id=availability.operator_id, media=availability.media)
 
 
 # SKIP LOCKED never waits, so a router may pass over a row that another transaction holds only

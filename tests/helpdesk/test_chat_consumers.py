@@ -442,7 +442,7 @@ def test_messages_published_out_of_order_reach_the_client_in_order_and_once():
     """Two processes may publish seq 3 before seq 2: the consumer fills the gap from the database."""
     from channels.layers import get_channel_layer
 
-    from helpdesk.events import message_frame
+    from helpdesk.frames import message_frame
     from helpdesk.realtime import engagement_group
 
     queue, operator = make_chat_setup()

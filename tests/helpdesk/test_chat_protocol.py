@@ -18,7 +18,7 @@ from channels.db import database_sync_to_async
 from django.db import transaction
 from django.utils import timezone
 
-from helpdesk import async_db, events
+from helpdesk import async_db, selectors
 from helpdesk.models import Engagement, Message
 from helpdesk.services.engagements import end_engagement, post_message, start_chat
 from helpdesk.services.messages_async import apost_message
@@ -185,7 +185,7 @@ def test_queues_changed_frame_carries_each_queues_oldest_waiting_time():
     other_site = QueueFactory(name="Elsewhere")
     EngagementFactory(queue=other_site, queued_at=now - timedelta(hours=1))
 
-    frame = events.queues_frame(team.site_id)
+    frame = selectors.queues_frame(team.site_id)
 
     assert frame["type"] == "queues.changed" and frame["site_id"] == team.site_id
     by_name = {queue["name"]: queue for queue in frame["queues"]}

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from helpdesk.events import ownership_frame
+from helpdesk.frames import ownership_frame
 from helpdesk.models import Engagement, Ownership
 from telephony import services
 from telephony.models import Leg

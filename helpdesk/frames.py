@@ -1,0 +1,147 @@
+"""Every realtime frame of the core (chat, presence, queues), built from rows already read.
+
+Pure: each function takes model instances or values and returns the frame's dict; nothing here
+reads the database or sends anything (reads are in selectors.py, publishing in events.py).
+Frame names and fields match docs/realtime.md.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from .models import Availability, Engagement, Message, Note, Operator, Ownership
+
+
+def iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def message_frame_of(
+    *, engagement_id: int, seq: int, sender: str, sender_name: str, body: str, created_at: datetime
+) -> dict:
+    return {
+        "type": "message",
+        "engagement_id": engagement_id,
+        "seq": seq,
+        "sender": sender,
+        "sender_name": sender_name,
+        "body": body,
+        "created_at": created_at.isoformat(),
+    }
+
+
+def message_frame(message: Message) -> dict:
+    return message_frame_of(
+        engagement_id=message.engagement_id,
+        seq=message.seq,
+        sender=message.sender,
+        sender_name=message.operator.display_name if message.operator_id else "",
+        body=message.body,
+        created_at=message.created_at,
+    )
+
+
+def engagement_summary(engagement: Engagement) -> dict:
+    return {
+        "id": engagement.pk,
+        "media": engagement.media,
+        "state": engagement.state,
+        "queue": engagement.queue.name,
+        "visitor_name": engagement.visitor.display_name,
+        "owner_id": engagement.owner_id,
+        "owner_name": engagement.owner.display_name if engagement.owner_id else "",
+        "last_seq": engagement.last_seq,
+    }
+
+
+def note_frame(note: Note) -> dict:
+    return {
+        "type": "note",
+        "engagement_id": note.engagement_id,
+        "id": note.pk,
+        "author_name": note.author.display_name if note.author_id else "System",
+        "source": note.source,
+        "body": note.body,
+        "created_at": note.created_at.isoformat(),
+    }
+
+
+def ownership_frame(ownership: Ownership) -> dict:
+    return {
+        "operator_id": ownership.operator_id,
+        "operator_name": ownership.operator.display_name,
+        "started_at": ownership.started_at.isoformat(),
+        "started_because": ownership.started_because,
+        "ended_at": iso(ownership.ended_at),
+        "ended_because": ownership.ended_because,
+        "ended_because_label": ownership.get_ended_because_display(),
+    }
+
+
+def engagement_detail_frame(
+    engagement: Engagement, *, messages: list[dict], notes: list[Note], owners: list[Ownership]
+) -> dict:
+    """Everything a console shows of one engagement: the whole history, notes and owners."""
+    return {
+        "type": "engagement.detail",
+        "engagement": engagement_summary(engagement),
+        "queued_at": engagement.queued_at.isoformat(),
+        "answered_at": iso(engagement.answered_at),
+        "messages": messages,
+        "notes": [note_frame(note) for note in notes],
+        "owners": [ownership_frame(owner) for owner in owners],
+    }
+
+
+def typing_of_visitor_frame(engagement_id: int, *, typing: bool) -> dict:
+    return {"type": "typing", "engagement_id": engagement_id, "who": "visitor", "typing": typing}
+
+
+def typing_of_operator_frame(operator: Operator, *, typing: bool) -> dict:
+    return {"type": "typing", "who": "operator", "name": operator.display_name, "typing": typing}
+
+
+def engagement_assigned_frame(engagement: Engagement, *, detail_follows: bool) -> dict:
+    return {
+        "type": "engagement.assigned",
+        "engagement": engagement_summary(engagement),
+        "detail_follows": detail_follows,
+    }
+
+
+def engagement_state_frame(engagement: Engagement, *, operator_name: str | None = None) -> dict:
+    """The visitor's side: who is with them now, or why it ended."""
+    if operator_name is not None:
+        return {"type": "engagement.state", "state": engagement.state, "operator_name": operator_name}
+    return {"type": "engagement.state", "state": engagement.state, "reason": engagement.end_reason}
+
+
+def engagement_released_frame(engagement_id: int, *, reason: str) -> dict:
+    return {"type": "engagement.released", "engagement_id": engagement_id, "reason": reason}
+
+
+def engagement_ended_frame(engagement: Engagement) -> dict:
+    return {"type": "engagement.ended", "engagement_id": engagement.pk, "reason": engagement.end_reason}
+
+
+def availability_frame(availability: Availability, *, operator_id: int) -> dict:
+    return {
+        "type": "availability",
+        "operator_id": operator_id,
+        "media": availability.media,
+        "status": availability.status,
+        "load": availability.load,
+        "capacity": availability.capacity,
+    }
+
+
+def queues_frame(site_id: int, *, queues: list[dict]) -> dict:
+    return {"type": "queues.changed", "site_id": site_id, "queues": queues}
+
+
+def queue_position_frame(*, position: int, queued_at: str) -> dict:
+    return {"type": "queue.position", "position": position, "queued_at": queued_at}
+
+
+def session_ended_frame() -> dict:
+    return {"type": "session.ended"}
