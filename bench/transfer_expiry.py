@@ -117,7 +117,10 @@ def main() -> None:
             ]
             # Pin the clock so every deadline (and every timer's eta) is the same instant.
             pinned = timezone.now() + timedelta(seconds=args.lead - 5)
-            with mock.patch("transfers.services.timezone.now", return_value=pinned):
+            with (
+                mock.patch("transfers.services.acts.timezone.now", return_value=pinned),
+                mock.patch("transfers.services.steps.timezone.now", return_value=pinned),
+            ):
                 ids = [
                     services.request_transfer(
                         engagement_id=e.pk, initiator=alice, target_operator_id=bob.pk, warm_message="Bench"

@@ -12,6 +12,7 @@ from django.utils import timezone
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site
 from helpdesk.selectors import queue_stats
 
+from . import frames
 from .models import OPEN_STATES, Transfer, TransferOffer, TransferState
 
 SEARCH_MAX_LENGTH = 100
@@ -240,3 +241,10 @@ def recently_transferred_by(*, operator: Operator) -> list[Transfer]:
 def recent_transfer_of(*, operator: Operator, transfer_id: int) -> Transfer | None:
     """One of those, or None: not theirs, not completed, or older than the window."""
     return _recent_completed_by(operator).filter(pk=transfer_id).first()
+
+
+def transfer_view(transfer: Transfer) -> dict:
+    """A transfer as consoles draw it (`frames.transfer_payload`), with its place in the queue if it waits."""
+    waiting = transfer.state == TransferState.REQUESTED and transfer.offered_to_id is None
+    position = transfer_queue_position(transfer=transfer) if waiting else None
+    return frames.transfer_payload(transfer, queue_position=position, now=timezone.now())

@@ -9,13 +9,12 @@ from __future__ import annotations
 from django.http import JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.events import message_frame
+from helpdesk.frames import message_frame
 from helpdesk.http import json_body, operator_json_view, optional_id
 from helpdesk.models import Engagement
 
 from . import selectors, services
 from .errors import TransferError, TransferErrorCode
-from .events import transfer_payload
 from .models import Transfer
 
 
@@ -28,7 +27,7 @@ def owned_engagement(engagement_id: int, operator) -> Engagement:
 
 def answer(transfer) -> JsonResponse:
     transfer.refresh_from_db()
-    return JsonResponse({"transfer": transfer_payload(transfer)})
+    return JsonResponse({"transfer": selectors.transfer_view(transfer)})
 
 
 @require_GET
@@ -62,7 +61,7 @@ def engagement_transfers(request, operator, engagement_id: int):
     history = selectors.transfer_history(engagement_id=engagement_id)
     rows = []
     for transfer in history:
-        row = transfer_payload(transfer)
+        row = selectors.transfer_view(transfer)
         row["offers"] = [
             {
                 "operator_name": offer.operator.display_name,
@@ -86,8 +85,8 @@ def mine(request, operator):
     """What a console shows after a reload: offers waiting for my answer, transfers I started that are open."""
     return JsonResponse(
         {
-            "offers": [transfer_payload(t) for t in selectors.pending_offers_for(operator=operator)],
-            "outgoing": [transfer_payload(t) for t in selectors.outgoing_transfers_of(operator=operator)],
+            "offers": [selectors.transfer_view(t) for t in selectors.pending_offers_for(operator=operator)],
+            "outgoing": [selectors.transfer_view(t) for t in selectors.outgoing_transfers_of(operator=operator)],
         }
     )
 

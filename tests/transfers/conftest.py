@@ -84,6 +84,7 @@ def frames(monkeypatch):
     recorder = Frames()
     monkeypatch.setattr("transfers.events.publish_to_operator", recorder.record)
     monkeypatch.setattr(
-        "transfers.events.publish_batch", lambda pairs: [recorder.record(op, frame) for op, frame in pairs]
+        "transfers.events.publish_many",
+        lambda pairs: [recorder.record(int(group.rsplit(".", 1)[1]), frame) for group, frame in pairs],
     )
     return recorder
