@@ -40,6 +40,8 @@ INSTALLED_APPS = [
     "helpdesk",
     "transfers",
     "telephony",
+    "reporting",
+    "api",
 ]
 
 MIDDLEWARE = [

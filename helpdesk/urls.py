@@ -14,6 +14,6 @@ urlpatterns = [
     path("", include("helpdesk.chat_urls")),
     path("transfers/", include("transfers.urls")),
     path("phone/", include("telephony.urls")),
-    path("reports/", include("helpdesk.reporting.urls")),
-    path("api/", include("helpdesk.api.urls")),
+    path("reports/", include("reporting.urls")),
+    path("api/", include("api.urls")),
 ]

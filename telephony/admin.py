@@ -6,7 +6,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from helpdesk.admin.scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
-from helpdesk.reporting.admin_actions import export_actions
+from reporting.admin_actions import export_actions
 
 from .models import Call, Leg, ProviderEvent
 

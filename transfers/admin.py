@@ -6,7 +6,7 @@ from django.contrib import admin
 
 from helpdesk.admin.scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
 from helpdesk.models import Engagement
-from helpdesk.reporting.admin_actions import export_actions
+from reporting.admin_actions import export_actions
 
 from .models import Transfer, TransferOffer
 

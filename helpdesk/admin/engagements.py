@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from helpdesk.models import AvailabilityLog, Engagement, Message, Note, Ownership
-from helpdesk.reporting.admin_actions import export_actions
+from reporting.admin_actions import export_actions
 
 from .scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
 

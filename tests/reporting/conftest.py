@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from helpdesk.models import AvailabilityLog, Engagement, Ownership
-from helpdesk.reporting.scope import build_scope
+from reporting.scope import build_scope
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory, VisitorFactory
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)

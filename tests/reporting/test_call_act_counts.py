@@ -22,8 +22,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpdesk.models import Media, Operator, Queue
-from helpdesk.reporting import metrics
-from helpdesk.reporting.scope import build_scope
+from reporting import metrics
+from reporting.scope import build_scope
 from telephony import services
 from telephony.models import Leg
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory

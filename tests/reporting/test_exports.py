@@ -8,7 +8,7 @@ from django.urls import reverse
 from openpyxl import load_workbook
 
 from helpdesk.models import Message, Note
-from helpdesk.reporting.exports import DATASETS, csv_chunks, neutralise, write_xlsx
+from reporting.exports import DATASETS, csv_chunks, neutralise, write_xlsx
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 
@@ -194,7 +194,7 @@ def test_database_and_python_write_the_same_iso_times(world, zone, monkeypatch):
     from datetime import timedelta
 
     from helpdesk.models import Engagement
-    from helpdesk.reporting import exports
+    from reporting import exports
 
     world.site.time_zone = zone
     world.site.save()
@@ -219,7 +219,7 @@ def test_streamed_xlsx_is_a_valid_workbook_with_awkward_text(tmp_path):
     """XML specials are escaped, characters XML cannot carry are dropped, spaces kept; Excel-valid zip."""
     import zipfile
 
-    from helpdesk.reporting.exports import write_xlsx, xlsx_chunks
+    from reporting.exports import write_xlsx, xlsx_chunks
 
     rows = [
         (1, "a & b <c>", " lead and trail ", "bad\x01char", 2.5, None, ""),
@@ -253,7 +253,7 @@ AWKWARD = [
 def test_xlsx_rows_written_by_postgresql_match_python_cell_by_cell(world, monkeypatch, tmp_path):
     """PostgreSQL writes each `<row>` (COPY); the Python writer (metric tables, other databases) must agree."""
     from helpdesk.models import Visitor
-    from helpdesk.reporting import exports
+    from reporting import exports
 
     for engagement, name in zip(world.engagements.values(), AWKWARD, strict=False):
         Visitor.objects.filter(pk=engagement.visitor_id).update(name=name, phone_number=name[::-1])
@@ -284,7 +284,7 @@ def test_xlsx_zip64_records_when_sizes_or_offsets_pass_the_limit(tmp_path, monke
     below the sheet but above every other part, as it is for real."""
     import zipfile
 
-    from helpdesk.reporting import exports
+    from reporting import exports
 
     monkeypatch.setattr(exports, "ZIP64_LIMIT", 12_000)
     rows = [(n, f"row {n} {n * n}", n / 7) for n in range(5000)]

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from helpdesk.reporting import metrics
+from reporting import metrics
 
 
 def by_label(rows):

@@ -7,7 +7,7 @@ from datetime import UTC, date, timedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.reporting.scope import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS
+from reporting.scope import DEFAULT_RANGE_DAYS, MAX_RANGE_DAYS
 from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 

@@ -8,7 +8,7 @@ from asgiref.sync import async_to_sync
 from django.test import AsyncClient
 from django.urls import reverse
 
-from helpdesk.reporting.exports import DATASETS
+from reporting.exports import DATASETS
 
 QUERY = "?start=2026-03-02&end=2026-03-03"
 

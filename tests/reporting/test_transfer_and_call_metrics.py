@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from helpdesk.models import Media, Ownership
-from helpdesk.reporting import metrics
+from reporting import metrics
 from telephony.models import Call, Leg
 from tests.factories import OperatorFactory, QueueFactory
 from tests.reporting.conftest import DAY1, at, make_engagement

@@ -7,11 +7,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from helpdesk.models import Availability, Engagement, Message, Note, Operator, Queue, Site, Team
+from helpdesk.selectors import queue_stats
 from telephony.models import Call, Leg
 from transfers.models import Transfer, TransferOffer
-
-from ..models import Availability, Engagement, Message, Note, Operator, Queue, Site, Team
-from ..selectors import queue_stats
 
 
 class SiteSerializer(serializers.ModelSerializer):

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
-from ..models import Operator, Ownership, Queue, Site, Team
-from ..selectors import sites_managed_by
+from helpdesk.models import Operator, Ownership, Queue, Site, Team
+from helpdesk.selectors import sites_managed_by
 
 DEFAULT_RANGE_DAYS = 7
 MAX_RANGE_DAYS = 366

@@ -20,8 +20,8 @@ from django.utils import timezone
 from tqdm import tqdm
 
 from helpdesk.models import Site
-from helpdesk.reporting.exports import DATASETS, export_to_file
-from helpdesk.reporting.scope import build_scope, sites_visible_to
+from reporting.exports import DATASETS, export_to_file
+from reporting.scope import build_scope, sites_visible_to
 
 
 class Command(BaseCommand):

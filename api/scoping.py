@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from django.db.models import Q
 
-from ..models import Ownership
-from ..reporting.scope import sites_visible_to
+from helpdesk.models import Ownership
+from reporting.scope import sites_visible_to
 
 
 def caller_site_ids(request) -> list[int]:

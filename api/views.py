@@ -16,16 +16,16 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from helpdesk.errors import DomainError
+from helpdesk.models import Engagement, Message, Note, Operator, Queue, Site, Team
+from helpdesk.selectors import queue_stats
+from helpdesk.services.engagements import add_note
+from reporting import metrics
+from reporting.scope import build_scope
 from telephony.models import Call, Leg
 from transfers import services as transfer_services
 from transfers.models import Transfer
 
-from ..errors import DomainError
-from ..models import Engagement, Message, Note, Operator, Queue, Site, Team
-from ..reporting import metrics
-from ..reporting.scope import build_scope
-from ..selectors import queue_stats
-from ..services.engagements import add_note
 from . import filters, serializers
 from .scoping import caller_site_ids, conversation_q, managed_site_ids
 

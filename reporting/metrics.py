@@ -24,7 +24,8 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.utils import timezone
 
-from ..models import AvailabilityLog, Engagement, Operator, Ownership, Queue, Site, Team
+from helpdesk.models import AvailabilityLog, Engagement, Operator, Ownership, Queue, Site, Team
+
 from .scope import ReportScope
 
 GROUPINGS = ("day", "site", "queue", "team", "operator")

@@ -41,7 +41,8 @@ from django.db.models.functions import Coalesce
 from isal import isal_zlib
 from psycopg.pq import TransactionStatus
 
-from ..models import AvailabilityLog, Engagement, Message, Note, Site
+from helpdesk.models import AvailabilityLog, Engagement, Message, Note, Site
+
 from . import metrics
 from .metrics import Seconds
 from .scope import ReportScope

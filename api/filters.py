@@ -8,10 +8,9 @@ import django_filters as filters
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
+from helpdesk.models import Engagement, Message, Note, Operator, Queue, Team
 from telephony.models import Call, Leg
 from transfers.models import Transfer
-
-from ..models import Engagement, Message, Note, Operator, Queue, Team
 
 
 class IdFilter(filters.NumberFilter):
