@@ -5,16 +5,22 @@ Django hands an action the change list's own queryset: the ModelAdmin's `get_que
 drill-down, then to the ticked rows unless "select all N" was chosen. The export streams
 exactly that queryset, so what a manager downloads is what the change list shows them.
 
-Wire them in with ``actions = [*export_actions("engagements")]`` on a ModelAdmin whose
-model is the dataset's model.
+The domain admins know nothing of reporting: `attach_export_actions` (called from
+`ReportingConfig.ready`, after django.contrib.admin has autodiscovered every admin module)
+adds the actions to the registered ModelAdmin of each dataset's model.
 """
 
 from __future__ import annotations
 
+from django.apps import apps
 from django.contrib import admin
+from django.contrib.admin.exceptions import NotRegistered
 from django.utils import timezone
 
 from .exports import DATASETS, streaming_response
+
+# The raw datasets exported from their model's change list.
+ADMIN_EXPORTS = ("engagements", "availability_log", "transfers", "calls")
 
 
 def export_action(dataset_name: str, fmt: str):
@@ -40,3 +46,21 @@ def export_action(dataset_name: str, fmt: str):
 def export_actions(dataset_name: str) -> list:
     """The CSV and the XLSX export action for one dataset."""
     return [export_action(dataset_name, "csv"), export_action(dataset_name, "xlsx")]
+
+
+def attach_export_actions(site: admin.AdminSite = admin.site) -> None:
+    """Add each dataset's export actions to its model's registered admin, after the admin's own actions.
+
+    Run once the admins are registered (django.contrib.admin's ready autodiscovers them, and it is
+    listed before reporting). A model without an admin gets none; running twice adds nothing twice.
+    """
+    for name in ADMIN_EXPORTS:
+        model = apps.get_model(DATASETS[name].model)
+        try:
+            model_admin = site.get_model_admin(model)
+        except NotRegistered:
+            continue
+        actions = list(model_admin.actions or ())
+        known = {getattr(action, "__name__", action) for action in actions}
+        actions += [action for action in export_actions(name) if action.__name__ not in known]
+        model_admin.actions = actions

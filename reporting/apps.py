@@ -6,3 +6,10 @@ class ReportingConfig(AppConfig):
 
     name = "reporting"
     verbose_name = "Reporting"
+
+    def ready(self):
+        # django.contrib.admin is installed before reporting, so its ready() has already
+        # autodiscovered and registered every domain admin by now.
+        from .admin_actions import attach_export_actions
+
+        attach_export_actions()

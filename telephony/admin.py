@@ -6,7 +6,6 @@ from __future__ import annotations
 from django.contrib import admin
 
 from helpdesk.admin.scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
-from reporting.admin_actions import export_actions
 
 from .models import Call, Leg, ProviderEvent
 
@@ -38,7 +37,6 @@ class CallAdmin(ReadOnlyScopedAdmin):
         "provider_ended_at", "created_at",
     ]  # fmt: skip
     readonly_fields = fields
-    actions = [*export_actions("calls")]
     inlines = [LegInline]
 
     @admin.display(description="Caller", ordering="engagement__visitor__name")

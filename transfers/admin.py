@@ -6,7 +6,6 @@ from django.contrib import admin
 
 from helpdesk.admin.scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
 from helpdesk.models import Engagement
-from reporting.admin_actions import export_actions
 
 from .models import Transfer, TransferOffer
 
@@ -47,7 +46,6 @@ class TransferAdmin(ReadOnlyScopedAdmin):
     search_fields = ["=engagement__id", "initiator__display_name", "target_operator__display_name", "reason_text"]
     list_select_related = ["engagement__visitor", "initiator", "target_operator", "target_queue"]
     date_hierarchy = "requested_at"
-    actions = [*export_actions("transfers")]
     inlines = [TransferOfferInline]
     fields = [
         "engagement", "initiator", "target_operator", "target_queue", "offered_to", "accepted_by", "note",

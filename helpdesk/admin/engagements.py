@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.contrib import admin
 
 from helpdesk.models import AvailabilityLog, Engagement, Message, Note, Ownership
-from reporting.admin_actions import export_actions
 
 from .scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
 
@@ -42,7 +41,6 @@ class EngagementAdmin(ReadOnlyScopedAdmin):
     search_fields = ["=id", "visitor__name", "owner__display_name", "queue__name"]
     list_select_related = ["site", "queue", "visitor", "owner"]
     date_hierarchy = "created_at"
-    actions = [*export_actions("engagements")]
     inlines = [OwnershipInline, NoteInline, MessageInline]
     readonly_fields = [
         "site", "queue", "visitor", "media", "state", "owner",
@@ -59,4 +57,3 @@ class AvailabilityLogAdmin(ReadOnlyScopedAdmin):
     search_fields = ["operator__display_name"]
     list_select_related = ["operator"]
     date_hierarchy = "started_at"
-    actions = [*export_actions("availability_log")]

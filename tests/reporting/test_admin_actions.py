@@ -102,3 +102,32 @@ def test_transfer_and_call_admins_export_their_change_lists(world, client):
     client.force_login(ManagerFactory(username="manager_b", sites=[world.other_site]))
     data["action"] = "export_transfers_csv"
     assert csv_rows(b"".join(client.post("/admin/transfers/transfer/", data)))[1:] == []
+
+
+def test_reporting_attaches_the_export_actions_after_each_admins_own_and_only_once():
+    """The domain admins import nothing of reporting: its ready() adds the export actions to them."""
+    from django.contrib import admin
+
+    from helpdesk.models import AvailabilityLog, Engagement
+    from reporting.admin_actions import attach_export_actions
+    from telephony.models import Call
+    from transfers.models import Transfer
+
+    def names(model_admin):
+        return [getattr(action, "__name__", action) for action in model_admin.actions]
+
+    for model, dataset in [
+        (Engagement, "engagements"), (AvailabilityLog, "availability_log"), (Transfer, "transfers"), (Call, "calls")
+    ]:  # fmt: skip
+        assert names(admin.site.get_model_admin(model)) == [f"export_{dataset}_csv", f"export_{dataset}_xlsx"]
+
+    class WithOwnAction(admin.ModelAdmin):
+        actions = ["close_selected"]
+
+    site = admin.AdminSite(name="elsewhere")
+    site.register(Engagement, WithOwnAction)
+    attach_export_actions(site)
+    attach_export_actions(site)
+    assert names(site.get_model_admin(Engagement)) == [
+        "close_selected", "export_engagements_csv", "export_engagements_xlsx"
+    ]  # fmt: skip
