@@ -1,5 +1,5 @@
-"""Every realtime frame of telephony: built here, sent on commit. Documented in docs/realtime.md
-("Phone frames").
+"""Publishing the frames of telephony (built in frames.py): who gets which, sent on commit.
+Documented in docs/realtime.md ("Phone frames").
 
 One frame type, `call.state`, carries the whole call (mode and every leg) to every operator who
 has or had a leg on it, so a console re-renders from the frame alone and a missed frame is
@@ -13,6 +13,7 @@ from django.db.models import F
 
 from helpdesk.realtime import publish_to_engagement, publish_to_operator
 
+from . import frames, selectors
 from .models import Call
 
 
@@ -24,34 +25,12 @@ def call_changed(call_id: int) -> None:
 
 
 def _publish_call_state(call_id: int) -> None:
-    from .selectors import call_snapshot, operators_on_call
-
-    call = Call.objects.filter(pk=call_id).select_related("engagement").first()
-    if call is None:
+    found = selectors.call_with_legs(call_id=call_id)
+    if found is None:
         return
-    snapshot = call_snapshot(call)
-    frame = {"type": "call.state", "call": snapshot}
-    for operator_id in operators_on_call(call):
+    call, legs = found
+    snapshot = frames.call_snapshot(call, legs)
+    frame = frames.call_state_frame(snapshot)
+    for operator_id in selectors.operators_on_call(call):
         publish_to_operator(operator_id, frame)
-    publish_to_engagement(call.engagement_id, {"type": "call.caller_state", "call": caller_view(snapshot)})
-
-
-def caller_view(snapshot: dict) -> dict:
-    """What the caller may see: their own leg and the call's state, never operators' details."""
-    customer = next((leg for leg in snapshot["legs"] if leg["kind"] == "customer"), None)
-    # Handed to an outside number: the helpdesk's engagement ended, but the caller still talks
-    # (with someone who is not one of our operators) until they or the number hang up.
-    outside = snapshot["mode"] == "outside" and customer is not None and customer["state"] != "ended"
-    return {
-        "id": snapshot["id"],
-        "state": "active" if outside else snapshot["state"],
-        "queue": snapshot["queue"]["name"],
-        "operator_name": snapshot["owner_name"]
-        if customer and customer["state"] == "connected" and not outside
-        else "",
-        "leg": {
-            "state": customer["state"] if customer else "ended",
-            "end_reason": customer["end_reason"] if customer else "",
-        },
-        "end_reason": "" if outside else snapshot["end_reason"],
-    }
+    publish_to_engagement(call.engagement_id, frames.caller_state_frame(snapshot))

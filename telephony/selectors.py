@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from django.db.models import Q
 
-from helpdesk.models import Availability, Engagement, Media, Operator, Queue
+from helpdesk.models import Availability, Media, Operator, Queue
 from helpdesk.selectors import QueueStats, queue_stats
 from helpdesk.services.routing import candidate_availabilities
 
@@ -20,55 +20,21 @@ def operators_on_call(call: Call) -> list[int]:
     return sorted(ids)
 
 
-def leg_snapshot(leg: Leg) -> dict:
-    def iso(value):
-        return value.isoformat() if value else None
-
-    return {
-        "id": leg.pk,
-        "kind": leg.kind,
-        "state": leg.state,
-        "end_reason": leg.end_reason,
-        "operator_id": leg.operator_id,
-        "party_name": leg.party_name,
-        "queue_name": leg.queue.name if leg.queue_id else "",
-        "phone_number": leg.phone_number,
-        "initiated_at": iso(leg.initiated_at),
-        "ringing_at": iso(leg.ringing_at),
-        "connected_at": iso(leg.connected_at),
-        "held_at": iso(leg.held_at),
-        "ended_at": iso(leg.ended_at),
-        "ring_deadline": iso(leg.ring_deadline),
-    }
-
-
-def call_snapshot(call: Call) -> dict:
-    """The whole call as the console draws it: legs in order, customer first."""
-    engagement = Engagement.objects.select_related("queue", "visitor", "owner").get(pk=call.engagement_id)
+def call_with_legs(*, call_id: int) -> tuple[Call, list[Leg]] | None:
+    """A call with everything its frames show (frames.call_snapshot): its engagement with queue,
+    caller and owner, and its legs in pk order with operator and queue, each pointing back at
+    that call. None when there is no such call."""
+    call = (
+        Call.objects.select_related("engagement__queue", "engagement__visitor", "engagement__owner")
+        .filter(pk=call_id)
+        .first()
+    )
+    if call is None:
+        return None
     legs = list(call.legs.select_related("operator", "queue").order_by("pk"))
     for leg in legs:
         leg.call = call
-        call.engagement = engagement
-    legs.sort(key=lambda leg: (leg.kind != Leg.Kind.CUSTOMER, leg.pk))
-    return {
-        "id": call.pk,
-        "version": call.version,
-        "engagement_id": engagement.pk,
-        "state": engagement.state,
-        "end_reason": engagement.end_reason,
-        "mode": call.mode,
-        "queue": {
-            "id": engagement.queue_id,
-            "name": engagement.queue.name,
-            "cold_transfer_allowed": engagement.queue.cold_transfer_allowed,
-        },
-        "caller_name": engagement.visitor.display_name,
-        "caller_number": engagement.visitor.phone_number,
-        "owner_id": engagement.owner_id,
-        "owner_name": engagement.owner.display_name if engagement.owner_id else "",
-        "initiator_id": call.initiator_id,
-        "legs": [leg_snapshot(leg) for leg in legs],
-    }
+    return call, legs
 
 
 def current_calls_of(*, operator: Operator) -> list[Call]:

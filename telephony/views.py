@@ -24,9 +24,8 @@ from helpdesk.errors import DomainError
 from helpdesk.models import Availability, Media, Queue
 from helpdesk.services.presence import ensure_availabilities, set_availability
 
-from . import selectors, services
+from . import frames, selectors, services
 from .errors import BadCallRequest, CallError, WebhookRejected
-from .events import caller_view
 from .models import Call, Leg
 from .providers import get_provider
 
@@ -68,7 +67,8 @@ def json_act(view):
 
 
 def _snapshot(call_id: int) -> dict:
-    return selectors.call_snapshot(Call.objects.get(pk=call_id))
+    call, legs = selectors.call_with_legs(call_id=call_id)
+    return frames.call_snapshot(call, legs)
 
 
 def _int(value, field: str) -> int | None:
@@ -94,7 +94,7 @@ def console(request):
             "operator": operator,
             "voice": voice,
             "statuses": Availability.Status.choices,
-            "calls": [selectors.call_snapshot(call) for call in selectors.current_calls_of(operator=operator)],
+            "calls": [_snapshot(call.pk) for call in selectors.current_calls_of(operator=operator)],
             "recent": selectors.recent_calls_of(operator=operator),
         },
     )
@@ -104,7 +104,7 @@ def console(request):
 @require_GET
 def current_calls(request):
     operator = _operator(request)
-    calls = [selectors.call_snapshot(call) for call in selectors.current_calls_of(operator=operator)]
+    calls = [_snapshot(call.pk) for call in selectors.current_calls_of(operator=operator)]
     voice = Availability.objects.filter(operator=operator, media=Media.VOICE).first()
     return JsonResponse(
         {
@@ -253,14 +253,14 @@ def simulator_place_call(request):
     call = services.place_call(
         queue=queue, caller_name=str(body.get("name", ""))[:100], phone_number=body.get("phone_number") or ""
     )
-    return JsonResponse({"token": make_caller_token(call), "call": caller_view(_snapshot(call.pk))}, status=201)
+    return JsonResponse({"token": make_caller_token(call), "call": frames.caller_view(_snapshot(call.pk))}, status=201)
 
 
 @simulator_view
 @require_GET
 def simulator_call(request, token: str):
     call = _call_from_token(token)
-    return JsonResponse({"call": caller_view(_snapshot(call.pk))})
+    return JsonResponse({"call": frames.caller_view(_snapshot(call.pk))})
 
 
 @simulator_view
@@ -270,7 +270,7 @@ def simulator_hang_up(request, token: str):
     call = _call_from_token(token)
     customer = call.legs.get(kind=Leg.Kind.CUSTOMER)
     services.hang_up(leg_id=customer.pk)
-    return JsonResponse({"call": caller_view(_snapshot(call.pk))})
+    return JsonResponse({"call": frames.caller_view(_snapshot(call.pk))})
 
 
 @simulator_view
