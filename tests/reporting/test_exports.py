@@ -194,7 +194,7 @@ def test_database_and_python_write_the_same_iso_times(world, zone, monkeypatch):
     from datetime import timedelta
 
     from helpdesk.models import Engagement
-    from reporting import exports
+    from reporting.exports import rows as export_rows
 
     world.site.time_zone = zone
     world.site.save()
@@ -202,7 +202,7 @@ def test_database_and_python_write_the_same_iso_times(world, zone, monkeypatch):
     Engagement.objects.filter(pk=e1.pk).update(answered_at=e1.created_at + timedelta(seconds=10, microseconds=120))
     dataset = DATASETS["engagements"]
     by_database = list(dataset.rows(world.scope()))
-    monkeypatch.setattr(exports, "_database_formats_cells", lambda: False)
+    monkeypatch.setattr(export_rows, "_database_formats_cells", lambda: False)
     by_python = list(dataset.rows(world.scope()))
     assert by_database == by_python
     assert by_python[0][9][:19] == by_python[0][8][:17] + "10"  # to the second, microseconds dropped
@@ -254,14 +254,15 @@ def test_xlsx_rows_written_by_postgresql_match_python_cell_by_cell(world, monkey
     """PostgreSQL writes each `<row>` (COPY); the Python writer (metric tables, other databases) must agree."""
     from helpdesk.models import Visitor
     from reporting import exports
+    from reporting.exports import rows as export_rows
 
     for engagement, name in zip(world.engagements.values(), AWKWARD, strict=False):
         Visitor.objects.filter(pk=engagement.visitor_id).update(name=name, phone_number=name[::-1])
     dataset = DATASETS["engagements"]
     rows = dataset.rows(world.scope())
-    assert isinstance(rows, exports.RawRows) and rows.xlsx_blocks() is not None  # the PostgreSQL path is taken
+    assert isinstance(rows, export_rows.RawRows) and rows.xlsx_blocks() is not None  # the PostgreSQL path is taken
     by_database = b"".join(exports.xlsx_chunks(dataset.title, dataset.columns, rows))
-    monkeypatch.setattr(exports, "_database_formats_cells", lambda: False)
+    monkeypatch.setattr(export_rows, "_database_formats_cells", lambda: False)
     by_python = b"".join(exports.xlsx_chunks(dataset.title, dataset.columns, dataset.rows(world.scope())))
     assert xlsx_rows(by_database) == xlsx_rows(by_python)
     path = tmp_path / "engagements.xlsx"
@@ -285,8 +286,9 @@ def test_xlsx_zip64_records_when_sizes_or_offsets_pass_the_limit(tmp_path, monke
     import zipfile
 
     from reporting import exports
+    from reporting.exports import zipstream
 
-    monkeypatch.setattr(exports, "ZIP64_LIMIT", 12_000)
+    monkeypatch.setattr(zipstream, "ZIP64_LIMIT", 12_000)
     rows = [(n, f"row {n} {n * n}", n / 7) for n in range(5000)]
     path = tmp_path / "big.xlsx"
     path.write_bytes(b"".join(exports.xlsx_chunks("Big", ("n", "text", "ratio"), rows)))
