@@ -16,7 +16,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from helpdesk.errors import DomainError
+from helpdesk.errors import DomainError, NotAllowed
+from helpdesk.http import error_payload
 from helpdesk.models import Engagement, Message, Note, Operator, Queue, Site, Team
 from helpdesk.selectors import queue_stats
 from helpdesk.services.engagements import add_note
@@ -42,13 +43,12 @@ class Cursor(CursorPagination):
 
 
 def error_response(error: DomainError) -> Response:
-    return Response({"error": error.as_dict()}, status=error.http_status)
+    """A refused act in the shape every JSON act of the product answers (helpdesk.http)."""
+    return Response(error_payload(error), status=error.http_status)
 
 
 def not_an_operator() -> Response:
-    return Response(
-        {"error": {"code": "not_operator", "message": "Only operators can do this."}}, status=status.HTTP_403_FORBIDDEN
-    )
+    return error_response(NotAllowed("not_operator", "Only operators can do this."))
 
 
 class ScopedViewSet(viewsets.ReadOnlyModelViewSet):
