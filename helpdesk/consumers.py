@@ -12,6 +12,7 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
+import redis.exceptions
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -28,7 +29,7 @@ from .rate_limits import (
 )
 from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
-from .services.messages_async import apost_message
+from .services.messages_async import PostedLine, apost_message
 from .services.presence import set_availability
 from .visitor_tokens import engagement_id_from_token, token_opens
 
@@ -62,6 +63,18 @@ def parse_resume(query_string: bytes) -> dict[int, int]:
     return resume
 
 
+def what_an_answer_names(frame: dict) -> dict:
+    """What an error frame repeats of the frame it answers, so the client knows which one failed:
+    its `ref`, and for a chat line its `client_id` and `engagement_id` (when they were well formed)."""
+    about = {"ref": frame.get("ref") if isinstance(frame.get("ref"), str | int) else None}
+    if isinstance(frame.get("client_id"), str) and len(frame["client_id"]) <= 64:
+        about["client_id"] = frame["client_id"]
+    engagement_id = frame.get("engagement_id")
+    if isinstance(engagement_id, int) and not isinstance(engagement_id, bool):
+        about["engagement_id"] = engagement_id
+    return about
+
+
 def frame_int(frame: dict, key: str) -> int:
     value = frame.get(key)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -82,7 +95,9 @@ class ChatConsumer(AsyncWebsocketConsumer):
     client's starting point). Live `message` frames can reach a consumer late or out of order
     (published by different processes) and twice (read during catch-up and live); so a frame at
     or below `sent_seq` is dropped, and one beyond `sent_seq + 1` first has the gap filled from
-    the database. The client thus gets every message once, in seq order.
+    the database. `delivered` is what this socket really sent: a catch-up the client asks for
+    again (a `resume` right after a resuming connect) skips it. The client thus gets every
+    message once, in seq order.
     """
 
     handlers: dict[str, str] = {}
@@ -102,6 +117,7 @@ class ChatConsumer(AsyncWebsocketConsumer):
 
     async def connect(self):
         self.sent_seq: dict[int, int] = {}
+        self.delivered: dict[int, int] = {}
         self.joined: list[str] = []
         bind_server_loop(asyncio.get_running_loop())
 
@@ -127,8 +143,10 @@ class ChatConsumer(AsyncWebsocketConsumer):
         for engagement_id, seq in starting_points.items():
             self.set_baseline(engagement_id, seq)
         for frame in messages:
+            if frame["seq"] <= self.delivered.get(frame["engagement_id"], 0):
+                continue
             self.set_baseline(frame["engagement_id"], frame["seq"])
-            await self.send_frame(frame)
+            await self.send_message(frame)
 
     async def frame_send(self, message: dict) -> None:
         """A frame published to one of our groups: forward it (messages once and in order)."""
@@ -147,31 +165,35 @@ class ChatConsumer(AsyncWebsocketConsumer):
                 return
             if seq > sent + 1:
                 for missing in await messages_between(engagement_id=engagement_id, after_seq=sent, before_seq=seq):
-                    await self.send_frame(missing)
+                    await self.send_message(missing)
         self.sent_seq[engagement_id] = seq
+        await self.send_message(frame)
+
+    async def send_message(self, frame: dict) -> None:
+        self.delivered[frame["engagement_id"]] = max(frame["seq"], self.delivered.get(frame["engagement_id"], 0))
         await self.send_frame(frame)
 
     async def on_frame_forwarded(self, frame: dict) -> None:
         """Hook for consumers that keep state in step with frames they pass on."""
 
     async def receive(self, text_data=None, bytes_data=None):
-        ref = None
+        about: dict = {"ref": None}
         try:
             frame = self.parse_frame(text_data)
-            ref = frame.get("ref") if isinstance(frame.get("ref"), str | int) else None
+            about = what_an_answer_names(frame)
             handler = self.handlers.get(frame["type"])
             if handler is None:
                 raise ChatError("unknown_type", f"Unknown frame type {frame['type'][:40]!r}.")
             await self.check_rate_limit(frame["type"])
             await getattr(self, handler)(frame)
         except DomainError as error:
-            await self.send_frame({"type": "error", **error.as_dict(), "ref": ref})
+            await self.send_frame({"type": "error", **error.as_dict(), **about})
         except Engagement.DoesNotExist:
-            await self.send_frame({"type": "error", "code": "not_found", "message": "No such engagement.", "ref": ref})
+            await self.send_frame({"type": "error", "code": "not_found", "message": "No such engagement.", **about})
         except Exception:
             logger.exception("Frame failed on %s", type(self).__name__)
             await self.send_frame(
-                {"type": "error", "code": "internal", "message": "Something went wrong; try again.", "ref": ref}
+                {"type": "error", "code": "internal", "message": "Something went wrong; try again.", **about}
             )
 
     async def check_rate_limit(self, frame_type: str) -> None:
@@ -200,8 +222,19 @@ class ChatConsumer(AsyncWebsocketConsumer):
     def catch_up_scope(self) -> dict:
         return {}
 
-    async def deliver_own(self, frame: dict) -> None:
-        """The sender sees their own line straight away, even if its publish was lost (de-duplicated)."""
+    async def acknowledge(self, line: PostedLine, *, ref) -> None:
+        """Every line sent is answered: first its ack (stored as seq N, or already stored), then the line
+        itself, straight from the post, so the sender sees it even if its publish is lost (de-duplicated)."""
+        frame = line.frame
+        await self.send_frame(
+            frames.message_ack_frame(
+                engagement_id=frame["engagement_id"],
+                client_id=frame["client_id"],
+                seq=frame["seq"],
+                duplicate=line.duplicate,
+                ref=ref,
+            )
+        )
         await self.forward_message(frame)
 
 
@@ -316,15 +349,15 @@ class OperatorConsumer(ChatConsumer):
         await self.close(code=CLOSE_UNAUTHENTICATED)
 
     async def handle_message_send(self, frame: dict) -> None:
-        post = apost_message if async_db.available() else in_chat_pool(post_message_frame)
-        await self.deliver_own(
-            await post(
-                engagement_id=frame_int(frame, "engagement_id"),
-                sender=Message.Sender.OPERATOR,
-                body=frame.get("body"),
-                operator=self.operator,
-            )
+        post = apost_message if async_db.available() else in_chat_pool(post_message_line)
+        line = await post(
+            engagement_id=frame_int(frame, "engagement_id"),
+            sender=Message.Sender.OPERATOR,
+            body=frame.get("body"),
+            operator=self.operator,
+            client_id=frame.get("client_id"),
         )
+        await self.acknowledge(line, ref=frame.get("ref"))
 
     async def handle_typing(self, frame: dict) -> None:
         await database_sync_to_async(engagement_services.signal_typing)(
@@ -344,7 +377,9 @@ class OperatorConsumer(ChatConsumer):
     async def handle_engagement_open(self, frame: dict) -> None:
         detail = await engagement_detail(engagement_id=frame_int(frame, "engagement_id"), operator=self.operator)
         if detail["messages"]:
-            self.set_baseline(detail["engagement"]["id"], detail["messages"][-1]["seq"])
+            engagement_id, last = detail["engagement"]["id"], detail["messages"][-1]["seq"]
+            self.set_baseline(engagement_id, last)
+            self.delivered[engagement_id] = max(last, self.delivered.get(engagement_id, 0))
         await self.send_frame({**detail, "ref": frame.get("ref")})
 
     async def handle_engagement_end(self, frame: dict) -> None:
@@ -399,15 +434,28 @@ def visitor_hello(engagement: Engagement) -> dict:
     }
 
 
-def post_visitor_message(*, engagement_id: int, body: object) -> dict:
+async def visitor_may_post(engagement_id: int) -> bool:
+    """The visitor's message limit (anonymous senders are limited before anything is stored). With
+    Redis unreachable it cannot be checked, so the line is refused as briefly unavailable (the page
+    keeps it and tries again)."""
+    try:
+        return await aallow_visitor_message(engagement_id=engagement_id)
+    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+        logger.warning("Visitor message refused, rate limit not checked (Redis unreachable): %r", error)
+        raise ChatError("unavailable", "Chat is briefly unavailable; your message was not sent yet.") from None
+
+
+def post_visitor_message(*, engagement_id: int, body: object, client_id: object) -> PostedLine:
     """Rate limit, then post: one trip to a worker thread for both."""
     if not allow_visitor_message(engagement_id=engagement_id):
         raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
-    return post_message_frame(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body)
+    return post_message_line(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body, client_id=client_id)
 
 
-def post_message_frame(**kwargs) -> dict:
-    return frames.message_frame(engagement_services.post_message(**kwargs))
+def post_message_line(**kwargs) -> PostedLine:
+    """The ORM path of a chat line (SQLite, or no async pool), answered like `apost_message`."""
+    message = engagement_services.post_message(**kwargs)
+    return PostedLine(frame=frames.message_frame(message), duplicate=message.duplicate)
 
 
 class VisitorConsumer(ChatConsumer):
@@ -446,15 +494,18 @@ class VisitorConsumer(ChatConsumer):
             raise ChatError("rate_limited", f"You are sending '{frame_type}' frames too fast; wait a moment.")
 
     async def handle_message_send(self, frame: dict) -> None:
+        body, client_id = frame.get("body"), frame.get("client_id")
         if not async_db.available():
-            posted = await in_chat_pool(post_visitor_message)(engagement_id=self.engagement_id, body=frame.get("body"))
-            await self.deliver_own(posted)
-            return
-        if not await aallow_visitor_message(engagement_id=self.engagement_id):
-            raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
-        await self.deliver_own(
-            await apost_message(engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=frame.get("body"))
-        )
+            line = await in_chat_pool(post_visitor_message)(
+                engagement_id=self.engagement_id, body=body, client_id=client_id
+            )
+        else:
+            if not await visitor_may_post(self.engagement_id):
+                raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
+            line = await apost_message(
+                engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=body, client_id=client_id
+            )
+        await self.acknowledge(line, ref=frame.get("ref"))
 
     async def handle_typing(self, frame: dict) -> None:
         await database_sync_to_async(engagement_services.signal_typing)(

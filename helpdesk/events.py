@@ -18,7 +18,7 @@ from .realtime import (
     publish_to_site,
     send,
     send_after_commit,
-    send_now,
+    send_soon,
     site_group,
 )
 
@@ -32,11 +32,13 @@ def message_created(message: Message) -> None:
         publish_to_operator(owner_id, frame)
 
 
-async def message_created_now(frame: dict, *, owner_id: int | None) -> None:
-    """The async chat path's `message_created`: the caller has committed, so send at once."""
-    await send_now(engagement_group(frame["engagement_id"]), frame)
+def message_created_soon(frame: dict, *, owner_id: int | None) -> None:
+    """The async chat path's `message_created`: the caller has committed; send in the background, in
+    order per engagement, so the socket that posted answers its sender at once whatever Redis does."""
+    sends = [(engagement_group(frame["engagement_id"]), frame)]
     if owner_id:
-        await send_now(operator_group(owner_id), frame)
+        sends.append((operator_group(owner_id), frame))
+    send_soon(sends, order_key=frame["engagement_id"])
 
 
 def note_created(note: Note) -> None:

@@ -17,7 +17,14 @@ def iso(moment: datetime | None) -> str | None:
 
 
 def message_frame_of(
-    *, engagement_id: int, seq: int, sender: str, sender_name: str, body: str, created_at: datetime
+    *,
+    engagement_id: int,
+    seq: int,
+    sender: str,
+    sender_name: str,
+    body: str,
+    created_at: datetime,
+    client_id: str = "",
 ) -> dict:
     return {
         "type": "message",
@@ -27,6 +34,7 @@ def message_frame_of(
         "sender_name": sender_name,
         "body": body,
         "created_at": created_at.isoformat(),
+        "client_id": client_id,
     }
 
 
@@ -38,7 +46,20 @@ def message_frame(message: Message) -> dict:
         sender_name=message.operator.display_name if message.operator_id else "",
         body=message.body,
         created_at=message.created_at,
+        client_id=message.client_id,
     )
+
+
+def message_ack_frame(*, engagement_id: int, client_id: str, seq: int, duplicate: bool, ref) -> dict:
+    """To the socket that sent a line: it is stored as `seq` (`duplicate`: it already was, from an earlier send)."""
+    return {
+        "type": "message.ack",
+        "engagement_id": engagement_id,
+        "client_id": client_id,
+        "seq": seq,
+        "duplicate": duplicate,
+        "ref": ref,
+    }
 
 
 def engagement_summary(engagement: Engagement) -> dict:

@@ -97,7 +97,9 @@ def _async_client() -> redis.asyncio.Redis:
             settings.CACHES["default"]["LOCATION"],
             max_connections=settings.RATE_LIMIT_REDIS_CONNECTIONS,
             timeout=10,
-            socket_connect_timeout=2,  # an unreachable Redis (not just a refused port) must not stall frames
+            # An unreachable or hung Redis (not just a refused port) must not stall frames.
+            socket_connect_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
+            socket_timeout=settings.REDIS_SOCKET_TIMEOUT_SECONDS,
         )
         client = _async_clients[loop] = redis.asyncio.Redis(connection_pool=pool)
     return client

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import weakref
 from collections.abc import Callable
 
 import redis.exceptions
@@ -60,13 +61,23 @@ def _in_an_event_loop() -> bool:
     return True
 
 
+# A send that Redis does not answer (hung, partitioned) gives up after this long: it is logged, and
+# the receivers get the frame from the database anyway (ping catch-up, gap fill, resume).
+SEND_TIMEOUT_SECONDS = 5.0
+
+
 async def group_send(group: str, message: dict) -> None:
-    """`group_send`, tried twice: after Redis restarts, the first command on a pooled connection
-    fails with ConnectionError and the pool drops that connection; the second goes through."""
-    try:
-        await get_channel_layer().group_send(group, message)
-    except (redis.exceptions.ConnectionError, ConnectionError, OSError):
-        await get_channel_layer().group_send(group, message)
+    """`group_send`, tried twice, and given up after SEND_TIMEOUT_SECONDS: after Redis restarts, the
+    first command on a pooled connection fails with ConnectionError and the pool drops that connection
+    (the second goes through); a Redis that does not answer at all must not hold the sender forever."""
+
+    async def twice() -> None:
+        try:
+            await get_channel_layer().group_send(group, message)
+        except (redis.exceptions.ConnectionError, ConnectionError, OSError):
+            await get_channel_layer().group_send(group, message)
+
+    await asyncio.wait_for(twice(), timeout=SEND_TIMEOUT_SECONDS)
 
 
 def send(group: str, frame: dict) -> None:
@@ -100,6 +111,40 @@ async def send_now(group: str, frame: dict) -> None:
         await group_send(group, {"type": "frame.send", "frame": frame})
     except Exception:  # as in send: a committed change stands; clients resume by seq
         logger.exception("Could not publish %s to %s", frame.get("type"), group)
+
+
+# Per event loop: the last background send of each ordering key (an engagement), so sends of one
+# engagement leave in the order they were asked for while other engagements' go in parallel.
+_send_chains: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict] = weakref.WeakKeyDictionary()
+
+
+def send_soon(sends: list[tuple[str, dict]], *, order_key: object) -> None:
+    """From async code that has already committed: send in the background, never making the caller wait.
+
+    The socket that posted a chat line must answer its sender at once even when Redis is slow or
+    gone; sends sharing `order_key` still leave in order (each waits for the one before it).
+    """
+    loop = asyncio.get_running_loop()
+    chains = _send_chains.setdefault(loop, {})
+    previous = chains.get(order_key)
+
+    async def run() -> None:
+        if previous is not None:
+            await asyncio.wait({previous})
+        for group, frame in sends:
+            try:
+                await group_send(group, {"type": "frame.send", "frame": frame})
+            except Exception as error:  # a committed change stands; clients resume by seq
+                logger.error("Could not publish %s to %s: %r", frame.get("type"), group, error)
+
+    task = loop.create_task(run())
+    chains[order_key] = task
+
+    def forget(done: asyncio.Task) -> None:
+        if chains.get(order_key) is done:
+            del chains[order_key]
+
+    task.add_done_callback(forget)
 
 
 def publish(group: str, frame: dict) -> None:

@@ -166,12 +166,20 @@ def message_frames_after(
     rows = Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
-    rows = rows.order_by("seq").values_list("seq", "sender", "operator__display_name", "body", "created_at")[:limit]
+    rows = rows.order_by("seq").values_list(
+        "seq", "sender", "operator__display_name", "body", "created_at", "client_id"
+    )[:limit]
     return [
         frames.message_frame_of(
-            engagement_id=engagement_id, seq=seq, sender=sender, sender_name=name or "", body=body, created_at=created
+            engagement_id=engagement_id,
+            seq=seq,
+            sender=sender,
+            sender_name=name or "",
+            body=body,
+            created_at=created,
+            client_id=client_id,
         )
-        for seq, sender, name, body, created in rows
+        for seq, sender, name, body, created, client_id in rows
     ]
 
 

@@ -215,6 +215,14 @@ class RedisServer(Process):
             time.sleep(0.05)
         raise RuntimeError(f"redis-server did not answer within {timeout}s:\n{self.output()}")
 
+    def pause(self) -> None:
+        """SIGSTOP: Redis stops answering without refusing anything (a hung server or a network
+        partition): connections open and commands are sent, but no reply ever comes."""
+        os.kill(self.popen.pid, signal.SIGSTOP)
+
+    def resume(self) -> None:
+        os.kill(self.popen.pid, signal.SIGCONT)
+
     def restart(self, down_for: float = 0.0) -> RedisServer:
         """Stop (SIGKILL: no graceful save), stay down `down_for` seconds, start on the same port."""
         self.kill()

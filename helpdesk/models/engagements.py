@@ -136,12 +136,18 @@ class Message(models.Model):
     sender = models.CharField(max_length=10, choices=Sender.choices)
     operator = models.ForeignKey("helpdesk.Operator", null=True, blank=True, on_delete=models.PROTECT)
     body = models.TextField(max_length=settings.MESSAGE_MAX_LENGTH)
+    # The sender's own id for the line (their outbox's idempotency key): a line sent again after a
+    # reconnect is stored once. Empty for lines no client wrote (system lines, the API, old clients).
+    client_id = models.CharField(max_length=64, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["engagement", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["engagement", "seq"], name="message_seq_unique"),
+            models.UniqueConstraint(
+                fields=["engagement", "client_id"], condition=~Q(client_id=""), name="message_client_id_once"
+            ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
             models.CheckConstraint(
                 condition=Q(sender__in=["visitor", "operator", "system"]), name="message_sender_valid"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
@@ -14,6 +16,7 @@ from ..signals import engagement_ended
 from .routing import release_ownership, schedule_routing, take_ownership
 
 VISITOR_NAME_MAX_LENGTH = 100
+CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 
 
 def clean_text(body: object, *, field: str = "message", max_length: int | None = None) -> str:
@@ -27,6 +30,15 @@ def clean_text(body: object, *, field: str = "message", max_length: int | None =
     if len(body) > max_length:
         raise ChatError("too_long", f"The {field} is longer than {max_length} characters.")
     return body
+
+
+def clean_client_id(client_id: object) -> str:
+    """A line's client id (the sender's idempotency key): absent is "", else 1-64 of A-Z a-z 0-9 . _ : -."""
+    if client_id is None:
+        return ""
+    if not isinstance(client_id, str) or not CLIENT_ID_PATTERN.fullmatch(client_id):
+        raise ChatError("bad_frame", "'client_id' must be 1 to 64 letters, digits or . _ : -")
+    return client_id
 
 
 def start_engagement(*, queue: Queue, visitor_name: str = "", phone_number: str = "") -> Engagement:
@@ -51,15 +63,27 @@ def start_chat(*, queue: Queue, visitor_name: str = "") -> Engagement:
     return start_engagement(queue=queue, visitor_name=visitor_name)
 
 
-def post_message(*, engagement_id: int, sender: str, body: object, operator: Operator | None = None) -> Message:
+def post_message(
+    *,
+    engagement_id: int,
+    sender: str,
+    body: object,
+    operator: Operator | None = None,
+    client_id: str | None = None,
+) -> Message:
     """Store a message with the next sequence number, then publish it.
 
     An operator may write only on an engagement they own; nobody writes on an ended one.
     The next seq is taken by one UPDATE ... RETURNING, which holds the engagement's row lock
     until commit: sequence numbers are gap-free and unique, and the hot path costs two
     statements (this runs for every chat line).
+
+    A line whose `client_id` is already stored on the engagement (the sender's outbox sent it
+    again after a reconnect) is not stored twice and spends no seq: the stored one comes back
+    with `duplicate` True (False on every new line), and nothing is published again.
     """
     body = clean_text(body)
+    client_id = clean_client_id(client_id)
     if sender == Message.Sender.OPERATOR and operator is None:
         raise NotAllowed("not_owner", "You do not own this engagement.")
     owner_clause = " AND owner_id = %s" if sender == Message.Sender.OPERATOR else ""
@@ -72,16 +96,33 @@ def post_message(*, engagement_id: int, sender: str, body: object, operator: Ope
                 params,
             )
             row = cursor.fetchone()
+        stored = stored_line(engagement_id=engagement_id, client_id=client_id)
+        if stored is not None:  # checked under the row lock the UPDATE took: a racing re-send waits here
+            transaction.set_rollback(True)  # gives back the seq just taken
+            return stored
         if row is None:
             raise why_not_posted(engagement_id=engagement_id, sender=sender, operator=operator)
         seq, owner_id, site_id = row
         message = Message.objects.create(
-            engagement_id=engagement_id, seq=seq, sender=sender, operator=operator, body=body
+            engagement_id=engagement_id, seq=seq, sender=sender, operator=operator, body=body, client_id=client_id
         )
+        message.duplicate = False
         message.engagement = Engagement(pk=engagement_id, owner_id=owner_id, site_id=site_id, last_seq=seq)
         if sender == Message.Sender.OPERATOR:
             Ownership.objects.filter(engagement_id=engagement_id, ended_at__isnull=True).update(last_read_seq=seq)
         events.message_created(message)
+    return message
+
+
+def stored_line(*, engagement_id: int, client_id: str) -> Message | None:
+    """The line already stored under this client id on the engagement (marked `duplicate`), if any."""
+    if not client_id:
+        return None
+    message = (
+        Message.objects.filter(engagement_id=engagement_id, client_id=client_id).select_related("operator").first()
+    )
+    if message is not None:
+        message.duplicate = True
     return message
 
 

@@ -3,7 +3,9 @@
 The same rule as `engagements.post_message`, which stays the one entry point for sync code:
 an operator writes only on an engagement they own, nobody on an ended one; the seq comes
 from an UPDATE ... RETURNING that holds the engagement's row lock until commit (gap-free,
-unique); the message is committed, then published.
+unique); the message is committed, then published (in the background: the socket answers its
+sender at once, whatever Redis does). A line whose client id is already stored on the engagement
+is not stored again and spends no seq: the stored one comes back as a duplicate.
 
 A lost database connection: the pool hands out only connections it checked alive before
 sending, so a failover costs no chat line; a connection lost after the statement was sent is
@@ -13,26 +15,31 @@ frame the client may resend (helpdesk/async_db.py explains why).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import psycopg
 from django.utils import timezone
 
 from .. import async_db, events, frames
 from ..errors import ChatError, NotAllowed
 from ..models import Engagement, Message, Operator, Ownership
-from .engagements import clean_text
+from .engagements import clean_client_id, clean_text
 
 ENGAGEMENTS = Engagement._meta.db_table
 MESSAGES = Message._meta.db_table
+OPERATORS = Operator._meta.db_table
 OWNERSHIPS = Ownership._meta.db_table
 
 # One statement, run in autocommit: one round trip per chat line. The UPDATE takes the
 # engagement's row lock and the next seq; the INSERT (and, for the owner, the read mark)
-# commit with it or not at all. No row back means nothing was written.
+# commit with it or not at all. No row back means nothing was written; a client id stored
+# already fails the INSERT (unique constraint), which undoes the UPDATE with it.
 POST_LINE = (
     f"WITH next AS (UPDATE {ENGAGEMENTS} SET last_seq = last_seq + 1"
     f" WHERE id = %(engagement)s AND state <> 'ended' {{owner_clause}} RETURNING id, last_seq, owner_id)"
     "{read_mark}"
-    f" INSERT INTO {MESSAGES} (engagement_id, seq, sender, operator_id, body, created_at)"
-    " SELECT id, last_seq, %(sender)s, %(operator)s, %(body)s, %(created_at)s FROM next"
+    f" INSERT INTO {MESSAGES} (engagement_id, seq, sender, operator_id, body, client_id, created_at)"
+    " SELECT id, last_seq, %(sender)s, %(operator)s, %(body)s, %(client_id)s, %(created_at)s FROM next"
     " RETURNING seq, (SELECT owner_id FROM next)"
 )
 POST_VISITOR_LINE = POST_LINE.format(owner_clause="", read_mark="")
@@ -43,12 +50,32 @@ POST_OWNER_LINE = POST_LINE.format(
         f" WHERE {OWNERSHIPS}.engagement_id = next.id AND {OWNERSHIPS}.ended_at IS NULL)"
     ),
 )
+STORED_LINE = (
+    f"SELECT m.seq, m.sender, coalesce(o.display_name, ''), m.body, m.created_at FROM {MESSAGES} m"
+    f" LEFT JOIN {OPERATORS} o ON o.id = m.operator_id WHERE m.engagement_id = %s AND m.client_id = %s"
+)
 WHY_NOT = f"SELECT state, owner_id FROM {ENGAGEMENTS} WHERE id = %s"
 
 
-async def apost_message(*, engagement_id: int, sender: str, body: object, operator: Operator | None = None) -> dict:
-    """Store a chat line with the next seq, commit, publish it; returns its `message` frame."""
+@dataclass(frozen=True)
+class PostedLine:
+    """A chat line as stored: its `message` frame, and whether an earlier send had stored it already."""
+
+    frame: dict
+    duplicate: bool
+
+
+async def apost_message(
+    *,
+    engagement_id: int,
+    sender: str,
+    body: object,
+    operator: Operator | None = None,
+    client_id: str | None = None,
+) -> PostedLine:
+    """Store a chat line with the next seq, commit, publish it in the background; returns it."""
     body = clean_text(body)
+    client_id = clean_client_id(client_id)
     as_owner = sender == Message.Sender.OPERATOR
     if as_owner and operator is None:
         raise NotAllowed("not_owner", "You do not own this engagement.")
@@ -58,12 +85,19 @@ async def apost_message(*, engagement_id: int, sender: str, body: object, operat
         "sender": sender,
         "operator": operator.pk if operator else None,
         "body": body,
+        "client_id": client_id,
         "created_at": created_at,
     }
     async with async_db.connection() as connection:
-        cursor = await connection.execute(POST_OWNER_LINE if as_owner else POST_VISITOR_LINE, params)
-        row = await cursor.fetchone()
+        try:
+            cursor = await connection.execute(POST_OWNER_LINE if as_owner else POST_VISITOR_LINE, params)
+            row = await cursor.fetchone()
+        except psycopg.errors.UniqueViolation:  # this client id is stored already
+            row = None
         if row is None:
+            stored = await astored_line(connection, engagement_id=engagement_id, client_id=client_id)
+            if stored is not None:
+                return PostedLine(frame=stored, duplicate=True)
             raise await why_not_posted(connection, engagement_id=engagement_id, as_owner=as_owner, operator=operator)
     seq, owner_id = row
     frame = frames.message_frame_of(
@@ -73,9 +107,29 @@ async def apost_message(*, engagement_id: int, sender: str, body: object, operat
         sender_name=operator.display_name if operator else "",
         body=body,
         created_at=created_at,
+        client_id=client_id,
     )
-    await events.message_created_now(frame, owner_id=owner_id)
-    return frame
+    events.message_created_soon(frame, owner_id=owner_id)
+    return PostedLine(frame=frame, duplicate=False)
+
+
+async def astored_line(connection, *, engagement_id: int, client_id: str) -> dict | None:
+    """The `message` frame of the line stored under this client id on the engagement, if any."""
+    if not client_id:
+        return None
+    row = await (await connection.execute(STORED_LINE, (engagement_id, client_id))).fetchone()
+    if row is None:
+        return None
+    seq, sender, sender_name, body, created_at = row
+    return frames.message_frame_of(
+        engagement_id=engagement_id,
+        seq=seq,
+        sender=sender,
+        sender_name=sender_name,
+        body=body,
+        created_at=created_at,
+        client_id=client_id,
+    )
 
 
 async def why_not_posted(connection, *, engagement_id: int, as_owner: bool, operator: Operator | None) -> Exception:

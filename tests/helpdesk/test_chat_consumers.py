@@ -502,7 +502,7 @@ def test_sender_gets_their_own_line_even_if_its_publish_is_lost():
     async def scenario():
         console = await operator_socket(operator.user)
         await connect(console)
-        with mock.patch("helpdesk.events.message_created_now"):
+        with mock.patch("helpdesk.events.message_created_soon"):
             await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": "hello"})
             own = await receive_until(console, "message")
         assert (own["seq"], own["body"]) == (1, "hello")

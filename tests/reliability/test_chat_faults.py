@@ -130,6 +130,53 @@ def test_redis_down_mid_chat_refuses_a_visitor_message_visibly_and_stores_nothin
     assert stored_bodies(chat.engagement_id) == ["before"]
 
 
+async def answer_to(socket, frame: dict, *, within: float) -> dict:
+    """Send a line and return the ack or the error naming its client id (fail if neither comes in time)."""
+    await socket.send(frame)
+    return await socket.wait_for(
+        lambda f: f["type"] in ("message.ack", "error") and f.get("client_id") == frame["client_id"],
+        timeout=within,
+        what=f"an ack or an error for {frame['client_id']}",
+    )
+
+
+@pytest.mark.parametrize("outage", ["killed", "hung"])
+def test_while_redis_is_down_every_line_sent_is_answered_with_an_ack_or_an_error(web_pair, desk, outage):
+    """Found by the outside probe: with Redis down `message.send` got no answer at all. Killed (connections
+    refused) or hung (SIGSTOP: nothing answers, nothing refuses), each side hears back about each line
+    within a few seconds; what was acked is stored, and reaches the other side once Redis is back."""
+    web_a, web_b = web_pair.daphnes
+
+    async def scenario():
+        chat = await open_chat(desk, visitor_url=web_a.url, operator_url=web_b.url)
+        try:
+            await say(chat, "visitor", "before")
+            web_pair.redis.kill() if outage == "killed" else web_pair.redis.pause()
+            answers = []
+            for i in range(3):
+                line = {"type": "message.send", "engagement_id": chat.engagement_id, "body": f"during {i}"}
+                answers.append(await answer_to(chat.operator, {**line, "client_id": f"o-{i}"}, within=8))
+            answers.append(
+                await answer_to(chat.visitor, {"type": "message.send", "body": "v", "client_id": "v-1"}, within=8)
+            )
+            web_pair.redis.start() if outage == "killed" else web_pair.redis.resume()
+            acked = [a["client_id"] for a in answers if a["type"] == "message.ack"]
+            for answer in answers:
+                if answer["type"] == "message.ack":
+                    body = "v" if answer["client_id"] == "v-1" else f"during {answer['client_id'][2:]}"
+                    other = chat.visitor if answer["client_id"].startswith("o-") else chat.operator
+                    await other.wait_for(body_is(body), timeout=40, what=f"{body!r} on the other side")
+            return answers, acked
+        finally:
+            await chat.operator.close()
+            await chat.visitor.close()
+
+    answers, acked = run(scenario)
+    assert all(a["type"] == "message.ack" for a in answers[:3]), answers  # operators' lines are stored
+    stored = Message.objects.filter(engagement__in=desk.queue.engagements.all()).exclude(client_id="")
+    assert sorted(stored.values_list("client_id", flat=True)) == sorted(acked)
+
+
 def test_redis_restarted_mid_chat_sockets_stay_up_or_come_back(web_pair, desk):
     web_a, web_b = web_pair.daphnes
 
