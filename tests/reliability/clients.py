@@ -12,6 +12,7 @@ import contextlib
 import json
 import random
 import re
+import uuid
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -66,6 +67,8 @@ class ChatSocket:
     heartbeat: float = 2.0  # LiveSocket pings every 25 s; the server answers a ping with what was missed
     frames: list[dict] = field(default_factory=list)
     last_seq: dict[int, int] = field(default_factory=dict)
+    # Called with every frame as it arrives (an Outbox listens here).
+    listeners: list = field(default_factory=list)
     connects: int = 0
     closes: list[int | None] = field(default_factory=list)
 
@@ -133,6 +136,8 @@ class ChatSocket:
         async with self._arrived:
             self.frames.append(frame)
             self._arrived.notify_all()
+        for listener in self.listeners:
+            await listener(frame)
 
     @property
     def is_open(self) -> bool:
@@ -185,3 +190,71 @@ def operator_socket(base_url: str, session: requests.Session, **kwargs) -> ChatS
 
 def visitor_socket(base_url: str, token: str, **kwargs) -> ChatSocket:
     return ChatSocket(base_url, f"/ws/visitor/{token}/", "visitor", **kwargs)
+
+
+# Errors after which sending the same line again cannot succeed: the line is marked failed.
+FINAL_ERRORS = {"ended", "not_owner", "too_long", "empty", "invalid", "bad_frame", "not_found"}
+
+
+@dataclass
+class Outbox:
+    """What static/js/core/outbox.js does, for tests that drive the protocol from Python.
+
+    Every line gets a client id and stays pending until the server acks it (or its own `message`
+    frame comes back); each reconnect sends every pending line again, in order; a passing error
+    is retried after a moment, a final one marks the line failed.
+    """
+
+    socket: ChatSocket
+    engagement_id: int | None = None  # the operator's engagement (the visitor's is the token's)
+    retry_after: float = 0.5
+    pending: dict[str, str] = field(default_factory=dict)
+    acked: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+    resent: int = 0  # lines sent again after a reconnect (they were in flight when the socket died)
+
+    def __post_init__(self):
+        self.socket.listeners.append(self._on_frame)
+
+    async def say(self, body: str) -> str:
+        client_id = uuid.uuid4().hex
+        self.pending[client_id] = body
+        await self._send(client_id)
+        return client_id
+
+    async def _send(self, client_id: str) -> None:
+        if client_id not in self.pending or not self.socket.is_open:
+            return  # sent again when the socket is back (hello)
+        frame = {"type": "message.send", "body": self.pending[client_id], "client_id": client_id}
+        if self.engagement_id is not None:
+            frame["engagement_id"] = self.engagement_id
+        with contextlib.suppress(Exception):  # the socket died under us: the reconnect sends it
+            await self.socket.send(frame)
+
+    async def _retry_later(self, client_id: str) -> None:
+        await asyncio.sleep(self.retry_after)
+        await self._send(client_id)
+
+    async def _on_frame(self, frame: dict) -> None:
+        kind, client_id = frame.get("type"), frame.get("client_id")
+        if kind == "hello":
+            for pending_id in list(self.pending):
+                self.resent += 1
+                await self._send(pending_id)
+        elif kind in ("message.ack", "message") and client_id in self.pending:
+            self.acked[client_id] = frame["seq"]
+            del self.pending[client_id]
+        elif kind == "error" and client_id in self.pending:
+            if frame["code"] in FINAL_ERRORS:
+                self.failed[client_id] = frame["code"]
+                del self.pending[client_id]
+            else:
+                asyncio.get_running_loop().create_task(self._retry_later(client_id))
+
+    async def settled(self, timeout: float = 60) -> None:
+        """Wait until nothing is pending (every line acked or failed)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pending:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"{self.socket.kind}: {len(self.pending)} lines still pending")
+            await asyncio.sleep(0.1)

@@ -1,7 +1,11 @@
 """Fixtures for fault tests: a private Redis that may be restarted, a two-process cluster."""
 
+from types import SimpleNamespace
+
 import pytest
 
+from helpdesk.models import Media
+from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.processes import Cluster, RedisServer, use_redis
 
 
@@ -42,3 +46,13 @@ def web_pair(transactional_db, private_redis):
     with use_redis(private_redis.url):
         yield processes
     processes.stop()
+
+
+@pytest.fixture
+def desk(transactional_db):
+    """One site with a default chat queue served by one available operator."""
+    site = SiteFactory()
+    team = TeamFactory(site=site)
+    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    operator = OperatorFactory(site=site, teams=[team], available=[Media.CHAT])
+    return SimpleNamespace(site=site, team=team, queue=queue, operator=operator)

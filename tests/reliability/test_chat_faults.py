@@ -10,19 +10,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from helpdesk.models import Media, Message
-from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
+from helpdesk.models import Message
 from tests.reliability.clients import operator_socket, signed_in_session, start_visitor_chat, visitor_socket
-
-
-@pytest.fixture
-def desk(transactional_db):
-    """One site with a default chat queue served by one available operator."""
-    site = SiteFactory()
-    team = TeamFactory(site=site)
-    queue = QueueFactory(site=site, teams=[team], is_default=True)
-    operator = OperatorFactory(site=site, teams=[team], available=[Media.CHAT])
-    return SimpleNamespace(site=site, team=team, queue=queue, operator=operator)
 
 
 async def open_chat(desk, *, visitor_url: str, operator_url: str):
