@@ -126,7 +126,7 @@ def load_data() -> None:
                     )  # fmt: skip
                 )
         with cursor.copy(
-            "COPY helpdesk_message (engagement_id, seq, sender, operator_id, body, created_at) FROM STDIN"
+            "COPY helpdesk_message (engagement_id, seq, sender, operator_id, body, client_id, created_at) FROM STDIN"
         ) as copy:
             for n in range(1, ENGAGEMENTS + 1):
                 created = START + step * n
@@ -140,6 +140,7 @@ def load_data() -> None:
                             "operator" if operator else "visitor",
                             operator,
                             body,
+                            "",  # no client wrote these lines (the column has no database default)
                             created + timedelta(seconds=seq * 7),
                         )  # fmt: skip
                     )
