@@ -19,9 +19,3 @@ class CallError(DomainError):
 
 class WebhookRejected(Exception):
     """A provider webhook whose signature is missing or wrong: answered 403, never applied."""
-
-
-class BadCallRequest(CallError):
-    """The request itself is malformed (not JSON, a missing or non-numeric field)."""
-
-    http_status = 400

@@ -1,13 +1,13 @@
 """Phone pages and their JSON acts: thin views that parse, authorise, call one service, answer.
 
 Acts answer with the call's fresh snapshot; the same snapshot reaches every operator on the
-call as a `call.state` frame over the operator socket. Domain errors become
-`{"error": {"code", "message"}}` with the error's HTTP status.
+call as a `call.state` frame over the operator socket. Bodies, ids and domain errors go through
+the core's JSON helpers (helpdesk/http.py): a refused act answers `{"error": {"code", "message"}}`
+with the error's HTTP status, a malformed request 400 with code `invalid`.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from functools import wraps
 
@@ -20,12 +20,13 @@ from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
-from helpdesk.errors import DomainError
+from helpdesk.errors import BadRequest, DomainError
+from helpdesk.http import error_payload, json_body, json_view, operator_json_view, optional_id
 from helpdesk.models import Availability, Media, Queue
 from helpdesk.services.presence import ensure_availabilities, set_availability
 
 from . import frames, selectors, services
-from .errors import BadCallRequest, CallError, WebhookRejected
+from .errors import CallError, WebhookRejected
 from .models import Call, Leg
 from .providers import get_provider
 
@@ -41,43 +42,9 @@ def _operator(request):
     return operator
 
 
-def _body(request) -> dict:
-    if request.content_type == "application/json":
-        try:
-            body = json.loads(request.body or b"{}")
-        except ValueError:
-            raise BadCallRequest("bad_request", "The request is not valid JSON.") from None
-        if not isinstance(body, dict):
-            raise BadCallRequest("bad_request", "The request must be a JSON object.")
-        return body
-    return request.POST.dict()
-
-
-def json_act(view):
-    """Run an act; turn a domain error into its JSON answer."""
-
-    @wraps(view)
-    def wrapper(request, *args, **kwargs):
-        try:
-            return view(request, *args, **kwargs)
-        except DomainError as error:
-            return JsonResponse({"error": error.as_dict()}, status=error.http_status)
-
-    return wrapper
-
-
 def _snapshot(call_id: int) -> dict:
     call, legs = selectors.call_with_legs(call_id=call_id)
     return frames.call_snapshot(call, legs)
-
-
-def _int(value, field: str) -> int | None:
-    if value in (None, ""):
-        return None
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise BadCallRequest("bad_request", f"'{field}' must be a number.") from None
 
 
 # --- the phone console (operators) -----------------------------------------------------------
@@ -100,10 +67,9 @@ def console(request):
     )
 
 
-@login_required
+@operator_json_view
 @require_GET
-def current_calls(request):
-    operator = _operator(request)
+def current_calls(request, operator):
     calls = [_snapshot(call.pk) for call in selectors.current_calls_of(operator=operator)]
     voice = Availability.objects.filter(operator=operator, media=Media.VOICE).first()
     return JsonResponse(
@@ -115,11 +81,10 @@ def current_calls(request):
     )
 
 
-@login_required
+@operator_json_view
 @require_GET
-def targets(request):
+def targets(request, operator):
     """The Transfer/Conf picker: skills (waiting, available operators) and operators (voice)."""
-    operator = _operator(request)
     search = request.GET.get("q", "").strip()[:100]
     skills = [
         {
@@ -146,14 +111,12 @@ def targets(request):
     return JsonResponse({"skills": skills, "operators": operators})
 
 
-@login_required
+@operator_json_view
 @require_POST
-@json_act
-def availability(request):
-    operator = _operator(request)
-    status = _body(request).get("status")
+def availability(request, operator):
+    status = json_body(request).get("status")
     if status not in Availability.Status.values:
-        raise BadCallRequest("bad_request", "Unknown status.")
+        raise BadRequest("invalid", "Unknown status.")
     voice = set_availability(operator=operator, media=Media.VOICE, status=status)
     return JsonResponse({"status": voice.status, "load": voice.load, "capacity": voice.capacity})
 
@@ -169,18 +132,16 @@ CALL_ACTS = {
 }
 
 
-@login_required
+@operator_json_view
 @require_POST
-@json_act
-def call_act(request, call_id: int, act: str):
-    operator = _operator(request)
+def call_act(request, operator, call_id: int, act: str):
     if act == "consult":
-        body = _body(request)
+        body = json_body(request)
         services.start_consult(
             call_id=call_id,
             operator=operator,
-            queue_id=_int(body.get("queue_id"), "queue_id"),
-            operator_id=_int(body.get("operator_id"), "operator_id"),
+            queue_id=optional_id(body.get("queue_id"), field="queue_id"),
+            operator_id=optional_id(body.get("operator_id"), field="operator_id"),
             phone_number=body.get("phone_number") or None,
         )
     elif act in CALL_ACTS:
@@ -193,11 +154,9 @@ def call_act(request, call_id: int, act: str):
 LEG_ACTS = {"answer": services.answer_leg, "decline": services.decline_leg, "hang-up": services.hang_up}
 
 
-@login_required
+@operator_json_view
 @require_POST
-@json_act
-def leg_act(request, leg_id: int, act: str):
-    operator = _operator(request)
+def leg_act(request, operator, leg_id: int, act: str):
     if act not in LEG_ACTS:
         raise Http404("No such act.")
     call = LEG_ACTS[act](leg_id=leg_id, operator=operator)
@@ -243,11 +202,12 @@ def simulator(request):
 
 @simulator_view
 @require_POST
-@json_act
+@json_view
 def simulator_place_call(request):
     """The simulated caller dials a voice queue; answers with the call token and their view."""
-    body = _body(request)
-    queue = Queue.objects.filter(pk=_int(body.get("queue_id"), "queue_id") or 0, media=Media.VOICE).first()
+    body = json_body(request)
+    queue_id = optional_id(body.get("queue_id"), field="queue_id")
+    queue = Queue.objects.filter(pk=queue_id or 0, media=Media.VOICE).first()
     if queue is None:
         raise CallError("not_found", "Pick a line to call.")
     call = services.place_call(
@@ -265,7 +225,7 @@ def simulator_call(request, token: str):
 
 @simulator_view
 @require_POST
-@json_act
+@json_view
 def simulator_hang_up(request, token: str):
     call = _call_from_token(token)
     customer = call.legs.get(kind=Leg.Kind.CUSTOMER)
@@ -280,14 +240,14 @@ def simulator_outside_line(request):
     try:
         number = services.validate_phone_number(request.GET.get("number", ""))
     except CallError as error:
-        return JsonResponse({"error": error.as_dict()}, status=400)
+        return JsonResponse(error_payload(error), status=400)
     legs = Leg.objects.filter(kind=Leg.Kind.PHONE, phone_number=number, state__in=Leg.OPEN_STATES).order_by("pk")
     return JsonResponse({"number": number, "legs": [{"id": leg.pk, "state": leg.state} for leg in legs]})
 
 
 @simulator_view
 @require_POST
-@json_act
+@json_view
 def simulator_outside_act(request, leg_id: int, act: str):
     if not Leg.objects.filter(pk=leg_id, kind=Leg.Kind.PHONE).exists():
         raise Http404("No such outside call.")
@@ -319,7 +279,8 @@ def twilio_voice(request):
     except WebhookRejected as error:
         logger.warning("Rejected Twilio voice webhook: %s", error)
         return HttpResponse(status=403)
-    queue = Queue.objects.filter(pk=_int(request.GET.get("queue"), "queue") or 0, media=Media.VOICE).first()
+    queue_id = optional_id(request.GET.get("queue"), field="queue")
+    queue = Queue.objects.filter(pk=queue_id or 0, media=Media.VOICE).first()
     if queue is None:
         raise Http404("No such voice queue.")
     try:

@@ -100,6 +100,23 @@ def test_voice_availability_is_set_from_the_phone(alice, centre):
     assert post(alice, "/phone/api/calls/1/consult/", {"operator_id": "x"}).status_code == 400
 
 
+def test_malformed_phone_requests_answer_400_with_the_shared_invalid_code(alice, centre):
+    call = centre.answered_call()
+    not_json = alice.post(f"/phone/api/calls/{call.pk}/consult/", "{oops", content_type="application/json")
+    assert not_json.status_code == 400 and not_json.json()["error"]["code"] == "invalid"
+    not_a_number = post(alice, f"/phone/api/calls/{call.pk}/consult/", {"queue_id": "two"})
+    assert not_a_number.status_code == 400 and not_a_number.json()["error"]["code"] == "invalid"
+    unknown_status = post(alice, "/phone/api/availability/", {"status": "sleeping"})
+    assert unknown_status.json()["error"]["code"] == "invalid"
+
+
+def test_phone_acts_of_a_user_who_is_not_an_operator_are_refused_as_json(client, centre, django_user_model):
+    client.force_login(django_user_model.objects.create_user("nobody", password="x"))
+    answer = post(client, f"/phone/api/calls/{centre.answered_call().pk}/hold/")
+    assert answer.status_code == 403 and answer.json()["error"]["code"] == "not_operator"
+    assert client.get("/phone/api/current/").status_code == 403
+
+
 def test_simulated_caller_places_follows_and_hangs_up_a_call(client, centre):
     assert client.get("/phone/simulator/").status_code == 200
     answer = post(client, "/phone/simulator/api/calls/", {"queue_id": centre.sales.pk, "name": "Pat"})
