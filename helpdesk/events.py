@@ -79,6 +79,11 @@ def _detail_if_still_owner(operator_id: int, engagement_id: int) -> dict | None:
     return selectors.engagement_detail(engagement)
 
 
+def engagement_waiting_again(engagement: Engagement) -> None:
+    """Back in line (a supervisor reassigned it to a queue, or its operator was taken offline)."""
+    publish_to_engagement(engagement.pk, frames.engagement_state_frame(engagement))
+
+
 def engagement_released(engagement: Engagement, *, operator_id: int, reason: str) -> None:
     """The engagement left this operator's active list (transferred away or ended)."""
     publish_to_operator(operator_id, frames.engagement_released_frame(engagement.pk, reason=reason))

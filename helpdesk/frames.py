@@ -38,12 +38,27 @@ def message_frame_of(
     }
 
 
+def name_of_user(user) -> str:
+    """How a user who is not acting as the owner (a supervisor) is named to others: their operator
+    name if they have one, else their full name, else their username."""
+    operator = getattr(user, "operator", None)
+    if operator is not None:
+        return operator.display_name
+    return user.get_full_name().strip() or user.get_username()
+
+
 def message_frame(message: Message) -> dict:
+    if message.operator_id:
+        sender_name = message.operator.display_name
+    elif message.supervisor_id:
+        sender_name = name_of_user(message.supervisor)
+    else:
+        sender_name = ""
     return message_frame_of(
         engagement_id=message.engagement_id,
         seq=message.seq,
         sender=message.sender,
-        sender_name=message.operator.display_name if message.operator_id else "",
+        sender_name=sender_name,
         body=message.body,
         created_at=message.created_at,
         client_id=message.client_id,
@@ -80,7 +95,13 @@ def note_frame(note: Note) -> dict:
         "type": "note",
         "engagement_id": note.engagement_id,
         "id": note.pk,
-        "author_name": note.author.display_name if note.author_id else "System",
+        "author_name": (
+            note.author.display_name
+            if note.author_id
+            else name_of_user(note.supervisor)
+            if note.supervisor_id
+            else "System"
+        ),
         "source": note.source,
         "body": note.body,
         "created_at": note.created_at.isoformat(),

@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from django.db.models import Count, F, Min, OuterRef, Q, Subquery
+from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Value
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
 from . import frames
@@ -166,9 +167,11 @@ def message_frames_after(
     rows = Message.objects.filter(engagement_id=engagement_id, seq__gt=after_seq)
     if before_seq is not None:
         rows = rows.filter(seq__lt=before_seq)
-    rows = rows.order_by("seq").values_list(
-        "seq", "sender", "operator__display_name", "body", "created_at", "client_id"
-    )[:limit]
+    rows = (
+        rows.order_by("seq")
+        .annotate(sender_name=sender_name_expression())
+        .values_list("seq", "sender", "sender_name", "body", "created_at", "client_id")[:limit]
+    )
     return [
         frames.message_frame_of(
             engagement_id=engagement_id,
@@ -183,12 +186,27 @@ def message_frames_after(
     ]
 
 
+def user_name_expression(prefix: str):
+    """`frames.name_of_user` in SQL, for the user at `prefix` (e.g. "supervisor")."""
+    full_name = Trim(Concat(f"{prefix}__first_name", Value(" "), f"{prefix}__last_name"))
+    return Coalesce(f"{prefix}__operator__display_name", NullIf(full_name, Value("")), f"{prefix}__username")
+
+
+def sender_name_expression():
+    """A message's `sender_name` (see frames.message_frame): the operator's, a supervisor's, else ""."""
+    return Coalesce("operator__display_name", user_name_expression("supervisor"), Value(""))
+
+
 def owner_history(*, engagement_id: int) -> list[Ownership]:
     return list(Ownership.objects.filter(engagement_id=engagement_id).select_related("operator").order_by("started_at"))
 
 
 def notes_of(*, engagement_id: int) -> list[Note]:
-    return list(Note.objects.filter(engagement_id=engagement_id).select_related("author").order_by("created_at"))
+    return list(
+        Note.objects.filter(engagement_id=engagement_id)
+        .select_related("author", "supervisor__operator")
+        .order_by("created_at")
+    )
 
 
 def engagement_detail(engagement: Engagement) -> dict:

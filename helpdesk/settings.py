@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "transfers",
     "telephony",
     "reporting",
+    "supervision",
     "api",
 ]
 

@@ -4,19 +4,22 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('helpdesk', '0004_message_and_note_body_length'),
+        ("helpdesk", "0004_message_and_note_body_length"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='message',
-            name='client_id',
-            field=models.CharField(blank=True, default='', max_length=64),
+            model_name="message",
+            name="client_id",
+            field=models.CharField(blank=True, default="", max_length=64),
         ),
         migrations.AddConstraint(
-            model_name='message',
-            constraint=models.UniqueConstraint(condition=models.Q(('client_id', ''), _negated=True), fields=('engagement', 'client_id'), name='message_client_id_once'),
+            model_name="message",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("client_id", ""), _negated=True),
+                fields=("engagement", "client_id"),
+                name="message_client_id_once",
+            ),
         ),
     ]

@@ -90,6 +90,9 @@ class Ownership(models.Model):
     class Start(models.TextChoices):
         ROUTED = "routed", "Routed"
         TRANSFERRED = "transferred", "Transferred"
+        # A supervisor gave it to this operator (a waiting engagement), or took it over themselves.
+        ASSIGNED = "assigned", "Assigned by a supervisor"
+        TAKEN_OVER = "taken_over", "Taken over by a supervisor"
 
     class End(models.TextChoices):
         TRANSFERRED = "transferred", "Transferred"
@@ -97,6 +100,8 @@ class Ownership(models.Model):
         # A call nobody took (offer declined or unanswered, customer left alone on hold) went back
         # to its queue; the stretch ends without the operator having handled it.
         REQUEUED = "requeued", "Back in the queue"
+        TAKEN_OVER = "taken_over", "Taken over by a supervisor"
+        REASSIGNED = "reassigned", "Reassigned by a supervisor"
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="ownerships")
     operator = models.ForeignKey("helpdesk.Operator", on_delete=models.PROTECT, related_name="ownerships")
@@ -130,15 +135,20 @@ class Message(models.Model):
         VISITOR = "visitor", "Visitor"
         OPERATOR = "operator", "Operator"
         SYSTEM = "system", "System"
+        # A supervisor who joined the chat (barge): the visitor sees their lines.
+        SUPERVISOR = "supervisor", "Supervisor"
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="messages")
     seq = models.PositiveIntegerField()
     sender = models.CharField(max_length=10, choices=Sender.choices)
     operator = models.ForeignKey("helpdesk.Operator", null=True, blank=True, on_delete=models.PROTECT)
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     body = models.TextField(max_length=settings.MESSAGE_MAX_LENGTH)
     # The sender's own id for the line (their outbox's idempotency key): a line sent again after a
     # reconnect is stored once. Empty for lines no client wrote (system lines, the API, old clients).
-    client_id = models.CharField(max_length=64, blank=True, default="")
+    client_id = models.CharField(max_length=64, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -150,10 +160,13 @@ class Message(models.Model):
             ),
             models.CheckConstraint(condition=Q(seq__gte=1), name="message_seq_positive"),
             models.CheckConstraint(
-                condition=Q(sender__in=["visitor", "operator", "system"]), name="message_sender_valid"
+                condition=Q(sender__in=["visitor", "operator", "system", "supervisor"]), name="message_sender_valid"
             ),
             models.CheckConstraint(
                 condition=~Q(sender="operator") | Q(operator__isnull=False), name="message_operator_has_author"
+            ),
+            models.CheckConstraint(
+                condition=~Q(sender="supervisor") | Q(supervisor__isnull=False), name="message_supervisor_has_author"
             ),
             # The services refuse longer text; the database refuses it from anywhere else (raw SQL, a shell).
             models.CheckConstraint(
@@ -173,9 +186,14 @@ class Note(models.Model):
         MANUAL = "manual", "Manual"
         TRANSFER = "transfer", "Transfer message"
         SYSTEM = "system", "System"
+        # A supervisor's whisper: only the operator (and other supervisors) see it.
+        WHISPER = "whisper", "Supervisor whisper"
 
     engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="notes")
     author = models.ForeignKey("helpdesk.Operator", null=True, blank=True, on_delete=models.PROTECT)
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     body = models.TextField(max_length=settings.MESSAGE_MAX_LENGTH)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -183,7 +201,12 @@ class Note(models.Model):
     class Meta:
         ordering = ["engagement", "created_at"]
         constraints = [
-            models.CheckConstraint(condition=Q(source__in=["manual", "transfer", "system"]), name="note_source_valid"),
+            models.CheckConstraint(
+                condition=Q(source__in=["manual", "transfer", "system", "whisper"]), name="note_source_valid"
+            ),
+            models.CheckConstraint(
+                condition=~Q(source="whisper") | Q(supervisor__isnull=False), name="note_whisper_has_supervisor"
+            ),
             models.CheckConstraint(
                 condition=LessThanOrEqual(Length("body"), settings.MESSAGE_MAX_LENGTH), name="note_body_within_limit"
             ),

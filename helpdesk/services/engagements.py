@@ -70,10 +70,13 @@ def post_message(
     body: object,
     operator: Operator | None = None,
     client_id: str | None = None,
+    supervisor=None,
 ) -> Message:
     """Store a message with the next sequence number, then publish it.
 
-    An operator may write only on an engagement they own; nobody writes on an ended one.
+    An operator may write only on an engagement they own; nobody writes on an ended one. A
+    supervisor's line (barge) names the supervisor; whether they may write is the supervision
+    app's rule, checked before this is called.
     The next seq is taken by one UPDATE ... RETURNING, which holds the engagement's row lock
     until commit: sequence numbers are gap-free and unique, and the hot path costs two
     statements (this runs for every chat line).
@@ -86,6 +89,8 @@ def post_message(
     client_id = clean_client_id(client_id)
     if sender == Message.Sender.OPERATOR and operator is None:
         raise NotAllowed("not_owner", "You do not own this engagement.")
+    if (sender == Message.Sender.SUPERVISOR) != (supervisor is not None):
+        raise ValueError("a supervisor's line, and only one, names the supervisor")
     owner_clause = " AND owner_id = %s" if sender == Message.Sender.OPERATOR else ""
     params = [engagement_id, Engagement.State.ENDED] + ([operator.pk] if owner_clause else [])
     with transaction.atomic():
@@ -104,7 +109,13 @@ def post_message(
             raise why_not_posted(engagement_id=engagement_id, sender=sender, operator=operator)
         seq, owner_id, site_id = row
         message = Message.objects.create(
-            engagement_id=engagement_id, seq=seq, sender=sender, operator=operator, body=body, client_id=client_id
+            engagement_id=engagement_id,
+            seq=seq,
+            sender=sender,
+            operator=operator,
+            supervisor=supervisor,
+            body=body,
+            client_id=client_id,
         )
         message.duplicate = False
         message.engagement = Engagement(pk=engagement_id, owner_id=owner_id, site_id=site_id, last_seq=seq)
@@ -139,14 +150,28 @@ def post_system_message(*, engagement: Engagement, body: str) -> Message:
     return post_message(engagement_id=engagement.pk, sender=Message.Sender.SYSTEM, body=body)
 
 
-def add_note(*, engagement_id: int, author: Operator | None, body: object, source: str = Note.Source.MANUAL) -> Note:
-    """An internal note; by hand only on an engagement the author owns."""
+def add_note(
+    *,
+    engagement_id: int,
+    author: Operator | None,
+    body: object,
+    source: str = Note.Source.MANUAL,
+    supervisor=None,
+) -> Note:
+    """An internal note; by hand only on an engagement the author owns. A whisper names the supervisor
+    (whether they may whisper is the supervision app's rule) and is never shown to the visitor."""
     body = clean_text(body, field="note")
+    if (source == Note.Source.WHISPER) != (supervisor is not None):
+        raise ValueError("a whisper, and only a whisper, names the supervisor")
     with transaction.atomic():
         engagement = Engagement.objects.get(pk=engagement_id)
+        if engagement.state == Engagement.State.ENDED and source == Note.Source.WHISPER:
+            raise ChatError("ended", "This conversation has ended.")
         if source == Note.Source.MANUAL and (author is None or engagement.owner_id != author.pk):
             raise NotAllowed("not_owner", "You do not own this engagement.")
-        note = Note.objects.create(engagement=engagement, author=author, body=body, source=source)
+        note = Note.objects.create(
+            engagement=engagement, author=author, supervisor=supervisor, body=body, source=source
+        )
         note.engagement = engagement
         events.note_created(note)
     return note
@@ -158,11 +183,19 @@ def mark_read(*, engagement_id: int, operator: Operator, seq: int) -> None:
     ).update(last_read_seq=seq)
 
 
-def hand_over(*, engagement_id: int, to_operator_id: int) -> Engagement:
-    """Move ownership to another operator atomically (Transfer Now, or a call transfer).
+# How the old owner's stretch ends, by how the new owner's begins.
+HAND_OVER_ENDS = {
+    Ownership.Start.TRANSFERRED: Ownership.End.TRANSFERRED,
+    Ownership.Start.TAKEN_OVER: Ownership.End.TAKEN_OVER,
+    Ownership.Start.ASSIGNED: Ownership.End.REASSIGNED,
+}
 
-    The old owner's stretch ends as 'transferred' and their capacity frees; the new owner's
-    load rises, and the database refuses it past capacity (ChatError 'at_capacity').
+
+def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownership.Start.TRANSFERRED) -> Engagement:
+    """Move ownership to another operator atomically (Transfer Now, a call transfer, a supervisor's take-over).
+
+    The old owner's stretch ends as 'transferred' (or 'taken_over') and their capacity frees; the
+    new owner's load rises, and the database refuses it past capacity (ChatError 'at_capacity').
     Call inside the caller's transaction if it must be atomic with more writes.
     """
     with transaction.atomic():
@@ -171,11 +204,11 @@ def hand_over(*, engagement_id: int, to_operator_id: int) -> Engagement:
             raise ChatError("ended", "This conversation has ended.")
         if engagement.owner_id == to_operator_id:
             raise ChatError("same_owner", "That operator already owns this engagement.")
-        release_ownership(engagement=engagement, because=Ownership.End.TRANSFERRED)
+        release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because])
         availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
         try:
             with transaction.atomic():
-                take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.TRANSFERRED)
+                take_ownership(engagement=engagement, availability=availability, because=because)
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None
         events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)

@@ -54,6 +54,9 @@ def pick_free_availability(*, queue: Queue, exclude_operator_ids: tuple[int, ...
     return free_availabilities(candidate_availabilities(queue=queue, exclude_operator_ids=exclude_operator_ids)).first()
 
 
+HANDED_OVER = (Ownership.Start.TRANSFERRED, Ownership.Start.TAKEN_OVER)
+
+
 def take_ownership(*, engagement: Engagement, availability: Availability, because: str) -> Ownership:
     """Give a locked engagement to the operator of a locked availability; caller holds both locks.
 
@@ -66,7 +69,8 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
         operator_id=availability.operator_id,
         started_at=now,
         started_because=because,
-        last_read_seq=0 if because == Ownership.Start.ROUTED else engagement.last_seq,
+        # A hand-over's new owner has the history in front of them; a newly answered one has read nothing.
+        last_read_seq=engagement.last_seq if because in HANDED_OVER else 0,
     )
     engagement.owner_id = availability.operator_id
     engagement.state = Engagement.State.ACTIVE

@@ -30,9 +30,7 @@ def make_chat() -> tuple[Engagement, object]:
 
 
 def stored(engagement) -> list[tuple[int, str, str]]:
-    return list(
-        Message.objects.filter(engagement=engagement).order_by("seq").values_list("seq", "body", "client_id")
-    )
+    return list(Message.objects.filter(engagement=engagement).order_by("seq").values_list("seq", "body", "client_id"))
 
 
 def run(coroutine):
@@ -112,9 +110,7 @@ def test_a_refused_line_is_answered_with_an_error_naming_its_client_id():
     async def scenario():
         console = await operator_socket(other_operator.user)
         await connect(console)
-        await send(
-            console, {"type": "message.send", "engagement_id": engagement.pk, "body": "Hi", "client_id": "o-7"}
-        )
+        await send(console, {"type": "message.send", "engagement_id": engagement.pk, "body": "Hi", "client_id": "o-7"})
         error = await receive_until(console, "error")
         await console.disconnect()
         return error
