@@ -11,8 +11,9 @@ run: ## set up and run the product locally (SQLite + local Redis, demo data, log
 test: ## run the whole test suite against PostgreSQL and the local Redis
 	@bash scripts/test.sh $(ARGS)
 
-lint: ## ruff lint and format check, and migrations in step with models
-	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) manage.py makemigrations --check --dry-run
+lint: ## ruff lint and format check, the layers contract (import-linter), migrations in step with models
+	@$(PY) -m ruff check . && $(PY) -m ruff format --check . && .venv/bin/lint-imports && \
+		$(PY) manage.py makemigrations --check --dry-run
 
 bench: ## list the benchmarks (each prints how to run it)
 	@ls bench/*.py

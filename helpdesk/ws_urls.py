@@ -1,7 +1,5 @@
 """WebSocket routes of every app, mounted by asgi.py."""
 
-from telephony.ws_urls import websocket_urlpatterns as telephony_patterns
-
 from .chat_ws_urls import websocket_urlpatterns as chat_patterns
 
-websocket_urlpatterns = chat_patterns + telephony_patterns
+websocket_urlpatterns = chat_patterns

@@ -1,1 +1,0 @@
-websocket_urlpatterns = []
