@@ -1,12 +1,40 @@
-"""factory_boy factories for every model the tests build. One file for the whole suite."""
+"""factory_boy factories for every model the tests build. One file for the whole suite.
+
+Every product model has a factory here (tests/test_factories.py fails for one that has none),
+and each builds a row its model's constraints accept. Related rows share one site: an
+engagement's queue, its operators, a transfer's initiator and target, a call's legs.
+
+State-driven fields follow the `state` you pass: `TransferFactory(state="declined")` gets its
+answer and end times and reason, `LegFactory(state="ended")` its end time and reason. They are
+rows as the services would have left them, built directly; to *act*, call the services.
+"""
+
+from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.utils import timezone
 
-from helpdesk.models import Availability, Engagement, Media, Message, Note, Operator, Queue, Site, Team, Visitor
+from helpdesk.models import (
+    Availability,
+    AvailabilityLog,
+    Engagement,
+    Media,
+    Message,
+    Note,
+    Operator,
+    Ownership,
+    Queue,
+    Site,
+    Team,
+    Visitor,
+)
+from helpdesk.models.presence import DEFAULT_CAPACITY
 from helpdesk.services.presence import ensure_availabilities
+from supervision.models import SupervisorAct, Watch
+from telephony.models import Call, Leg, ProviderEvent
+from transfers.models import EndReason, OfferOutcome, Transfer, TransferOffer, TransferState
 
 User = get_user_model()
 
@@ -69,6 +97,42 @@ class OperatorFactory(factory.django.DjangoModelFactory):
             Availability.objects.filter(operator=self, media=Media.CHAT).update(capacity=extracted)
 
 
+class AvailabilityFactory(factory.django.DjangoModelFactory):
+    """An operator's row on one media, with the fields given (available, default capacity, idle now).
+
+    Every operator already has one row per media (OperatorFactory makes them, as the core does), so
+    this sets that row rather than adding a second one the unique constraint would refuse.
+    """
+
+    class Meta:
+        model = Availability
+
+    operator = factory.SubFactory(OperatorFactory)
+    media = Media.CHAT
+    status = Availability.Status.AVAILABLE
+    capacity = factory.LazyAttribute(lambda a: DEFAULT_CAPACITY[a.media])
+    load = 0
+    idle_since = factory.LazyFunction(timezone.now)
+
+    @classmethod
+    def _create(cls, model_class, *args, operator, media, **fields):
+        availability, _ = model_class.objects.update_or_create(operator=operator, media=media, defaults=fields)
+        return availability
+
+
+class AvailabilityLogFactory(factory.django.DjangoModelFactory):
+    """A finished stretch of one status (an hour up to now by default); `ended_at=None` for the open one."""
+
+    class Meta:
+        model = AvailabilityLog
+
+    operator = factory.SubFactory(OperatorFactory)
+    media = Media.CHAT
+    status = Availability.Status.AVAILABLE
+    ended_at = factory.LazyFunction(timezone.now)
+    started_at = factory.LazyAttribute(lambda log: (log.ended_at or timezone.now()) - timedelta(hours=1))
+
+
 class ManagerFactory(UserFactory):
     """A staff user in the Managers group, managing `sites`."""
 
@@ -106,32 +170,305 @@ class VisitorFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Visitor {n}")
 
 
+def _created_at(model_class, row, extracted):
+    """`created_at=` for rows whose `created_at` is auto_now_add: written after the insert."""
+    if extracted is not None:
+        model_class.objects.filter(pk=row.pk).update(created_at=extracted)
+        row.created_at = extracted
+
+
 class EngagementFactory(factory.django.DjangoModelFactory):
-    """A waiting engagement by default; use `helpdesk.services` to route or end it."""
+    """A waiting engagement by default; use `helpdesk.services` to route or end it.
+
+    `state="active"` or `state="ended"` build the row as those states leave it (an owner of the
+    site, an answer time, an end time and reason) without the ownership stretches or load the
+    services would write: for reports and exports that read rows, not for acts. `created_at=`
+    back-dates the row (the column is auto_now_add).
+    """
 
     class Meta:
         model = Engagement
+        skip_postgeneration_save = True
 
     queue = factory.SubFactory(QueueFactory)
     site = factory.SelfAttribute("queue.site")
     visitor = factory.SubFactory(VisitorFactory)
     media = factory.SelfAttribute("queue.media")
+    state = Engagement.State.QUEUED
     queued_at = factory.LazyFunction(timezone.now)
+    owner = factory.Maybe(
+        factory.LazyAttribute(lambda e: e.state != Engagement.State.QUEUED),
+        yes_declaration=factory.SubFactory(OperatorFactory, site=factory.SelfAttribute("..site")),
+        no_declaration=None,
+    )
+    answered_at = factory.LazyAttribute(
+        lambda e: e.queued_at + timedelta(seconds=10) if e.state != Engagement.State.QUEUED else None
+    )
+    ended_at = factory.LazyAttribute(
+        lambda e: (e.answered_at or e.queued_at) + timedelta(minutes=5) if e.state == Engagement.State.ENDED else None
+    )
+    end_reason = factory.LazyAttribute(
+        lambda e: Engagement.EndReason.VISITOR_LEFT if e.state == Engagement.State.ENDED else ""
+    )
+
+    @factory.post_generation
+    def created_at(self, create, extracted, **kwargs):
+        if create:
+            _created_at(Engagement, self, extracted)
+
+
+class OwnershipFactory(factory.django.DjangoModelFactory):
+    """A stretch of an engagement held by an operator of its site (open unless `ended_at` is given)."""
+
+    class Meta:
+        model = Ownership
+
+    engagement = factory.SubFactory(EngagementFactory)
+    operator = factory.SubFactory(OperatorFactory, site=factory.SelfAttribute("..engagement.site"))
+    started_at = factory.LazyFunction(timezone.now)
+    started_because = Ownership.Start.ROUTED
+    ended_at = None
+    ended_because = factory.LazyAttribute(lambda o: Ownership.End.ENDED if o.ended_at else "")
 
 
 class MessageFactory(factory.django.DjangoModelFactory):
+    """The engagement's next line (seq = its last_seq + 1, which it then records, as post_message does).
+
+    A line from `sender="operator"` is by an operator of the engagement's site unless `operator` is given.
+    """
+
     class Meta:
         model = Message
+        skip_postgeneration_save = True
 
     engagement = factory.SubFactory(EngagementFactory)
-    seq = factory.Sequence(lambda n: n + 1)
+    seq = factory.LazyAttribute(lambda m: m.engagement.last_seq + 1)
     sender = Message.Sender.VISITOR
+    operator = factory.Maybe(
+        factory.LazyAttribute(lambda m: m.sender == Message.Sender.OPERATOR),
+        yes_declaration=factory.SubFactory(OperatorFactory, site=factory.SelfAttribute("..engagement.site")),
+        no_declaration=None,
+    )
+    supervisor = factory.Maybe(
+        factory.LazyAttribute(lambda m: m.sender == Message.Sender.SUPERVISOR),
+        yes_declaration=factory.SubFactory(UserFactory),
+        no_declaration=None,
+    )
     body = "Hello"
+
+    @factory.post_generation
+    def _last_seq(self, create, extracted, **kwargs):
+        if create and self.seq > self.engagement.last_seq:
+            Engagement.objects.filter(pk=self.engagement_id, last_seq__lt=self.seq).update(last_seq=self.seq)
+            self.engagement.last_seq = self.seq
 
 
 class NoteFactory(factory.django.DjangoModelFactory):
+    """A manual note; `source="whisper"` is by a supervisor. `created_at=` back-dates it."""
+
     class Meta:
         model = Note
+        skip_postgeneration_save = True
 
     engagement = factory.SubFactory(EngagementFactory)
     body = "A note"
+    source = Note.Source.MANUAL
+    supervisor = factory.Maybe(
+        factory.LazyAttribute(lambda n: n.source == Note.Source.WHISPER),
+        yes_declaration=factory.SubFactory(UserFactory),
+        no_declaration=None,
+    )
+
+    @factory.post_generation
+    def created_at(self, create, extracted, **kwargs):
+        if create:
+            _created_at(Note, self, extracted)
+
+
+# --- transfers ---------------------------------------------------------------------------------------
+
+_ANSWERED = (TransferState.ACCEPTED, TransferState.COMPLETED, TransferState.DECLINED)
+_END_REASON = {
+    TransferState.DECLINED: EndReason.DECLINED,
+    TransferState.EXPIRED: EndReason.NOT_ANSWERED,
+    TransferState.CANCELLED: EndReason.CANCELLED_BY_INITIATOR,
+}
+_OFFER_OUTCOME = {
+    TransferState.REQUESTED: OfferOutcome.PENDING,
+    TransferState.ACCEPTED: OfferOutcome.ACCEPTED,
+    TransferState.COMPLETED: OfferOutcome.ACCEPTED,
+    TransferState.DECLINED: OfferOutcome.DECLINED,
+    TransferState.EXPIRED: OfferOutcome.EXPIRED,
+    TransferState.CANCELLED: OfferOutcome.WITHDRAWN,
+}
+
+
+def _transfer_ended_at(transfer):
+    if transfer.state in (TransferState.REQUESTED, TransferState.ACCEPTED):
+        return None
+    if transfer.answered_at:
+        return transfer.answered_at + timedelta(seconds=1)
+    return transfer.requested_at + timedelta(seconds=transfer.accept_timeout_seconds)
+
+
+class TransferFactory(factory.django.DjangoModelFactory):
+    """A transfer from an operator of the engagement's site to another one, in the `state` given.
+
+    The times, the accepting operator, the hand-over deadline and the end reason follow the state,
+    so every state builds a row the constraints accept. `target_queue=...` (with
+    `target_operator=None`) makes a queue transfer; it is offered to nobody unless `offered_to`
+    is given. No `TransferOffer` rows are made: add them with TransferOfferFactory.
+    """
+
+    class Meta:
+        model = Transfer
+
+    engagement = factory.SubFactory(EngagementFactory, state=Engagement.State.ACTIVE)
+    initiator = factory.LazyAttribute(lambda t: t.engagement.owner or OperatorFactory(site=t.engagement.site))
+    target_operator = factory.SubFactory(OperatorFactory, site=factory.SelfAttribute("..engagement.site"))
+    target_queue = None
+    offered_to = factory.SelfAttribute("target_operator")
+    state = TransferState.REQUESTED
+    accept_timeout_seconds = factory.LazyAttribute(lambda t: t.engagement.queue.accept_timeout_seconds)
+    requested_at = factory.LazyFunction(timezone.now)
+    expires_at = factory.LazyAttribute(
+        lambda t: t.requested_at + timedelta(seconds=t.accept_timeout_seconds) if t.offered_to else None
+    )
+    answered_at = factory.LazyAttribute(
+        lambda t: t.requested_at + timedelta(seconds=5) if t.state in _ANSWERED else None
+    )
+    accepted_by = factory.LazyAttribute(
+        lambda t: t.offered_to if t.state in (TransferState.ACCEPTED, TransferState.COMPLETED) else None
+    )
+    hand_over_by = factory.LazyAttribute(
+        lambda t: t.answered_at + timedelta(seconds=60) if t.state == TransferState.ACCEPTED else None
+    )
+    ended_at = factory.LazyAttribute(_transfer_ended_at)
+    completed_at = factory.LazyAttribute(lambda t: t.ended_at if t.state == TransferState.COMPLETED else None)
+    end_reason = factory.LazyAttribute(lambda t: _END_REASON.get(t.state, ""))
+
+
+class TransferOfferFactory(factory.django.DjangoModelFactory):
+    """One offer of a transfer to its offered (or target) operator, its outcome following the transfer's state."""
+
+    class Meta:
+        model = TransferOffer
+
+    transfer = factory.SubFactory(TransferFactory)
+    operator = factory.LazyAttribute(lambda o: o.transfer.offered_to or o.transfer.target_operator)
+    outcome = factory.LazyAttribute(lambda o: _OFFER_OUTCOME[o.transfer.state])
+    reason = factory.LazyAttribute(
+        lambda o: {
+            OfferOutcome.DECLINED: EndReason.DECLINED,
+            OfferOutcome.EXPIRED: EndReason.NOT_ANSWERED,
+            OfferOutcome.WITHDRAWN: o.transfer.end_reason,
+        }.get(o.outcome, "")
+    )
+    offered_at = factory.SelfAttribute("transfer.requested_at")
+    expires_at = factory.LazyAttribute(lambda o: o.offered_at + timedelta(seconds=o.transfer.accept_timeout_seconds))
+    answered_at = factory.LazyAttribute(
+        lambda o: (
+            None if o.outcome == OfferOutcome.PENDING else o.transfer.answered_at or o.transfer.ended_at or o.expires_at
+        )
+    )
+
+
+# --- telephony ---------------------------------------------------------------------------------------
+
+
+class CallFactory(factory.django.DjangoModelFactory):
+    """The call of a voice engagement (of a voice queue by default).
+
+    Got or created by engagement: routing a voice engagement already made its call (telephony
+    rings the routed operator), and an engagement has one call.
+    """
+
+    class Meta:
+        model = Call
+        django_get_or_create = ("engagement",)
+
+    engagement = factory.SubFactory(EngagementFactory, queue__media=Media.VOICE)
+    mode = Call.Mode.NORMAL
+    initiator = factory.Maybe(
+        factory.LazyAttribute(lambda c: c.mode != Call.Mode.NORMAL),
+        yes_declaration=factory.LazyAttribute(lambda c: c.engagement.owner or OperatorFactory(site=c.engagement.site)),
+        no_declaration=None,
+    )
+
+
+_LEG_OPERATOR_KINDS = (Leg.Kind.OPERATOR, Leg.Kind.CONSULT)
+
+
+class LegFactory(factory.django.DjangoModelFactory):
+    """A leg of a call: the owner's (an operator of the call's site) unless `kind` says otherwise.
+
+    The times follow `state` (ringing, connected, held, ended with `end_reason`, hung up by default);
+    `initiated_at=` back-dates the leg (the column is auto_now_add).
+    """
+
+    class Meta:
+        model = Leg
+        skip_postgeneration_save = True
+
+    call = factory.SubFactory(CallFactory)
+    kind = Leg.Kind.OPERATOR
+    operator = factory.Maybe(
+        factory.LazyAttribute(lambda leg: leg.kind in _LEG_OPERATOR_KINDS),
+        yes_declaration=factory.SubFactory(OperatorFactory, site=factory.SelfAttribute("..call.engagement.site")),
+        no_declaration=None,
+    )
+    phone_number = factory.LazyAttribute(lambda leg: "+447700900123" if leg.kind == Leg.Kind.PHONE else "")
+    state = Leg.State.INITIATED
+    ringing_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state != Leg.State.INITIATED else None)
+    connected_at = factory.LazyAttribute(
+        lambda leg: timezone.now() if leg.state in (Leg.State.CONNECTED, Leg.State.HELD) else None
+    )
+    held_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state == Leg.State.HELD else None)
+    ended_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state == Leg.State.ENDED else None)
+    end_reason = factory.LazyAttribute(lambda leg: Leg.EndReason.HUNG_UP if leg.state == Leg.State.ENDED else "")
+
+    @factory.post_generation
+    def initiated_at(self, create, extracted, **kwargs):
+        if create and extracted is not None:
+            Leg.objects.filter(pk=self.pk).update(initiated_at=extracted)
+            self.initiated_at = extracted
+
+
+class ProviderEventFactory(factory.django.DjangoModelFactory):
+    """A webhook event as the hosted provider's adapter records it (one per resource and sequence)."""
+
+    class Meta:
+        model = ProviderEvent
+
+    provider = "twilio"
+    resource_id = factory.Sequence(lambda n: f"CA{n:032x}")
+    sequence = factory.Sequence(lambda n: n)
+    kind = "leg.answered"
+    payload = factory.LazyAttribute(lambda e: {"CallSid": e.resource_id, "SequenceNumber": str(e.sequence)})
+
+
+# --- supervision -------------------------------------------------------------------------------------
+
+
+class SupervisorActFactory(factory.django.DjangoModelFactory):
+    """A supervisor's act on an engagement of the site, by a manager of that site."""
+
+    class Meta:
+        model = SupervisorAct
+
+    site = factory.SubFactory(SiteFactory)
+    actor = factory.LazyAttribute(lambda act: ManagerFactory(sites=[act.site]))
+    act = SupervisorAct.Act.MONITOR_START
+    engagement = factory.SubFactory(EngagementFactory, queue__site=factory.SelfAttribute("...site"))
+    operator = factory.SelfAttribute("engagement.owner")
+
+
+class WatchFactory(factory.django.DjangoModelFactory):
+    """An open watch of an engagement by a manager of its site."""
+
+    class Meta:
+        model = Watch
+
+    engagement = factory.SubFactory(EngagementFactory)
+    supervisor = factory.LazyAttribute(lambda watch: ManagerFactory(sites=[watch.engagement.site]))
+    mode = Watch.Mode.WATCH
