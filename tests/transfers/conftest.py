@@ -1,14 +1,20 @@
-"""Fixtures of the transfer tests: a site with a chat queue, three operators, an engagement Alice owns."""
+"""Fixtures of the transfer tests: a site with two chat queues, three operators, an engagement Alice
+owns; and the small steps the tests of every act share (request to an operator, make it overdue, ...)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
+from django.utils import timezone
 
 from helpdesk.lock_objects import lock_availability, lock_engagement
 from helpdesk.models import Availability, Engagement, Media, Ownership
 from helpdesk.services.routing import take_ownership
 from tests.factories import EngagementFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory, UserFactory
+from transfers import services
+from transfers.models import Transfer, TransferOffer
 
 
 def give_engagement(*, owner, queue, visitor_name: str = "Vera Visitor", media: str = Media.CHAT) -> Engagement:
@@ -26,6 +32,43 @@ def set_status(operator, status, media=Media.CHAT):
     Availability.objects.filter(operator=operator, media=media).update(status=status)
 
 
+def request_to(operator, engagement, initiator, **kwargs) -> Transfer:
+    """`initiator` asks `operator` to take `engagement` (keyword arguments as request_transfer's)."""
+    return services.request_transfer(
+        engagement_id=engagement.pk, initiator=initiator, target_operator_id=operator.pk, **kwargs
+    )
+
+
+def accepted(engagement, initiator, target) -> Transfer:
+    """A transfer of `engagement` that `target` has accepted, waiting for Transfer Now."""
+    transfer = request_to(target, engagement, initiator)
+    return services.accept_transfer(transfer_id=transfer.pk, operator=target)
+
+
+def make_overdue(transfer) -> None:
+    """The transfer's current offer is past its answer deadline (as if its accept timeout ran out)."""
+    Transfer.objects.filter(pk=transfer.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    TransferOffer.objects.filter(transfer=transfer, outcome="pending").update(
+        expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+
+def error_code(excinfo) -> str:
+    return excinfo.value.code
+
+
+def idle_order(*operators) -> None:
+    """The first operator given is the longest idle, then the next, ..."""
+    for number, operator in enumerate(operators):
+        Availability.objects.filter(operator=operator, media="chat").update(
+            idle_since=timezone.now() - timedelta(minutes=10 - number)
+        )
+
+
+def offers_of(transfer) -> list[tuple]:
+    return [(o.operator, o.outcome) for o in transfer.offers.order_by("offered_at", "pk")]
+
+
 @pytest.fixture
 def site():
     return SiteFactory(name="London")
@@ -39,6 +82,12 @@ def team(site):
 @pytest.fixture
 def queue(site, team):
     return QueueFactory(site=site, name="General chat", teams=[team])
+
+
+@pytest.fixture
+def queue_b(site, team):
+    """A second chat queue of the same team, with a short accept window: the target of queue transfers."""
+    return QueueFactory(site=site, name="Billing chat", teams=[team], accept_timeout_seconds=10)
 
 
 @pytest.fixture

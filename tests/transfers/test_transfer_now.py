@@ -1,0 +1,102 @@
+"""Transfer Now: ownership moves to the accepting operator with the history and the warm message."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpdesk.models import Availability, Engagement, Message, Note, Ownership
+from tests.transfers.conftest import error_code, request_to
+from transfers import services
+from transfers.errors import TransferError
+from transfers.models import TransferState
+
+pytestmark = pytest.mark.django_db
+
+
+# --- Transfer Now ------------------------------------------------------------------------------------
+
+
+def test_transfer_now_moves_ownership_and_the_new_owner_has_history_and_note(engagement, alice, bob, frames):
+    from helpdesk.services.engagements import post_message
+
+    post_message(engagement_id=engagement.pk, sender="visitor", body="Hi, my order is late")
+    post_message(engagement_id=engagement.pk, sender="operator", operator=alice, body="Let me get Bob")
+    transfer = request_to(bob, engagement, alice, warm_message="Late order 42")
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+
+    engagement.refresh_from_db()
+    transfer.refresh_from_db()
+    assert engagement.owner == bob and engagement.state == "active"
+    assert transfer.state == TransferState.COMPLETED and transfer.completed_at and transfer.ended_at
+    stretches = list(Ownership.objects.filter(engagement=engagement).order_by("started_at"))
+    assert [(s.operator, s.ended_because) for s in stretches] == [(alice, "transferred"), (bob, "")]
+    assert stretches[1].started_because == "transferred"
+    assert Availability.objects.get(operator=alice, media="chat").load == 0
+    assert Availability.objects.get(operator=bob, media="chat").load == 1
+    bodies = list(Message.objects.filter(engagement=engagement).values_list("body", flat=True))
+    assert bodies[:2] == ["Hi, my order is late", "Let me get Bob"]
+    assert bodies[-1] == "You are now chatting with Bob Baker."
+    note = Note.objects.get(engagement=engagement)
+    assert (note.author, note.source, note.body) == (alice, "transfer", "Late order 42")
+    assert frames.to(bob, "transfer.updated")[-1]["transfer"]["state"] == "completed"
+
+
+def test_transfer_now_twice_hands_over_once(engagement, alice, bob, frames):
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert Ownership.objects.filter(engagement=engagement, started_because="transferred").count() == 1
+    assert Availability.objects.get(operator=bob, media="chat").load == 1
+
+
+def test_only_the_initiator_may_transfer_now_and_only_once_accepted(engagement, alice, bob, frames):
+    transfer = request_to(bob, engagement, alice)
+    with pytest.raises(TransferError) as excinfo:
+        services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert error_code(excinfo) == "not_accepted"
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    with pytest.raises(TransferError) as excinfo:
+        services.transfer_now(transfer_id=transfer.pk, operator=bob)
+    assert error_code(excinfo) == "not_initiator"
+    assert Engagement.objects.get(pk=engagement.pk).owner == alice
+
+
+def test_transfer_now_to_an_operator_who_filled_up_stops_and_the_initiator_keeps_the_chat(
+    engagement, alice, bob, frames
+):
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    Availability.objects.filter(operator=bob, media="chat").update(load=3, capacity=3)
+    with pytest.raises(TransferError) as excinfo:
+        services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert error_code(excinfo) == "at_capacity"
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason) == ("cancelled", "at_capacity")
+    engagement.refresh_from_db()
+    assert engagement.owner == alice
+    assert Ownership.objects.get(engagement=engagement, ended_at__isnull=True).operator == alice
+
+
+def test_new_owner_may_transfer_again(engagement, alice, bob, frames):
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    back = request_to(alice, engagement, bob)
+    assert back.state == "requested"
+    with pytest.raises(TransferError) as excinfo:
+        request_to(bob, engagement, alice)
+    assert error_code(excinfo) == "not_owner"
+
+
+def test_transfer_now_refuses_when_the_initiator_no_longer_owns_it(engagement, alice, bob, carol, frames):
+    from helpdesk.services.engagements import hand_over
+
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    hand_over(engagement_id=engagement.pk, to_operator_id=carol.pk)  # moved by other means meanwhile
+    with pytest.raises(TransferError) as excinfo:
+        services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert error_code(excinfo) == "not_owner"
+    assert Engagement.objects.get(pk=engagement.pk).owner == carol
