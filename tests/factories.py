@@ -234,7 +234,8 @@ class OwnershipFactory(factory.django.DjangoModelFactory):
 class MessageFactory(factory.django.DjangoModelFactory):
     """The engagement's next line (seq = its last_seq + 1, which it then records, as post_message does).
 
-    A line from `sender="operator"` is by an operator of the engagement's site unless `operator` is given.
+    A line from `sender="operator"` is by an operator of the engagement's site unless `operator` is given;
+    `created_at=` back-dates it.
     """
 
     class Meta:
@@ -261,6 +262,11 @@ class MessageFactory(factory.django.DjangoModelFactory):
         if create and self.seq > self.engagement.last_seq:
             Engagement.objects.filter(pk=self.engagement_id, last_seq__lt=self.seq).update(last_seq=self.seq)
             self.engagement.last_seq = self.seq
+
+    @factory.post_generation
+    def created_at(self, create, extracted, **kwargs):
+        if create:
+            _created_at(Message, self, extracted)
 
 
 class NoteFactory(factory.django.DjangoModelFactory):
@@ -397,12 +403,13 @@ class CallFactory(factory.django.DjangoModelFactory):
 
 
 _LEG_OPERATOR_KINDS = (Leg.Kind.OPERATOR, Leg.Kind.CONSULT)
+_LEG_RUNG_STATES = (Leg.State.RINGING, Leg.State.CONNECTED, Leg.State.HELD)
 
 
 class LegFactory(factory.django.DjangoModelFactory):
     """A leg of a call: the owner's (an operator of the call's site) unless `kind` says otherwise.
 
-    The times follow `state` (ringing, connected, held, ended with `end_reason`, hung up by default);
+    The times follow `state` (ringing, connected, held; ended with `end_reason`, hung up by default);
     `initiated_at=` back-dates the leg (the column is auto_now_add).
     """
 
@@ -419,7 +426,8 @@ class LegFactory(factory.django.DjangoModelFactory):
     )
     phone_number = factory.LazyAttribute(lambda leg: "+447700900123" if leg.kind == Leg.Kind.PHONE else "")
     state = Leg.State.INITIATED
-    ringing_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state != Leg.State.INITIATED else None)
+    # An ended leg gets only its end: whether it rang or was answered first is the test's to say.
+    ringing_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state in _LEG_RUNG_STATES else None)
     connected_at = factory.LazyAttribute(
         lambda leg: timezone.now() if leg.state in (Leg.State.CONNECTED, Leg.State.HELD) else None
     )

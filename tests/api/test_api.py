@@ -8,10 +8,20 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from helpdesk.models import Media, Note, Ownership
-from telephony.models import Call, Leg
-from tests.factories import ManagerFactory, OperatorFactory, QueueFactory
+from telephony.models import Leg
+from tests.factories import (
+    CallFactory,
+    LegFactory,
+    ManagerFactory,
+    MessageFactory,
+    NoteFactory,
+    OperatorFactory,
+    QueueFactory,
+    TransferFactory,
+    TransferOfferFactory,
+)
 from tests.reporting.conftest import DAY1, at, make_engagement
-from transfers.models import Transfer, TransferOffer
+from transfers.models import Transfer
 
 READ_ENDPOINTS = [
     "sites",
@@ -34,37 +44,26 @@ def api(user):
 
 
 def make_transfer(engagement, initiator, target, *, state="declined", outcome="declined", requested=20):
-    """A finished operator transfer with its one offer (hand-made, no service: the rows are what matter)."""
+    """A finished operator transfer with its one offer (factory rows, no service: the rows are what matter)."""
     requested_at = engagement.created_at + timedelta(seconds=requested)
-    transfer = Transfer.objects.create(
+    transfer = TransferFactory(
         engagement=engagement,
         initiator=initiator,
         target_operator=target,
         state=state,
-        accept_timeout_seconds=30,
         requested_at=requested_at,
         answered_at=requested_at + timedelta(seconds=5),
-        ended_at=requested_at + timedelta(seconds=6),
     )
-    TransferOffer.objects.create(
-        transfer=transfer,
-        operator=target,
-        outcome=outcome,
-        offered_at=requested_at,
-        expires_at=requested_at + timedelta(seconds=30),
-        answered_at=requested_at + timedelta(seconds=5),
-    )
+    TransferOfferFactory(transfer=transfer, outcome=outcome)
     return transfer
 
 
 def make_call(engagement, *legs):
     """The engagement's call with exactly `legs` = [(kind, operator or None)], all ended."""
-    call = Call.objects.get_or_create(engagement=engagement)[0]
+    call = CallFactory(engagement=engagement)
     Leg.objects.filter(call=call).delete()  # telephony may have rung the routed owner already
     made = [
-        Leg.objects.create(
-            call=call, kind=kind, operator=operator, state="ended", end_reason="hung_up", ended_at=engagement.ended_at
-        )
+        LegFactory(call=call, kind=kind, operator=operator, state="ended", ended_at=engagement.ended_at)
         for kind, operator in legs
     ]
     return call, made
@@ -81,8 +80,8 @@ def other(world):
     engagement = make_engagement(
         queue, at(DAY1, 10), answered=5, ended=60, owners=[(operator, 5, 60, "routed", "ended")], visitor_name="Theirs"
     )
-    engagement.messages.create(seq=1, sender="visitor", body="their secret")
-    Note.objects.create(engagement=engagement, author=operator, body="their note")
+    MessageFactory(engagement=engagement, body="their secret")
+    NoteFactory(engagement=engagement, author=operator, body="their note")
     transfer = make_transfer(engagement, operator, colleague)
     call_engagement = make_engagement(
         phones, at(DAY1, 11), answered=5, ended=90, owners=[(operator, 5, 90, "routed", "ended")], visitor_name="Caller"
@@ -109,7 +108,7 @@ def test_token_is_required():
 
 def test_every_list_shows_only_the_callers_sites(world, other):
     client = api(world.manager)
-    world.engagements["e1"].messages.create(seq=1, sender="visitor", body="our message")
+    MessageFactory(engagement=world.engagements["e1"], body="our message")
     for endpoint in READ_ENDPOINTS:
         response = client.get(f"/api/{endpoint}/")
         assert response.status_code == 200, endpoint
@@ -151,10 +150,10 @@ def colleagues(world):
     carol = OperatorFactory(site=world.site, display_name="Carol", teams=[world.t1])
     dan = OperatorFactory(site=world.site, display_name="Dan", teams=[world.t2])
     e1, e4 = world.engagements["e1"], world.engagements["e4"]
-    e1.messages.create(seq=1, sender="visitor", body="alice's chat")
-    Note.objects.create(engagement=e1, author=world.op1, body="alice's note")
-    message = e4.messages.create(seq=1, sender="visitor", body="bob's secret")
-    note = Note.objects.create(engagement=e4, author=bob, body="bob's note")
+    MessageFactory(engagement=e1, body="alice's chat")
+    NoteFactory(engagement=e1, author=world.op1, body="alice's note")
+    message = MessageFactory(engagement=e4, body="bob's secret")
+    note = NoteFactory(engagement=e4, author=bob, body="bob's note")
     transfer = make_transfer(e4, bob, carol)
     phones = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
     call_engagement = make_engagement(

@@ -6,8 +6,9 @@ from django.urls import reverse
 from django.utils import timezone
 
 from helpdesk.admin.scoping import SiteScopedMixin
-from helpdesk.models import AvailabilityLog, Operator, Queue, Team
+from helpdesk.models import Operator, Queue, Team
 from tests.factories import (
+    AvailabilityLogFactory,
     EngagementFactory,
     ManagerFactory,
     MessageFactory,
@@ -69,7 +70,7 @@ def site_b_names(two_sites) -> list[str]:
 def test_no_change_list_shows_another_sites_names_in_its_filters(client, two_sites):
     """Filter sidebars (site, teams, queue, operator's site…) list only the manager's own sites' objects."""
     b = two_sites["b"]
-    AvailabilityLog.objects.create(operator=b["operator"], media="chat", status="available", started_at=timezone.now())
+    AvailabilityLogFactory(operator=b["operator"], started_at=timezone.now(), ended_at=None)  # the open stretch
     client.force_login(two_sites["manager"])
     scoped = [model for model, model_admin in admin.site._registry.items() if isinstance(model_admin, SiteScopedMixin)]
     leaks, checked = [], []

@@ -5,7 +5,14 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Message, Ownership
-from tests.factories import EngagementFactory, MessageFactory, NoteFactory, OperatorFactory, QueueFactory
+from tests.factories import (
+    EngagementFactory,
+    MessageFactory,
+    NoteFactory,
+    OperatorFactory,
+    OwnershipFactory,
+    QueueFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -20,9 +27,7 @@ def test_message_sequence_is_unique_per_engagement():
 def test_engagement_has_at_most_one_open_ownership():
     operator_a, operator_b = OperatorFactory(), OperatorFactory()
     engagement = EngagementFactory()
-    Ownership.objects.create(
-        engagement=engagement, operator=operator_a, started_at=timezone.now(), started_because="routed"
-    )
+    OwnershipFactory(engagement=engagement, operator=operator_a)
     with pytest.raises(IntegrityError), transaction.atomic():
         Ownership.objects.create(
             engagement=engagement, operator=operator_b, started_at=timezone.now(), started_because="routed"

@@ -22,7 +22,7 @@ from twilio.request_validator import RequestValidator
 from helpdesk.models import Availability, Media, Note
 from helpdesk.services.engagements import add_note, post_message, start_chat
 from helpdesk.services.routing import route_engagement
-from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory
+from tests.factories import ManagerFactory, NoteFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.helpdesk.chat_helpers import connect, operator_socket, receive, send, visitor_socket, visitor_token
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -546,7 +546,7 @@ def test_markup_in_every_text_field_is_shown_as_text(two_sites):
 def test_csv_exports_neutralise_formula_injection_in_every_text_cell(two_sites, payload):
     engagement = start_chat(queue=two_sites.queue, visitor_name=payload[:100])
     post_message(engagement_id=engagement.pk, sender="visitor", body=payload)
-    Note.objects.create(engagement=engagement, body=payload, source=Note.Source.SYSTEM)
+    NoteFactory(engagement=engagement, body=payload, source=Note.Source.SYSTEM)
     manager = ManagerFactory(sites=[two_sites.site], is_superuser=True)
     client, _ = signed_in_client(manager)
     for dataset in ("engagements", "messages", "notes"):

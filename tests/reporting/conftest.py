@@ -1,4 +1,4 @@
-"""Hand-made contact-centre data with known timestamps, shared by the metric and export tests.
+"""Contact-centre data built with the factories at known timestamps, shared by the metric and export tests.
 
 Two days, 2026-03-02 and 2026-03-03 (UTC site). Queue Q1 has a 20 s service level, Q2 60 s.
 
@@ -19,9 +19,18 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from helpdesk.models import AvailabilityLog, Engagement, Ownership
+from helpdesk.models import Engagement, Ownership
 from reporting.scope import build_scope
-from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory, VisitorFactory
+from tests.factories import (
+    AvailabilityLogFactory,
+    EngagementFactory,
+    ManagerFactory,
+    OperatorFactory,
+    OwnershipFactory,
+    QueueFactory,
+    SiteFactory,
+    TeamFactory,
+)
 
 DAY1 = datetime(2026, 3, 2, tzinfo=UTC)
 DAY2 = datetime(2026, 3, 3, tzinfo=UTC)
@@ -39,11 +48,10 @@ def make_engagement(queue, created, *, answered=None, ended=None, owners=(), vis
         else (Engagement.State.ACTIVE if answered is not None else Engagement.State.QUEUED)
     )
     last_owner = owners[-1][0] if owners else None
-    engagement = Engagement.objects.create(
-        site=queue.site,
+    engagement = EngagementFactory(
         queue=queue,
-        visitor=VisitorFactory(name=visitor_name),
-        media=queue.media,
+        visitor__name=visitor_name,
+        created_at=created,
         queued_at=created,
         state=state,
         owner=last_owner if state != Engagement.State.QUEUED else None,
@@ -53,9 +61,8 @@ def make_engagement(queue, created, *, answered=None, ended=None, owners=(), vis
         if ended is not None
         else "",
     )
-    Engagement.objects.filter(pk=engagement.pk).update(created_at=created)
     for operator, start, stop, why_start, why_end in owners:
-        Ownership.objects.create(
+        OwnershipFactory(
             engagement=engagement,
             operator=operator,
             started_at=created + timedelta(seconds=start),
@@ -117,6 +124,6 @@ def world(db):
         ("offline", at(DAY1, 12, 30), at(DAY2, 29)),
     ]
     for status, start, stop in log:
-        AvailabilityLog.objects.create(operator=op1, media="chat", status=status, started_at=start, ended_at=stop)
+        AvailabilityLogFactory(operator=op1, media="chat", status=status, started_at=start, ended_at=stop)
     manager = ManagerFactory(username="manager_a", sites=[site])
     return World(site, other_site, q1, q2, t1, t2, op1, op2, manager, engagements)

@@ -6,7 +6,7 @@ import io
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from openpyxl import load_workbook
 
-from tests.factories import ManagerFactory, QueueFactory
+from tests.factories import CallFactory, ManagerFactory, QueueFactory, TransferFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 
 CHANGELIST = "/admin/helpdesk/engagement/"
@@ -71,23 +71,19 @@ def test_transfer_and_call_admins_export_their_change_lists(world, client):
     from datetime import timedelta
 
     from helpdesk.models import Media
-    from telephony.models import Call
-    from transfers.models import Transfer
 
     e1 = world.engagements["e1"]
-    transfer = Transfer.objects.create(
+    transfer = TransferFactory(
         engagement=e1,
         initiator=world.op1,
         target_operator=world.op2,
         state="declined",
         reason_text="=Busy",
-        accept_timeout_seconds=30,
         requested_at=e1.created_at + timedelta(seconds=20),
         answered_at=e1.created_at + timedelta(seconds=25),
-        ended_at=e1.created_at + timedelta(seconds=25),
     )
     voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
-    call = Call.objects.get_or_create(engagement=make_engagement(voice, at(DAY1, 14), visitor_name="Caller"))[0]
+    call = CallFactory(engagement=make_engagement(voice, at(DAY1, 14), visitor_name="Caller"))
     client.force_login(world.manager)
     data = {"action": "export_transfers_csv", "index": 0, "select_across": "1", ACTION_CHECKBOX_NAME: ["1"]}
     rows = csv_rows(b"".join(client.post("/admin/transfers/transfer/?state__exact=declined", data)))

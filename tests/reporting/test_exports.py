@@ -7,9 +7,9 @@ import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from helpdesk.models import Message, Note
+from helpdesk.models import Note
 from reporting.exports import DATASETS, csv_chunks, neutralise, write_xlsx
-from tests.factories import ManagerFactory, OperatorFactory, QueueFactory, UserFactory
+from tests.factories import ManagerFactory, MessageFactory, NoteFactory, OperatorFactory, QueueFactory, UserFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 
 RANGE = "start=2026-03-02&end=2026-03-03"
@@ -92,11 +92,10 @@ def test_engagements_xlsx_cell_by_cell(world, client):
 
 def test_transcript_and_notes_neutralise_formulas_in_both_formats(world, client):
     e1 = world.engagements["e1"]
-    Message.objects.create(engagement=e1, seq=1, sender="visitor", body="=cmd|' /C calc'!A0")
-    Message.objects.create(engagement=e1, seq=2, sender="operator", operator=world.op1, body="Hello, how can I help?")
-    Message.objects.filter(engagement=e1).update(created_at=at(DAY1, 10, 0, 12))
-    Note.objects.create(engagement=e1, author=world.op1, body="@everyone look", source="manual")
-    Note.objects.filter(engagement=e1).update(created_at=at(DAY1, 10, 1))
+    sent = at(DAY1, 10, 0, 12)
+    MessageFactory(engagement=e1, sender="visitor", body="=cmd|' /C calc'!A0", created_at=sent)
+    MessageFactory(engagement=e1, sender="operator", operator=world.op1, body="Hello, how can I help?", created_at=sent)
+    NoteFactory(engagement=e1, author=world.op1, body="@everyone look", created_at=at(DAY1, 10, 1))
     client.force_login(world.manager)
 
     rows = csv_rows(download(client, "messages", "csv")[1])

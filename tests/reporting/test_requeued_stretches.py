@@ -6,7 +6,7 @@ import pytest
 
 from helpdesk.models import Media, Ownership
 from reporting import metrics
-from tests.factories import QueueFactory
+from tests.factories import OwnershipFactory, QueueFactory
 from tests.reporting.conftest import DAY1, at, make_engagement
 
 
@@ -31,7 +31,7 @@ def test_requeued_stretches_are_not_handled(world):
     c2 = make_engagement(voice, at(DAY1, 15), answered=5, ended=90)
     # bulk_create: no post_save, so telephony's receivers do not ring legs for these hand-made stretches.
     Ownership.objects.bulk_create(
-        Ownership(
+        OwnershipFactory.build(
             engagement=engagement,
             operator=operator,
             started_at=engagement.created_at + timedelta(seconds=start),

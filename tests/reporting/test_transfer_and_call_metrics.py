@@ -1,4 +1,4 @@
-"""Transfer and call figures on hand-made rows (times relative to the engagement's creation)."""
+"""Transfer and call figures on rows built with the factories (times relative to the engagement's creation)."""
 
 from datetime import timedelta
 
@@ -7,40 +7,39 @@ import pytest
 from helpdesk.models import Media, Ownership
 from reporting import metrics
 from telephony.models import Call, Leg
-from tests.factories import OperatorFactory, QueueFactory
+from tests.factories import (
+    CallFactory,
+    LegFactory,
+    OperatorFactory,
+    QueueFactory,
+    TransferFactory,
+    TransferOfferFactory,
+)
 from tests.reporting.conftest import DAY1, at, make_engagement
-from transfers.models import Transfer, TransferOffer
+from transfers.models import Transfer
 
 
 def make_transfer(engagement, initiator, *, state, requested, answered=None, target=None, queue=None, **fields):
-    transfer = Transfer.objects.create(
+    """A transfer in `state`, requested (and answered) that many seconds after the engagement began."""
+    created = engagement.created_at
+    return TransferFactory(
         engagement=engagement,
         initiator=initiator,
         target_operator=target if queue is None else None,
         target_queue=queue,
         state=state,
         accept_timeout_seconds=30,
-        requested_at=engagement.created_at + timedelta(seconds=requested),
-        answered_at=engagement.created_at + timedelta(seconds=answered) if answered is not None else None,
-        ended_at=engagement.created_at + timedelta(seconds=(answered or requested) + 1)
+        requested_at=created + timedelta(seconds=requested),
+        answered_at=created + timedelta(seconds=answered) if answered is not None else None,
+        ended_at=created + timedelta(seconds=(answered or requested) + 1)
         if state not in ("requested", "accepted")
         else None,
         **fields,
     )
-    return transfer
 
 
 def offer(transfer, operator, outcome, reason_text=""):
-    return TransferOffer.objects.create(
-        transfer=transfer,
-        operator=operator,
-        outcome=outcome,
-        reason_text=reason_text,
-        reason="declined" if outcome == "declined" else "",
-        offered_at=transfer.requested_at,
-        expires_at=transfer.requested_at + timedelta(seconds=30),
-        answered_at=transfer.requested_at + timedelta(seconds=5) if outcome != "pending" else None,
-    )
+    return TransferOfferFactory(transfer=transfer, operator=operator, outcome=outcome, reason_text=reason_text)
 
 
 @pytest.fixture
@@ -57,7 +56,7 @@ def transfers(world):
     alice, bob = world.op1, world.op2
     carol = OperatorFactory(site=world.site, display_name="Carol")
     dan = OperatorFactory(site=world.site, display_name="Dan")
-    t1 = make_transfer(e1, alice, state="completed", requested=20, answered=28, target=bob, accepted_by=bob)
+    t1 = make_transfer(e1, alice, state="completed", requested=20, answered=28, target=bob)
     offer(t1, bob, "accepted")
     t2 = make_transfer(e1, alice, state="declined", requested=40, answered=45, target=bob, reason_text="Too busy")
     offer(t2, bob, "declined", "Too busy")
@@ -68,8 +67,7 @@ def transfers(world):
         requested=60,
         answered=80,
         queue=world.q2,
-        accepted_by=dan,
-        hand_over_by=e1.created_at + timedelta(seconds=80 + 180),  # an accepted transfer has a hand-over deadline
+        offered_to=dan,
     )
     offer(t3, bob, "declined", "too   busy".replace("too", "Too"))
     offer(t3, carol, "declined", "")
@@ -130,16 +128,20 @@ def calls(world):
     )
     c2e = make_engagement(voice, at(DAY1, 15), answered=3, ended=200, owners=[(bob, 3, 200, R, E.ENDED)])
     # Telephony's receivers may already have made the calls (and rung legs) when the ownerships were written.
-    c1, c2 = Call.objects.get_or_create(engagement=c1e)[0], Call.objects.get_or_create(engagement=c2e)[0]
+    c1, c2 = CallFactory(engagement=c1e), CallFactory(engagement=c2e)
     Leg.objects.filter(call__in=[c1, c2]).delete()
 
     def leg(call, kind, start, stop, reason, **fields):
         created = call.engagement.created_at
-        row = Leg.objects.create(
-            call=call, kind=kind, state="ended", end_reason=reason, ended_at=created + timedelta(seconds=stop), **fields
+        return LegFactory(
+            call=call,
+            kind=kind,
+            state="ended",
+            end_reason=reason,
+            initiated_at=created + timedelta(seconds=start),
+            ended_at=created + timedelta(seconds=stop),
+            **fields,
         )
-        Leg.objects.filter(pk=row.pk).update(initiated_at=created + timedelta(seconds=start))
-        return row
 
     leg(c1, "customer", 0, 400, "hung_up")
     leg(c1, "operator", 0, 100, "transferred", operator=alice)
@@ -181,7 +183,7 @@ def test_calls_by_the_operator_who_answered_and_their_teams(calls):
     By team = the answering operator's teams: T1 (Alice) and T2 (Bob); once Alice joins T2 too, T2 has both.
     """
     c3e = make_engagement(calls.voice, at(DAY1, 16), ended=30)  # c3: the caller hung up while waiting
-    Call.objects.get_or_create(engagement=c3e)
+    CallFactory(engagement=c3e)
     assert metrics.call_metrics(scope=calls.scope(), by="total")[0]["calls"] == 3
     by_operator = metrics.call_metrics(scope=calls.scope(), by="operator")
     assert [(r["label"], *figures(r, *CALL_FIGURES)) for r in by_operator] == [
@@ -265,7 +267,7 @@ def test_transfer_export_cell_by_cell_and_page_charts(transfers, client):
     e1 = transfers.engagements["e1"]
     assert rows[0][:3] == ["id", "engagement", "initiator"]
     assert rows[2] == [
-        str(t2.pk), str(e1.pk), "Alice", "Bob", "", "", "declined", "", "Too busy",
+        str(t2.pk), str(e1.pk), "Alice", "Bob", "", "", "declined", "declined", "Too busy",
         "2026-03-02T10:00:40+00:00", "2026-03-02T10:00:45+00:00", "", "2026-03-02T10:00:46+00:00", "5",
     ]  # fmt: skip
     rows = list(
@@ -294,18 +296,18 @@ def test_leg_export_cell_by_cell(world, client):
 
     voice = QueueFactory(site=world.site, name="Phones", media=Media.VOICE)
     engagement = make_engagement(voice, at(DAY1, 14), visitor_name="=Caller")
-    call = Call.objects.get_or_create(engagement=engagement)[0]
+    call = CallFactory(engagement=engagement)
     Leg.objects.filter(call=call).delete()
-    leg = Leg.objects.create(
+    leg = LegFactory(
         call=call,
         kind="phone",
         phone_number="+33612345678",
         state="ended",
         end_reason="no_answer",
+        initiated_at=at(DAY1, 14),
         ringing_at=at(DAY1, 14, 0, 1),
         ended_at=at(DAY1, 14, 0, 31),
     )
-    Leg.objects.filter(pk=leg.pk).update(initiated_at=at(DAY1, 14))
     client.force_login(world.manager)
     query = "?start=2026-03-02&end=2026-03-03"
     rows = list(

@@ -12,6 +12,7 @@ from helpdesk.services.presence import set_availability
 from telephony import services
 from telephony.errors import CallError
 from telephony.models import Call, Leg
+from tests.factories import LegFactory
 
 from .conftest import voice
 
@@ -228,7 +229,7 @@ def test_only_one_consult_at_a_time(centre):
 
 def test_database_keeps_one_open_consult_and_one_owner_leg(centre):
     call = centre.answered_call()
-    Leg.objects.create(call=call, kind=Leg.Kind.CONSULT, operator=centre.b, state=S.RINGING)
+    LegFactory(call=call, kind=Leg.Kind.CONSULT, operator=centre.b, state=S.RINGING)
     with pytest.raises(IntegrityError), transaction.atomic():
         Leg.objects.create(call=call, kind=Leg.Kind.PHONE, phone_number="+447700900123", state=S.RINGING)
     with pytest.raises(IntegrityError), transaction.atomic():
