@@ -25,11 +25,12 @@ from django.utils import timezone
 
 from helpdesk.errors import ChatError, NotAllowed
 from helpdesk.events import queues_changed
-from helpdesk.lock_objects import lock_availability, lock_engagement
+from helpdesk.lock_objects import lock_engagement
 from helpdesk.models import Availability, Engagement, Media, Operator, Ownership
+from helpdesk.services.capacity import free_capacity, occupy_capacity
 from helpdesk.services.engagements import end_engagement, hand_over
 from helpdesk.services.presence import set_availability
-from helpdesk.services.routing import release_ownership, schedule_routing
+from helpdesk.services.routing import release_ownership, route_if_available, schedule_routing
 
 from .. import events
 from ..errors import CallError
@@ -164,24 +165,21 @@ def _set_mode(call: Call, mode: str, initiator: Operator | None = None) -> None:
 
 
 def _reserve_operator(availability: Availability) -> None:
-    """Count a ringing or talking consult target as busy on voice (locked availability)."""
+    """Count a ringing or talking consult target as busy on voice (locked availability).
+
+    Through the core's capacity service, so the consoles hear of it and a target this fills up
+    has their standing offers withdrawn, as for any other work."""
     if not availability.has_room:
         raise CallError(
             "target_unavailable", f"{availability.operator.display_name} is not available for calls right now."
         )
-    Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
+    occupy_capacity(availability=availability)
 
 
 def _free_operator(operator_id: int, *, route: bool = True) -> None:
-    availability = lock_availability(operator_id=operator_id, media=Media.VOICE)
-    availability.load = max(availability.load - 1, 0)
-    if availability.load == 0:
-        availability.idle_since = timezone.now()
-    availability.save(update_fields=["load", "idle_since"])
-    if route and availability.status == Availability.Status.AVAILABLE:
-        from helpdesk.services.routing import schedule_routing_for_operator
-
-        schedule_routing_for_operator(operator_id=operator_id, media=Media.VOICE)
+    availability = free_capacity(operator_id=operator_id, media=Media.VOICE)
+    if route:
+        route_if_available(availability)
 
 
 # --- ringing ---------------------------------------------------------------------------------

@@ -163,6 +163,27 @@ def test_consult_to_an_operator_holds_the_customer_and_rings_the_target(centre):
     assert voice(centre.b).load == 1  # reserved: routing does not give B another call meanwhile
 
 
+def test_a_consult_target_is_filled_and_freed_through_the_core_capacity_service(centre):
+    """The reservation is the core's `occupy_capacity`: reaching capacity says so once (the
+    signal transfers use to withdraw offers), and hanging up gives the slot back."""
+    from helpdesk.signals import operator_reached_capacity
+
+    filled = []
+
+    def on_full(sender, operator, media, **kwargs):
+        filled.append((operator.pk, media))
+
+    operator_reached_capacity.connect(on_full)
+    try:
+        call = centre.answered_call()
+        services.start_consult(call_id=call.pk, operator=centre.a, operator_id=centre.b.pk)
+        assert (centre.b.pk, Media.VOICE) in filled
+        services.hang_up_consult(call_id=call.pk, operator=centre.a)
+    finally:
+        operator_reached_capacity.disconnect(on_full)
+    assert voice(centre.b).load == 0 and voice(centre.b).idle_since is not None
+
+
 def test_consult_to_a_skill_rings_its_longest_idle_available_operator(centre):
     call = centre.answered_call()
     leg = services.start_consult(call_id=call.pk, operator=centre.a, queue_id=centre.resolution.pk)
