@@ -9,12 +9,27 @@ from playwright.sync_api import expect
 
 from helpdesk.models import Engagement, Note
 from tests.browser.conftest import screenshot
+from tests.browser.instruments import (
+    BEEP,
+    notifications,
+    open_instrumented,
+    sounds,
+    wait_for_notifications_above,
+    wait_for_sounds_above,
+)
 from tests.factories import OperatorFactory, QueueFactory, TeamFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 XSS_NAME = '<img src=x onerror="window.pwned=1">Eve'
 XSS_BODY = '<script>window.pwned=2</script><b onmouseover="window.pwned=3">bold</b> & "quotes"'
+# The test's own handle on the page's sockets, to cut them as a dropped network would.
+KEEP_SOCKETS = """
+window.__sockets = [];
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) { super(...args); window.__sockets.push(this); }
+};
+"""
 
 
 @pytest.fixture
@@ -28,8 +43,10 @@ def chat_site():
     return queue, operator
 
 
-def start_visitor(new_page, name: str, queue_name: str = "General chat"):
+def start_visitor(new_page, name: str, queue_name: str = "General chat", init_script: str | None = None):
     page = new_page(path="/chat/")
+    if init_script:
+        page.add_init_script(init_script)
     page.get_by_label(queue_name).check()
     page.fill("input[name=name]", name)
     page.click("button[type=submit]")
@@ -121,7 +138,7 @@ def test_waiting_visitor_sees_position_then_the_operator(new_page, chat_site):
 
 def test_unread_counts_title_and_notification_for_background_work(new_page, chat_site):
     queue, operator = chat_site
-    console = new_page(user=operator.user, path="/console/")
+    console = open_instrumented(new_page, user=operator.user, path="/console/")
     expect(console.locator("#conn")).to_contain_text("Connected")
     first = start_visitor(new_page, "First Visitor")
     expect(console.locator("#visitor-name")).to_have_text("First Visitor")
@@ -134,10 +151,10 @@ def test_unread_counts_title_and_notification_for_background_work(new_page, chat
     expect(item.locator(".unread")).to_have_text("2")
     expect(console).to_have_title("(2) Console · Helpdesk")
 
-    # In a background tab a new engagement rings and shows a browser notification. The counters
-    # already moved for the engagements that arrived while the tab was visible: compare with then.
-    alerts_before = console.evaluate("window.helpdeskAlerts || 0")
-    notifications_before = console.evaluate("window.helpdeskNotifications || 0")
+    # In a background tab a new engagement rings and shows a browser notification. The engagements
+    # that arrived while the tab was visible already beeped: compare with then.
+    alerts_before = sounds(console, BEEP)
+    notifications_before = notifications(console)
     console.evaluate(
         """() => {
         Object.defineProperty(document, "hidden", {configurable: true, get: () => true});
@@ -146,17 +163,14 @@ def test_unread_counts_title_and_notification_for_background_work(new_page, chat
     )
     third = start_visitor(new_page, "Third Visitor")
     expect(console.locator("#engagement-list")).to_contain_text("Third Visitor")
-    console.wait_for_function("before => (window.helpdeskAlerts || 0) > before", arg=alerts_before)
-    console.wait_for_function("before => (window.helpdeskNotifications || 0) > before", arg=notifications_before)
-    alerts_before, notifications_before = (
-        console.evaluate("window.helpdeskAlerts"),
-        console.evaluate("window.helpdeskNotifications"),
-    )
+    wait_for_sounds_above(console, BEEP, alerts_before)
+    wait_for_notifications_above(console, notifications_before)
+    alerts_before, notifications_before = sounds(console, BEEP), notifications(console)
     # Its first message rings again and counts in the title, as does one on the open engagement.
     send(third, "hello from the background")
     expect(console).to_have_title("(3) Console · Helpdesk")
-    console.wait_for_function("before => window.helpdeskAlerts > before", arg=alerts_before)
-    console.wait_for_function("before => window.helpdeskNotifications > before", arg=notifications_before)
+    wait_for_sounds_above(console, BEEP, alerts_before)
+    wait_for_notifications_above(console, notifications_before)
     send(first, "while you were away")
     expect(console).to_have_title("(4) Console · Helpdesk")
     console.evaluate(
@@ -204,14 +218,14 @@ def test_script_and_markup_payloads_render_as_text_in_both_pages(new_page, chat_
 def test_socket_reconnects_and_catches_up_in_order(new_page, chat_site):
     queue, operator = chat_site
     console = new_page(user=operator.user, path="/console/")
-    visitor = start_visitor(new_page, "Rita Reconnect")
+    visitor = start_visitor(new_page, "Rita Reconnect", init_script=KEEP_SOCKETS)
     expect(console.locator("#visitor-name")).to_have_text("Rita Reconnect")
     send(visitor, "before the drop")
     expect(console.locator("#transcript")).to_contain_text("before the drop")
 
     # Cut the visitor's network: its socket drops; the operator writes meanwhile.
     visitor.context.set_offline(True)
-    visitor.evaluate("window.helpdeskVisitor.socket.drop()")
+    visitor.evaluate("window.__sockets.forEach((socket) => socket.close())")
     expect(visitor.locator("#conn")).to_contain_text("Reconnecting")
     for i in range(3):
         send(console, f"while offline {i}")
@@ -233,7 +247,7 @@ def test_live_socket_backs_off_exponentially_with_jitter(new_page, chat_site):
     page = new_page(path="/chat/")
     delays = page.evaluate(
         """async () => {
-        const { LiveSocket } = await import("/static/js/socket.js");
+        const { LiveSocket } = await import("/static/js/core/socket.js");
         const attempts = [];
         class DeadSocket {
             constructor(url) {

@@ -13,6 +13,7 @@ from playwright.sync_api import expect
 
 from helpdesk.models import Availability, Engagement, Note
 from tests.browser.conftest import screenshot
+from tests.browser.instruments import OFFER_CHIME, notifications, open_instrumented, sounds
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory, UserFactory
 from transfers.models import Transfer
 
@@ -85,7 +86,7 @@ def send(page, text: str) -> None:
 
 
 def console_of(new_page, operator):
-    page = new_page(user=operator.user, path="/console/")
+    page = open_instrumented(new_page, user=operator.user, path="/console/")
     expect(page.locator("#conn")).to_contain_text("Connected")
     return page
 
@@ -187,7 +188,7 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
     expect(prompt).to_contain_text("Alice Archer wants to transfer Vera Visitor to you")
     expect(prompt).to_contain_text("Refund for order 1042, identity verified")
     expect(prompt.locator("[data-role=countdown]")).to_have_text(re.compile(r"0:[0-3]\d"))
-    assert console_b.evaluate("window.helpdeskTransferAlerts") == 1  # the chime played
+    assert sounds(console_b, OFFER_CHIME) == 1  # the chime played
     screenshot(console_a, "transfer-04-waiting")
     screenshot(console_b, "transfer-05-incoming")
 
@@ -223,9 +224,9 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
     expect(prompt_c).to_be_visible()
     expect(prompt_c).to_contain_text("Alice Archer wants to transfer Vera Visitor to you")
     expect(prompt_c).to_contain_text("Refund for order 1042, identity verified")  # the same warm message
-    assert console_c.evaluate("window.helpdeskTransferAlerts") == 1
-    assert console_c.evaluate("window.helpdeskTransferNotifications") == 1
-    assert console_b.evaluate("window.helpdeskTransferAlerts") == 1  # Bob is not asked again
+    assert sounds(console_c, OFFER_CHIME) == 1
+    assert notifications(console_c, "Incoming transfer") == 1
+    assert sounds(console_b, OFFER_CHIME) == 1  # Bob is not asked again
     expect(prompt).to_have_count(0)
     console_c.evaluate("Object.defineProperty(document, 'hidden', {configurable: true, get: () => false})")
     prompt_c.locator("[data-testid=transfer-accept]").click()
@@ -350,10 +351,11 @@ def test_queue_transfer_waits_then_goes_to_the_queue_operator(
     screenshot(console_a, "transfer-12-queue-waiting")
 
     # The visitor ahead gives up: the queue moves (queues.changed) and A's position follows, live.
-    refreshes = console_a.evaluate("window.helpdeskTransferWaitRefreshes || 0")
+    rereads = []  # the initiator re-reads its waiting transfer from the server
+    console_a.on("request", lambda request: rereads.append(1) if request.url.endswith("/transfers/mine/") else None)
     run_off_the_page_thread(lambda: end_engagement(engagement_id=ahead.pk, reason="visitor_left"))
     expect(banner).to_contain_text("position 1", timeout=5000)  # well before the 15 s fallback poll
-    assert console_a.evaluate("window.helpdeskTransferWaitRefreshes") > refreshes
+    assert rereads
     expect(banner.locator("[data-testid=transfer-countdown]")).to_have_text(re.compile(r"0:\d\d"))
 
     # Carol becomes available: the sweep offers it to her.

@@ -48,7 +48,7 @@ def test_console_renders_availability_engagements_queues_and_the_transfer_hooks(
     for needle in ('data-media="chat"', 'data-media="voice"', 'data-media="video"', "Vera", queue.name):
         assert needle in html
     assert 'class="badge badge-count unread">1<' in html
-    assert 'id="end-engagement"' in html and "js/console.js" in html
+    assert 'id="end-engagement"' in html and "js/console/console.js" in html
 
 
 def test_visitor_start_lists_chat_queues_and_starts_a_chat(client):

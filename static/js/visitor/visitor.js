@@ -1,7 +1,7 @@
 // The visitor's chat page: the server renders the conversation so far; the socket carries
 // everything after it (resuming from the last seq on screen). User text only via textContent.
-import { $, el } from "./dom.js";
-import { LiveSocket } from "./socket.js";
+import { $, el } from "../core/dom.js";
+import { LiveSocket } from "../core/socket.js";
 
 const root = $("#visitor-chat");
 const token = root.dataset.token;
@@ -160,5 +160,3 @@ $("#end-chat").addEventListener("click", () => {
   if (confirm("End this chat?")) socket.send({ type: "engagement.end" });
 });
 if (view.state === "ended") socket.close();
-
-window.helpdeskVisitor = { socket };

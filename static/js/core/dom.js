@@ -24,11 +24,6 @@ export function duration(seconds) {
   return h ? `${h}:${String(m).padStart(2, "0")}:${String(s).padStart(2, "0")}` : `${m}:${String(s).padStart(2, "0")}`;
 }
 
-export function csrfToken() {
-  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
-  return match ? decodeURIComponent(match[1]) : "";
-}
-
 /** A message in the page's #toasts area for five seconds. */
 export function toast(text, kind = "") {
   const node = el("div", `toast ${kind}`, text);

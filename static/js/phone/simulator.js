@@ -1,6 +1,8 @@
 // The caller simulator: place a call into a voice queue, see your own leg's state (polled once
 // a second), hang up; and an outside line that answers calls to a number. Text via textContent.
-import { $, csrfToken, duration, el } from "./dom.js";
+// Requests go through core/http.js.
+import { $, duration, el } from "../core/dom.js";
+import { get, post as send } from "../core/http.js";
 
 const STATUS = {
   ringing: "Waiting for an operator…",
@@ -19,17 +21,6 @@ const ENDED = {
 let token = sessionStorage.getItem("caller-token");
 let startedAt = null;
 let pollTimer = null;
-
-async function send(url, body) {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
-    body: JSON.stringify(body || {}),
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error((data.error && data.error.message) || "That did not work.");
-  return data;
-}
 
 function show(call) {
   const leg = call.leg;
@@ -53,8 +44,13 @@ function show(call) {
 
 async function poll() {
   if (!token) return;
-  const response = await fetch(`/phone/simulator/api/calls/${token}/`);
-  if (response.ok) show((await response.json()).call);
+  let data;
+  try {
+    data = await get(`/phone/simulator/api/calls/${token}/`);
+  } catch {
+    return; // polled again in a second
+  }
+  show(data.call);
 }
 
 function follow() {
@@ -100,8 +96,12 @@ let outsideTimer = null;
 
 async function watchOutside() {
   const number = $("#outside-number").value.trim();
-  const response = await fetch(`/phone/simulator/api/outside/?number=${encodeURIComponent(number)}`);
-  const data = await response.json();
+  let data;
+  try {
+    data = await get(`/phone/simulator/api/outside/?number=${encodeURIComponent(number)}`);
+  } catch (error) {
+    data = { error };
+  }
   $("#outside-error").textContent = data.error ? data.error.message : "";
   const list = $("#outside-legs");
   list.replaceChildren();

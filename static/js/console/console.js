@@ -1,0 +1,282 @@
+// The operator console: one LiveSocket to /ws/operator/; every frame is handled here, then emitted
+// on the page's bus as "frame" (the transfers module listens to those and to "engagement-selected",
+// and asks for an engagement with "engagement-select"). User text is only ever set with textContent.
+import { emit, on } from "../core/bus.js";
+import { $, toast } from "../core/dom.js";
+import { LiveSocket } from "../core/socket.js";
+import { alertOperator, askNotificationPermission } from "./alerts.js";
+import {
+  renderAvailability, renderConversation, renderDetails, renderList, renderMessage, renderNotes, renderQueues,
+  renderTitle, renderTyping,
+} from "./render.js";
+import { addEngagement, entry, lastSeqOf, state } from "./state.js";
+
+let signedOut = false;
+
+// --- socket ------------------------------------------------------------------------------------
+
+const socket = new LiveSocket("/ws/operator/", {
+  onFrame: (frame) => {
+    handleFrame(frame);
+    emit("frame", frame);
+  },
+  onStatus: (status) => {
+    const conn = $("#conn");
+    if (signedOut) return;
+    conn.classList.toggle("down", status !== "open");
+    $("[data-role=text]", conn).textContent =
+      status === "open" ? "Connected" : status === "connecting" ? "Connecting…" : "Offline — reconnecting";
+  },
+});
+
+const handlers = {
+  hello: onHello,
+  message: onMessage,
+  note: onNote,
+  typing: onTyping,
+  "engagement.assigned": onAssigned,
+  "engagement.detail": onDetail,
+  "engagement.released": onReleased,
+  "engagement.ended": onEnded,
+  availability: onAvailability,
+  "queues.changed": (frame) => renderQueues(frame.queues),
+  error: (frame) => toast(frame.message || "Something went wrong.", "error"),
+  "session.ended": () => {
+    signedOut = true;
+    $("[data-role=text]", $("#conn")).textContent = "Signed out";
+    toast("You were signed out. Sign in again to keep working.", "error");
+    setTimeout(() => location.assign("/accounts/login/?next=/console/"), 2500);
+  },
+};
+
+function handleFrame(frame) {
+  const handler = handlers[frame.type];
+  if (handler) handler(frame);
+}
+
+function onHello(frame) {
+  const ids = new Set(frame.engagements.map((e) => e.id));
+  for (const [id, item] of state.engagements) {
+    if (!ids.has(id) && !item.ended) removeEngagement(id);
+  }
+  frame.engagements.forEach((summary) => {
+    const item = addEngagement(summary, summary.unread);
+    item.unread = summary.unread;
+    if (item.loaded) socket.noteSeq(summary.id, lastSeqOf(item));
+  });
+  frame.availability.forEach(renderAvailability);
+  state.served = new Set(frame.served_queue_ids);
+  renderQueues(frame.queues);
+  renderList();
+  if (state.current && entry(state.current)) openEngagement(state.current);
+  else if (!state.current && state.engagements.size === 1) selectEngagement([...state.engagements.keys()][0]);
+}
+
+function onMessage(frame) {
+  const item = entry(frame.engagement_id);
+  if (!item) return;
+  item.messages.set(frame.seq, frame);
+  item.summary.last_seq = Math.max(item.summary.last_seq || 0, frame.seq);
+  if (!item.preview || frame.seq >= item.preview.seq) item.preview = frame;
+  const visible = state.current === Number(frame.engagement_id) && !document.hidden;
+  if (frame.sender === "visitor") {
+    item.typing = false;
+    if (visible) markRead(item);
+    else {
+      item.unread += 1;
+      alertOperator(`${item.summary.visitor_name}: ${frame.body}`, false);
+    }
+  }
+  if (state.current === Number(frame.engagement_id)) {
+    renderMessage(frame);
+    renderTyping();
+    renderDetails(item);
+  }
+  renderList();
+}
+
+function onNote(frame) {
+  const item = entry(frame.engagement_id);
+  if (!item) return;
+  if (!item.notes.some((note) => note.id === frame.id)) item.notes.push(frame);
+  if (state.current === Number(frame.engagement_id)) renderNotes(item);
+}
+
+function onTyping(frame) {
+  const item = entry(frame.engagement_id);
+  if (!item) return;
+  item.typing = frame.typing;
+  clearTimeout(item.typingTimer);
+  if (frame.typing) item.typingTimer = setTimeout(() => { item.typing = false; renderTyping(); }, 6000);
+  renderTyping();
+}
+
+function onAssigned(frame) {
+  const item = addEngagement(frame.engagement, 0);
+  renderList();
+  alertOperator(`New chat: ${frame.engagement.visitor_name}`, true);
+  // A hand-over's history comes on its own (detail_follows): asking again would only repeat it.
+  const fetch = !frame.detail_follows;
+  if (!state.current) selectEngagement(frame.engagement.id, { fetch });
+  else if (state.current === item.summary.id && fetch) openEngagement(item.summary.id);
+}
+
+function onDetail(frame) {
+  const item = addEngagement(frame.engagement, entry(frame.engagement.id)?.unread || 0);
+  frame.messages.forEach((message) => item.messages.set(message.seq, message));
+  if (frame.messages.length) item.preview = frame.messages[frame.messages.length - 1];
+  item.summary.last_seq = Math.max(item.summary.last_seq || 0, lastSeqOf(item));
+  item.messages.forEach((_, seq) => socket.noteSeq(frame.engagement.id, seq));
+  item.notes = frame.notes;
+  item.owners = frame.owners;
+  item.queuedAt = frame.queued_at;
+  item.answeredAt = frame.answered_at;
+  item.loaded = true;
+  if (state.current === Number(frame.engagement.id)) {
+    renderConversation();
+    if (!document.hidden) markRead(item);
+  }
+}
+
+function onReleased(frame) {
+  if (frame.reason === "ended") return; // onEnded keeps it on screen until the operator closes it
+  const item = entry(frame.engagement_id);
+  if (!item) return;
+  if (frame.reason === "transferred") toast(`${item.summary.visitor_name} was transferred.`);
+  removeEngagement(Number(frame.engagement_id));
+}
+
+function onEnded(frame) {
+  const item = entry(frame.engagement_id);
+  if (!item) return;
+  item.ended = true;
+  item.endReason = frame.reason;
+  item.typing = false;
+  renderList();
+  if (state.current === Number(frame.engagement_id)) renderConversation();
+}
+
+function removeEngagement(id) {
+  state.engagements.delete(id);
+  socket.forget(id);
+  if (state.current === id) {
+    state.current = null;
+    renderConversation();
+    emit("engagement-selected", { engagementId: null });
+  }
+  renderList();
+}
+
+function onAvailability(frame) {
+  if (frame.operator_id === state.operatorId) renderAvailability(frame);
+}
+
+// --- acts ------------------------------------------------------------------------------------
+
+function selectEngagement(id, { fetch = true } = {}) {
+  id = Number(id);
+  if (!entry(id)) return;
+  state.current = id;
+  renderList();
+  renderConversation();
+  if (fetch) openEngagement(id);
+  $("#composer-input").focus();
+  emit("engagement-selected", { engagementId: id });
+}
+on("engagement-select", ({ engagementId }) => selectEngagement(engagementId));
+
+function openEngagement(id) {
+  socket.send({ type: "engagement.open", engagement_id: Number(id) });
+}
+
+function markRead(item) {
+  const seq = item.summary.last_seq || lastSeqOf(item);
+  if (item.unread || seq > (item.readSeq || 0)) {
+    item.unread = 0;
+    item.readSeq = seq;
+    socket.send({ type: "read", engagement_id: item.summary.id, seq });
+    renderList();
+  }
+}
+
+let typingSentAt = 0;
+let typingStopTimer = null;
+function sendTyping(typing) {
+  if (!state.current) return;
+  const now = Date.now();
+  clearTimeout(typingStopTimer);
+  if (typing) {
+    if (now - typingSentAt > 3000) {
+      typingSentAt = now;
+      socket.send({ type: "typing", engagement_id: state.current, typing: true });
+    }
+    typingStopTimer = setTimeout(() => sendTyping(false), 4000);
+  } else if (typingSentAt) {
+    typingSentAt = 0;
+    socket.send({ type: "typing", engagement_id: state.current, typing: false });
+  }
+}
+
+$("#composer").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("#composer-input");
+  const body = input.value.trim();
+  if (!body || !state.current) return;
+  socket.send({ type: "message.send", engagement_id: state.current, body });
+  input.value = "";
+  sendTyping(false);
+});
+$("#composer-input").addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    $("#composer").requestSubmit();
+  }
+});
+$("#composer-input").addEventListener("input", () => sendTyping(true));
+
+$("#note-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const input = $("#note-input");
+  const body = input.value.trim();
+  if (!body || !state.current) return;
+  socket.send({ type: "note.add", engagement_id: state.current, body });
+  input.value = "";
+});
+
+$("#end-engagement").addEventListener("click", () => {
+  if (!state.current) return;
+  if (!confirm("End this conversation? The visitor will see that it has ended.")) return;
+  socket.send({ type: "engagement.end", engagement_id: state.current });
+});
+$("#dismiss-engagement").addEventListener("click", () => {
+  if (state.current) removeEngagement(state.current);
+});
+
+$("#engagement-list").addEventListener("click", (event) => {
+  const link = event.target.closest("[data-engagement-id]");
+  if (!link) return;
+  event.preventDefault();
+  selectEngagement(link.dataset.engagementId);
+});
+
+document.querySelectorAll("#availability select").forEach((select) => {
+  select.addEventListener("change", () => {
+    socket.send({ type: "availability.set", media: select.dataset.media, status: select.value });
+    askNotificationPermission();
+  });
+});
+
+document.addEventListener("visibilitychange", () => {
+  if (!document.hidden && state.current && entry(state.current)) markRead(entry(state.current));
+});
+
+// Engagements rendered by the server before the socket's hello arrives.
+document.querySelectorAll("#engagement-list [data-engagement-id]").forEach((link) => {
+  addEngagement({
+    id: Number(link.dataset.engagementId),
+    visitor_name: $(".name", link).textContent,
+    queue: $(".queue-name", link).textContent,
+    last_seq: 0,
+  }, Number($(".unread", link).textContent) || 0);
+});
+renderTitle();
