@@ -7,18 +7,25 @@ Redis over that LAN (tests/reliability/netns.py). A visitor on node A chats with
 on node B, a transfer to a second operator on node A first expires (the worker's timer) and
 then goes through, and node A is SIGKILLed: its clients reconnect to node B, as a balancer
 would send them, and carry on with nothing lost or doubled.
+
+The second half checks the artefact's files themselves (no Docker here): the compose services,
+their health checks and start order, and the proxy's WebSocket upgrade.
 """
 
 import asyncio
+import re
+import shutil
+import subprocess
 from types import SimpleNamespace
 
 import pytest
+import yaml
 from django.db import connection
 
 from helpdesk.models import Media, Message
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.helpdesk.test_health import fetch_health
-from tests.processes import use_redis
+from tests.processes import ROOT, use_redis
 from tests.reliability.clients import ChatSocket, Outbox
 from tests.reliability.netns import GatewayRedis, Network, NodeDaphne, NodeWorker, TcpForwarder, unusable_reason
 from tests.reliability.test_cluster import chat_with_alice, post_json
@@ -148,9 +155,7 @@ def test_chat_and_transfer_across_hosts_then_a_killed_node_s_clients_carry_on_on
                 socket.base_url = socket.origin = node_b.url
             node_a.kill()
             await visitor.say("Are you still there?")  # typed while node A is gone: the outbox keeps it
-            await chat.bob.wait_for(
-                lambda f: f.get("body") == "Are you still there?", timeout=20, what="after the kill"
-            )
+            await chat.bob.wait_for(lambda f: f.get("body") == "Are you still there?", timeout=20, what="on node B")
             await bob.say("Still here, the invoice is fixed")
             await chat.visitor.wait_for(
                 lambda f: f.get("body") == "Still here, the invoice is fixed", timeout=20, what="after the kill"
@@ -200,3 +205,108 @@ def test_chat_and_transfer_across_hosts_then_a_killed_node_s_clients_carry_on_on
         assert shown_once(chat.bob, body, engagement_id), body
     assert "Are you still there?" not in chat.alice.bodies(), "the old owner no longer gets the chat"
     assert [f["seq"] for f in history.messages(engagement_id)] == [seq for seq, _ in stored], "history intact"
+
+
+# --- The artefact's files (no Docker in CI: their structure, the netns test above is the proof) ----
+
+
+def compose() -> dict:
+    return yaml.safe_load((ROOT / "compose.yaml").read_text())
+
+
+def test_compose_runs_every_part_from_one_image_with_health_checks_and_start_order():
+    services = compose()["services"]
+    expected = {
+        "postgres",
+        "pgbouncer",
+        "redis-primary",
+        "redis-replica",
+        "sentinel1",
+        "sentinel2",
+        "sentinel3",
+        "redis",
+        "migrate",
+        "web1",
+        "web2",
+        "worker1",
+        "worker2",
+        "beat",
+        "proxy",
+    }
+    assert expected <= set(services), expected - set(services)
+    app_services = ["migrate", "web1", "web2", "worker1", "worker2", "beat"]
+    images = {services[name].get("image") for name in app_services}
+    assert len(images) == 1 and None not in images, f"one production image for all: {images}"
+    for name in ["postgres", "pgbouncer", "redis-primary", "redis", "web1", "web2", "worker1", "worker2", "proxy"]:
+        assert "test" in services[name].get("healthcheck", {}), f"{name} has no health check"
+    for name in ["web1", "web2", "worker1", "worker2", "beat"]:
+        depends = services[name]["depends_on"]
+        assert depends["migrate"]["condition"] == "service_completed_successfully", name
+        assert depends["pgbouncer"]["condition"] == "service_healthy", name
+        assert depends["redis"]["condition"] == "service_healthy", name
+        assert services[name]["environment"]["PRODUCTION"] == "true", name
+        assert services[name]["restart"] == "unless-stopped", f"{name} must be restarted when it dies (R8)"
+    assert {"web1", "web2"} <= set(services["proxy"]["depends_on"])
+    assert all(services["proxy"]["depends_on"][web]["condition"] == "service_healthy" for web in ("web1", "web2"))
+    assert "beat" in services["beat"]["command"] and services["beat"].get("deploy", {}).get("replicas", 1) == 1
+    migrate = services["migrate"]
+    assert "migrate" in " ".join(migrate["command"]) and "check --deploy" in " ".join(migrate["command"])
+    assert migrate["restart"] == "no"
+
+
+def test_dockerfile_builds_a_non_root_image_with_static_files_and_a_health_check():
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert re.search(r"^FROM python:3\.11-slim", dockerfile, re.M)
+    assert "collectstatic" in dockerfile
+    assert re.search(r"^USER (?!root)\w+", dockerfile, re.M)
+    assert re.search(r"^HEALTHCHECK .*deploy/healthcheck\.py", dockerfile, re.M)
+    assert "/health/" in (ROOT / "deploy" / "healthcheck.py").read_text()
+    assert "EXPOSE 8000" in dockerfile
+    assert re.search(r"^CMD .*daphne", dockerfile, re.M)
+    ignored = (ROOT / ".dockerignore").read_text().split()
+    assert {".venv", ".git", "var"} <= {line.strip("/") for line in ignored}
+
+
+def test_proxy_terminates_tls_and_upgrades_websockets_to_both_web_nodes():
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    assert re.search(r"bind \S+:443 ssl crt ", config)
+    assert re.search(r"server web1 web1:8000 check", config) and re.search(r"server web2 web2:8000 check", config)
+    assert "X-Forwarded-Proto https" in config
+    assert "timeout tunnel" in config, "WebSocket connections outlive the HTTP timeouts"
+    assert not re.search(r"\bcookie\b.*insert", config), "no sticky sessions: sockets resume by seq"
+
+
+def test_pgbouncer_pools_transactions_and_keeps_prepared_statements_working():
+    config = (ROOT / "deploy" / "pgbouncer.ini").read_text()
+    assert re.search(r"^pool_mode\s*=\s*transaction", config, re.M)
+    assert int(re.search(r"^max_prepared_statements\s*=\s*(\d+)", config, re.M).group(1)) > 0
+    app_env = compose()["x-app-env"]
+    assert "disable_server_side_cursors=true" in app_env["DATABASE_URL"]
+    assert "@pgbouncer:" in app_env["DATABASE_URL"]
+
+
+def test_the_app_follows_the_redis_primary_that_sentinel_elects():
+    services = compose()["services"]
+    assert compose()["x-app-env"]["REDIS_URL"].startswith("redis://redis:")
+    config = (ROOT / "deploy" / "redis-haproxy.cfg").read_text()
+    assert "role:master" in config, "the Redis front sends clients only to the current primary"
+    sentinel = (ROOT / "deploy" / "sentinel.conf").read_text()
+    assert re.search(r"sentinel monitor helpdesk redis-primary 6379 2", sentinel)
+    assert "--replicaof" in " ".join(map(str, services["redis-replica"]["command"]))
+
+
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)")
+@pytest.mark.parametrize("name", ["haproxy.cfg", "redis-haproxy.cfg"])
+def test_haproxy_accepts_the_proxy_configurations(name, tmp_path):
+    """`haproxy -c` on each configuration, with a throwaway certificate where the TLS one is mounted."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost"]
+        + ["-keyout", str(tmp_path / "site.pem.key"), "-out", str(tmp_path / "site.pem")],
+        check=True,
+        capture_output=True,
+    )
+    config = (ROOT / "deploy" / name).read_text().replace("/certs/site.pem", str(tmp_path / "site.pem"))
+    (tmp_path / name).write_text(config)
+    checked = subprocess.run(["haproxy", "-c", "-f", str(tmp_path / name)], capture_output=True, text=True)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "Configuration file is valid" in checked.stdout + checked.stderr
