@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 from tests.processes import CeleryWorker, Process, RedisServer, child_env
 
@@ -125,10 +126,11 @@ def wait_listening(address: str, port: int, process: Process, timeout: float) ->
 class NodeDaphne(Process):
     """Daphne inside a host's namespace, on that host's address (port 8000 on every host)."""
 
-    def __init__(self, host: Host, port: int = 8000, **env: str):
+    def __init__(self, host: Host, port: int = 8000, *, bind: str | None = None, **env: str):
         self.host = host
         self.port = port
-        args = [sys.executable, "-m", "daphne", "-b", host.address, "-p", str(port), "helpdesk.asgi:application"]
+        bind = bind or host.address  # "0.0.0.0" as in a container: the host's address and its own loopback
+        args = [sys.executable, "-m", "daphne", "-b", bind, "-p", str(port), "helpdesk.asgi:application"]
         super().__init__(f"daphne-{host.namespace}", host.wrap(args), child_env(**env))
 
     @property
@@ -137,6 +139,19 @@ class NodeDaphne(Process):
 
     def wait_ready(self, timeout: float = 45) -> NodeDaphne:
         wait_listening(self.host.address, self.port, self, timeout)
+        return self
+
+
+class NodeHAProxy(Process):
+    """HAProxy in the foreground inside a host's namespace, on a configuration file of the test's."""
+
+    def __init__(self, host: Host, config: Path):
+        self.host = host
+        args = host.wrap(["haproxy", "-db", "-f", str(config)])
+        super().__init__(f"haproxy-{host.namespace}", args, dict(os.environ))
+
+    def wait_ready(self, port: int = 443, timeout: float = 15) -> NodeHAProxy:
+        wait_listening(self.host.address, port, self, timeout)
         return self
 
 

@@ -13,12 +13,23 @@ their health checks and start order, and the proxy's WebSocket upgrade.
 """
 
 import asyncio
+import contextlib
+import csv
 import re
+import resource
+import secrets
 import shutil
+import socket
+import ssl
 import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 from types import SimpleNamespace
 
+import aiohttp
 import pytest
+import requests
 import yaml
 from django.db import connection
 
@@ -27,25 +38,40 @@ from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFact
 from tests.helpdesk.test_health import fetch_health
 from tests.processes import ROOT, use_redis
 from tests.reliability.clients import ChatSocket, Outbox
-from tests.reliability.netns import GatewayRedis, Network, NodeDaphne, NodeWorker, TcpForwarder, unusable_reason
+from tests.reliability.netns import (
+    GatewayRedis,
+    Network,
+    NodeDaphne,
+    NodeHAProxy,
+    NodeWorker,
+    TcpForwarder,
+    unusable_reason,
+)
 from tests.reliability.test_cluster import chat_with_alice, post_json
 from transfers.models import Transfer, TransferOffer
 
 ACCEPT_TIMEOUT_SECONDS = 5  # the queue's accept window (its smallest allowed)
 
 
-@pytest.fixture
-def hosts(transactional_db):
-    """Node A and node B (Daphne) and a worker host, on one PostgreSQL and one Redis over the bridge."""
+@contextlib.contextmanager
+def cluster_on_a_lan(*, proxy: bool = False, tmp_path: Path | None = None):
+    """Node A and node B (Daphne) and a worker host, on one PostgreSQL and one Redis over the bridge.
+
+    With `proxy`, a fourth host runs deploy/haproxy.cfg (TLS on 443, a certificate made here) in
+    front of both nodes, which then run with the production settings as in compose.yaml.
+    """
     reason = unusable_reason()
     if reason:
         pytest.skip(f"multi-host test needs network namespaces: {reason}")
+    if proxy and not (shutil.which("haproxy") and shutil.which("openssl")):
+        pytest.skip("the proxy test needs haproxy and openssl (apt-get install haproxy)")
     network = Network()
     redis = forwarder = None
     processes = []
     try:
         network.create()
         host_a, host_b, host_w = (network.add_host(name) for name in ("a", "b", "w"))
+        host_p = network.add_host("p") if proxy else None
         redis = GatewayRedis(network.gateway).start()
         db = connection.settings_dict
         forwarder = TcpForwarder(network.gateway, db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
@@ -55,15 +81,35 @@ def hosts(transactional_db):
             "CELERY_BROKER_URL": redis.url,
             "ALLOWED_HOSTS": f"{host_a.address},{host_b.address}",
         }
-        node_a, node_b = NodeDaphne(host_a, **env), NodeDaphne(host_b, **env)
+        if proxy:
+            env.update(
+                PRODUCTION="true",
+                SECRET_KEY=secrets.token_urlsafe(50),
+                ALLOWED_HOSTS=f"{host_p.address},localhost",  # the public name, and the health checks'
+                CSRF_TRUSTED_ORIGINS=f"https://{host_p.address}",
+                TRUSTED_PROXY_COUNT="1",
+            )
+        bind = "0.0.0.0" if proxy else None  # as in the container: own address and own loopback
+        node_a, node_b = NodeDaphne(host_a, bind=bind, **env), NodeDaphne(host_b, bind=bind, **env)
         worker = NodeWorker(host_w, **env)
         processes = [node_a, node_b, worker]
+        if proxy:
+            processes.append(NodeHAProxy(host_p, proxy_config(tmp_path, host_p, node_a, node_b)))
         for process in processes:  # start together, then wait: they boot in parallel
             process.start()
         for process in processes:
             process.wait_ready()
         with use_redis(redis.url):
-            yield SimpleNamespace(network=network, node_a=node_a, node_b=node_b, worker=worker, processes=processes)
+            yield SimpleNamespace(
+                network=network,
+                node_a=node_a,
+                node_b=node_b,
+                worker=worker,
+                proxy=processes[3] if proxy else None,
+                public_url=f"https://{host_p.address}" if proxy else None,
+                tmp_path=tmp_path,
+                env=env,
+            )
     finally:
         for process in processes:
             process.stop()
@@ -72,6 +118,37 @@ def hosts(transactional_db):
         if redis is not None:
             redis.stop()
         network.destroy()
+
+
+@pytest.fixture
+def hosts(transactional_db):
+    with cluster_on_a_lan() as cluster:
+        yield cluster
+
+
+def proxy_config(tmp_path: Path, host_p, node_a, node_b) -> Path:
+    """deploy/haproxy.cfg as compose runs it, but for the test's addresses and certificate, with an
+    admin socket to see which node holds which socket."""
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", f"/CN={host_p.address}"]
+        + ["-addext", f"subjectAltName=IP:{host_p.address}"]
+        + ["-keyout", str(tmp_path / "site.pem.key"), "-out", str(tmp_path / "site.pem")],
+        check=True,
+        capture_output=True,
+    )
+    config = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    for compose_name, node in (("web1:8000", node_a), ("web2:8000", node_b)):
+        assert compose_name in config
+        config = config.replace(compose_name, f"{node.host.address}:{node.port}")
+    config = config.replace("/certs/site.pem", str(tmp_path / "site.pem"))
+    # 20,000 connections need 40,000 descriptors (compose.yaml raises nofile); this box may allow fewer.
+    assert "maxconn 20000" in config
+    config = config.replace(
+        "maxconn 20000", f"maxconn {min(20000, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 100)}"
+    )
+    config = config.replace("global\n", f"global\n    stats socket {tmp_path / 'admin.sock'} mode 600 level admin\n", 1)
+    (tmp_path / "haproxy.cfg").write_text(config)
+    return tmp_path / "haproxy.cfg"
 
 
 @pytest.fixture
@@ -98,6 +175,7 @@ def shown_once(socket: ChatSocket, body: str, engagement_id: int) -> bool:
     return list(shown.values()).count(body) == 1
 
 
+@pytest.mark.worker
 def test_chat_and_transfer_across_hosts_then_a_killed_node_s_clients_carry_on_on_the_other(hosts, desk):
     node_a, node_b = hosts.node_a, hosts.node_b
     assert node_a.host.address != node_b.host.address and node_a.port == node_b.port == 8000
@@ -205,6 +283,129 @@ def test_chat_and_transfer_across_hosts_then_a_killed_node_s_clients_carry_on_on
         assert shown_once(chat.bob, body, engagement_id), body
     assert "Are you still there?" not in chat.alice.bodies(), "the old owner no longer gets the chat"
     assert [f["seq"] for f in history.messages(engagement_id)] == [seq for seq, _ in stored], "history intact"
+
+
+# --- Through the proxy: deploy/haproxy.cfg in front, production settings behind it --------------
+
+
+@dataclass
+class TlsChatSocket(ChatSocket):
+    """A ChatSocket over TLS (https:// upgraded, as wss://) that trusts the test's certificate."""
+
+    ssl_context: ssl.SSLContext | None = None
+
+    async def start(self, timeout: float = 15) -> ChatSocket:
+        connector = aiohttp.TCPConnector(ssl=self.ssl_context)
+        self._session = aiohttp.ClientSession(cookies=self.cookies, connector=connector)
+        self._task = asyncio.create_task(self._run())
+        await asyncio.wait_for(self._open.wait(), timeout)
+        return self
+
+
+def browser_session(public_url: str, ca_file: str) -> requests.Session:
+    """Like a browser on https: the certificate checked, a Referer on every request (Django's CSRF
+    check on secure requests wants one)."""
+    session = requests.Session()
+    session.trust_env = False  # else REQUESTS_CA_BUNDLE from the environment wins over `verify`
+    session.verify = ca_file
+    session.headers["Referer"] = f"{public_url}/"
+    return session
+
+
+def submit_form(session: requests.Session, url: str, data: dict) -> requests.Response:
+    page = session.get(url, timeout=15)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text).group(1)
+    response = session.post(url, data={**data, "csrfmiddlewaretoken": token}, allow_redirects=False, timeout=15)
+    assert response.status_code == 302, (response.status_code, response.text[:300])
+    return response
+
+
+def sessions_per_node(admin_socket: Path) -> dict[str, int]:
+    """The proxy's current sessions per web server (`show stat` on its admin socket)."""
+    with socket.socket(socket.AF_UNIX) as admin:
+        admin.connect(str(admin_socket))
+        admin.sendall(b"show stat\n")
+        raw = b""
+        while chunk := admin.recv(65536):
+            raw += chunk
+    rows = csv.reader(raw.decode().lstrip("# ").splitlines())
+    header = next(rows)
+    stats = [dict(zip(header, row, strict=False)) for row in rows if row]
+    return {row["svname"]: int(row["scur"]) for row in stats if row["pxname"] == "web" and row["svname"] != "BACKEND"}
+
+
+@pytest.mark.worker
+def test_through_the_tls_proxy_sockets_of_a_killed_node_come_back_on_the_other(transactional_db, tmp_path, desk):
+    """compose.yaml's front, for real: HAProxy on deploy/haproxy.cfg terminates TLS and upgrades the
+    sockets to two nodes running the production settings (secure cookies, HTTPS redirect, HSTS). The
+    node holding the visitor's socket is SIGKILLed; the socket comes back through the same public
+    address, on the other node (no stickiness), and the chat carries on, each line once."""
+    with cluster_on_a_lan(proxy=True, tmp_path=tmp_path) as cluster:
+        public, ca_file = cluster.public_url, str(tmp_path / "site.pem")
+        plain = requests.get(public.replace("https://", "http://") + "/accounts/login/", allow_redirects=False)
+        assert plain.status_code == 301 and plain.headers["Location"].startswith("https://")
+        for node in (cluster.node_a, cluster.node_b):  # the image's HEALTHCHECK, inside each node
+            checked = subprocess.run(
+                node.host.wrap([sys.executable, "deploy/healthcheck.py"]), cwd=ROOT, capture_output=True, text=True
+            )
+            assert checked.returncode == 0, checked.stderr + node.output()[-2000:]
+
+        alice_session = browser_session(public, ca_file)
+        signed_in = submit_form(
+            alice_session, f"{public}/accounts/login/", {"username": desk.alice.user.username, "password": "password"}
+        )
+        assert "max-age=" in signed_in.headers["Strict-Transport-Security"]
+        assert all(cookie.secure for cookie in alice_session.cookies if cookie.name in ("sessionid", "csrftoken"))
+        admin_socket = tmp_path / "admin.sock"
+        nodes = {"web1": cluster.node_a, "web2": cluster.node_b}
+
+        async def scenario():
+            tls = ssl.create_default_context(cafile=ca_file)
+            alice = TlsChatSocket(
+                public, "/ws/operator/", "operator", cookies=alice_session.cookies.get_dict(), ssl_context=tls
+            )
+            await alice.start()
+            before = await asyncio.to_thread(sessions_per_node, admin_socket)
+            visitor_session = browser_session(public, ca_file)
+            started = await asyncio.to_thread(
+                submit_form, visitor_session, f"{public}/chat/", {"queue": str(desk.queue.pk), "name": "Vera"}
+            )
+            token = started.headers["Location"].rstrip("/").rsplit("/", 1)[-1]
+            visitor = await TlsChatSocket(public, f"/ws/visitor/{token}/", "visitor", ssl_context=tls).start()
+            try:
+                after = await asyncio.to_thread(sessions_per_node, admin_socket)
+                (visitor_node,) = [name for name in nodes if after[name] == before[name] + 1]
+                assigned = await alice.wait_for(lambda f: f["type"] == "engagement.assigned", what="assignment")
+                engagement_id = assigned["engagement"]["id"]
+                visitor_outbox, alice_outbox = Outbox(visitor), Outbox(alice, engagement_id=engagement_id)
+                await visitor_outbox.say("Hello over TLS")
+                await alice.wait_for(lambda f: f.get("body") == "Hello over TLS", what="the visitor's line")
+                await alice_outbox.say("Hello Vera")
+                await visitor.wait_for(lambda f: f.get("body") == "Hello Vera", what="Alice's line")
+
+                nodes[visitor_node].kill()  # the proxy finds out by itself: same public address
+                await visitor_outbox.say("Are you there after the blip?")
+                await alice.wait_for(lambda f: f.get("body") == "Are you there after the blip?", timeout=30)
+                await alice_outbox.say("Yes, carrying on")
+                await visitor.wait_for(lambda f: f.get("body") == "Yes, carrying on", timeout=30)
+                for outbox in (visitor_outbox, alice_outbox):
+                    await outbox.settled(timeout=20)
+                survivor = next(name for name in nodes if name != visitor_node)
+                now = await asyncio.to_thread(sessions_per_node, admin_socket)
+                return engagement_id, visitor, alice, visitor_node, survivor, now
+            finally:
+                await visitor.close()
+                await alice.close()
+
+        engagement_id, visitor, alice, visitor_node, survivor, now = asyncio.run(scenario())
+        haproxy_log = cluster.proxy.output()
+    assert visitor.connects == 2, "the visitor's socket came back once"
+    assert now[visitor_node] == 0 and now[survivor] >= 1, (now, haproxy_log[-2000:])
+    lines = ["Hello over TLS", "Hello Vera", "Are you there after the blip?", "Yes, carrying on"]
+    stored = list(Message.objects.filter(engagement_id=engagement_id).order_by("seq").values_list("body", flat=True))
+    assert [body for body in stored if body in lines] == lines, "each line stored once, in order"
+    for body in lines:
+        assert shown_once(visitor, body, engagement_id) and shown_once(alice, body, engagement_id), body
 
 
 # --- The artefact's files (no Docker in CI: their structure, the netns test above is the proof) ----
