@@ -18,6 +18,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -152,6 +153,33 @@ class NodeHAProxy(Process):
 
     def wait_ready(self, port: int = 443, timeout: float = 15) -> NodeHAProxy:
         wait_listening(self.host.address, port, self, timeout)
+        return self
+
+
+class NodeRedis(Process):
+    """redis-server inside a host's namespace on port `port` of every address it has; `sentinel_config`
+    makes it a Sentinel on that (writable) configuration file instead."""
+
+    def __init__(
+        self, host: Host, port: int = 6379, *, replica_of: str | None = None, sentinel_config: Path | None = None
+    ):
+        self.host = host
+        self.port = port
+        if sentinel_config is not None:
+            args = ["redis-server", str(sentinel_config), "--sentinel", "--port", str(port)]
+        else:
+            args = ["redis-server", "--port", str(port), "--save", "", "--appendonly", "no", "--protected-mode", "no"]
+            args += ["--dir", tempfile.mkdtemp(prefix="redis-")]
+            if replica_of:
+                args += ["--replicaof", replica_of, "6379"]
+        super().__init__(f"redis-{host.namespace}-{port}", host.wrap(args), dict(os.environ))
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host.address}:{self.port}/0"
+
+    def wait_ready(self, timeout: float = 15) -> NodeRedis:
+        wait_listening(self.host.address, self.port, self, timeout)
         return self
 
 

@@ -8,8 +8,13 @@ on node B, a transfer to a second operator on node A first expires (the worker's
 then goes through, and node A is SIGKILLed: its clients reconnect to node B, as a balancer
 would send them, and carry on with nothing lost or doubled.
 
-The second half checks the artefact's files themselves (no Docker here): the compose services,
-their health checks and start order, and the proxy's WebSocket upgrade.
+Two more run the artefact's own configuration on such hosts: HAProxy on deploy/haproxy.cfg
+terminating TLS in front of nodes with the production settings (a node killed under a visitor's
+socket), and Redis as compose runs it — primary, replica, three Sentinels on deploy/sentinel.conf
+and the front on deploy/redis-haproxy.cfg — with the primary killed mid-chat.
+
+The last part checks the artefact's files themselves (no Docker here): the compose services,
+their health checks and start order, the image, PgBouncer's pooling, and `haproxy -c`.
 """
 
 import asyncio
@@ -29,6 +34,7 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
+import redis as redis_lib
 import requests
 import yaml
 from django.db import connection
@@ -36,13 +42,14 @@ from django.db import connection
 from helpdesk.models import Media, Message
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 from tests.helpdesk.test_health import fetch_health
-from tests.processes import ROOT, use_redis
+from tests.processes import ROOT, use_redis, wait_until
 from tests.reliability.clients import ChatSocket, Outbox
 from tests.reliability.netns import (
     GatewayRedis,
     Network,
     NodeDaphne,
     NodeHAProxy,
+    NodeRedis,
     NodeWorker,
     TcpForwarder,
     unusable_reason,
@@ -54,31 +61,40 @@ ACCEPT_TIMEOUT_SECONDS = 5  # the queue's accept window (its smallest allowed)
 
 
 @contextlib.contextmanager
-def cluster_on_a_lan(*, proxy: bool = False, tmp_path: Path | None = None):
+def cluster_on_a_lan(*, proxy: bool = False, sentinel: bool = False, tmp_path: Path | None = None):
     """Node A and node B (Daphne) and a worker host, on one PostgreSQL and one Redis over the bridge.
 
     With `proxy`, a fourth host runs deploy/haproxy.cfg (TLS on 443, a certificate made here) in
-    front of both nodes, which then run with the production settings as in compose.yaml.
+    front of both nodes, which then run with the production settings as in compose.yaml. With
+    `sentinel`, Redis is compose.yaml's: a primary and a replica on hosts of their own, three
+    Sentinels on deploy/sentinel.conf, and the front on deploy/redis-haproxy.cfg that the app's
+    REDIS_URL points at.
     """
     reason = unusable_reason()
     if reason:
         pytest.skip(f"multi-host test needs network namespaces: {reason}")
-    if proxy and not (shutil.which("haproxy") and shutil.which("openssl")):
-        pytest.skip("the proxy test needs haproxy and openssl (apt-get install haproxy)")
+    if (proxy or sentinel) and not (shutil.which("haproxy") and shutil.which("openssl")):
+        pytest.skip("the proxy and Redis-front tests need haproxy and openssl (apt-get install haproxy)")
     network = Network()
     redis = forwarder = None
     processes = []
+    infrastructure = []
     try:
         network.create()
         host_a, host_b, host_w = (network.add_host(name) for name in ("a", "b", "w"))
         host_p = network.add_host("p") if proxy else None
-        redis = GatewayRedis(network.gateway).start()
+        if sentinel:
+            redis_set = start_redis_with_sentinel(network, tmp_path, infrastructure)
+            redis_url = redis_set.url
+        else:
+            redis = GatewayRedis(network.gateway).start()
+            redis_set, redis_url = None, redis.url
         db = connection.settings_dict
         forwarder = TcpForwarder(network.gateway, db["HOST"] or "127.0.0.1", int(db["PORT"] or 5432)).start()
         env = {
             "DATABASE_URL": f"postgres://{db['USER']}@{network.gateway}:{forwarder.port}/{db['NAME']}",
-            "REDIS_URL": redis.url,
-            "CELERY_BROKER_URL": redis.url,
+            "REDIS_URL": redis_url,
+            "CELERY_BROKER_URL": redis_url,
             "ALLOWED_HOSTS": f"{host_a.address},{host_b.address}",
         }
         if proxy:
@@ -99,7 +115,7 @@ def cluster_on_a_lan(*, proxy: bool = False, tmp_path: Path | None = None):
             process.start()
         for process in processes:
             process.wait_ready()
-        with use_redis(redis.url):
+        with use_redis(redis_url):
             yield SimpleNamespace(
                 network=network,
                 node_a=node_a,
@@ -107,17 +123,75 @@ def cluster_on_a_lan(*, proxy: bool = False, tmp_path: Path | None = None):
                 worker=worker,
                 proxy=processes[3] if proxy else None,
                 public_url=f"https://{host_p.address}" if proxy else None,
+                redis=redis_set,
                 tmp_path=tmp_path,
                 env=env,
             )
     finally:
-        for process in processes:
+        for process in processes + infrastructure[::-1]:
             process.stop()
         if forwarder is not None:
             forwarder.stop()
         if redis is not None:
             redis.stop()
         network.destroy()
+
+
+def start_redis_with_sentinel(network: Network, tmp_path: Path, started: list) -> SimpleNamespace:
+    """compose.yaml's Redis on hosts of their own: primary, replica, three Sentinels, the front."""
+    host_primary, host_replica, host_sentinels, host_front = (network.add_host(n) for n in ("r1", "r2", "s", "f"))
+    primary = NodeRedis(host_primary)
+    started.append(primary.start())
+    primary.wait_ready()
+    replica = NodeRedis(host_replica, replica_of=host_primary.address)
+    started.append(replica.start())
+    replica.wait_ready()
+    wait_until(
+        lambda: redis_lib.Redis.from_url(replica.url).info("replication")["master_link_status"] == "up",
+        timeout=15,
+        message="the replica in sync",
+    )
+    sentinel_config = (ROOT / "deploy" / "sentinel.conf").read_text()
+    assert "sentinel monitor helpdesk redis-primary 6379 2" in sentinel_config
+    sentinel_config = sentinel_config.replace("redis-primary 6379", f"{host_primary.address} 6379")
+    sentinels = []
+    for port in (26379, 26380, 26381):  # one host, three ports: as good as three hosts to Sentinel
+        config = tmp_path / f"sentinel-{port}.conf"  # Sentinel rewrites it, as in compose
+        config.write_text(sentinel_config)
+        sentinels.append(NodeRedis(host_sentinels, port, sentinel_config=config))
+        started.append(sentinels[-1].start())
+    front_config = (ROOT / "deploy" / "redis-haproxy.cfg").read_text()
+    for compose_name, host in (("redis-primary:6379", host_primary), ("redis-replica:6379", host_replica)):
+        assert compose_name in front_config
+        front_config = front_config.replace(compose_name, f"{host.address}:6379")
+    (tmp_path / "redis-haproxy.cfg").write_text(fit_maxconn(front_config))
+    front = NodeHAProxy(host_front, tmp_path / "redis-haproxy.cfg")
+    started.append(front.start())
+    front.wait_ready(port=6379)
+    for sentinel in sentinels:
+        sentinel.wait_ready()
+    wait_until(lambda: front_healthy(host_front.address), timeout=15, message="the Redis front finding the primary")
+    return SimpleNamespace(
+        url=f"redis://{host_front.address}:6379/0",
+        primary=primary,
+        replica=replica,
+        sentinels=sentinels,
+        front=front,
+        front_address=host_front.address,
+    )
+
+
+def front_healthy(address: str) -> bool:
+    try:
+        return requests.get(f"http://{address}:8404/healthz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def fit_maxconn(config: str) -> str:
+    """20,000 connections need 40,000 descriptors (compose.yaml raises nofile); this box may allow fewer."""
+    assert "maxconn 20000" in config
+    return config.replace("maxconn 20000", f"maxconn {min(20000, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 4)}")
 
 
 @pytest.fixture
@@ -140,12 +214,7 @@ def proxy_config(tmp_path: Path, host_p, node_a, node_b) -> Path:
     for compose_name, node in (("web1:8000", node_a), ("web2:8000", node_b)):
         assert compose_name in config
         config = config.replace(compose_name, f"{node.host.address}:{node.port}")
-    config = config.replace("/certs/site.pem", str(tmp_path / "site.pem"))
-    # 20,000 connections need 40,000 descriptors (compose.yaml raises nofile); this box may allow fewer.
-    assert "maxconn 20000" in config
-    config = config.replace(
-        "maxconn 20000", f"maxconn {min(20000, resource.getrlimit(resource.RLIMIT_NOFILE)[0] // 2 - 100)}"
-    )
+    config = fit_maxconn(config.replace("/certs/site.pem", str(tmp_path / "site.pem")))
     config = config.replace("global\n", f"global\n    stats socket {tmp_path / 'admin.sock'} mode 600 level admin\n", 1)
     (tmp_path / "haproxy.cfg").write_text(config)
     return tmp_path / "haproxy.cfg"
@@ -406,6 +475,89 @@ def test_through_the_tls_proxy_sockets_of_a_killed_node_come_back_on_the_other(t
     assert [body for body in stored if body in lines] == lines, "each line stored once, in order"
     for body in lines:
         assert shown_once(visitor, body, engagement_id) and shown_once(alice, body, engagement_id), body
+
+
+# --- Redis as compose runs it: primary, replica, Sentinels and the front that follows the primary --
+
+
+def elected_primary(sentinel: NodeRedis) -> str | None:
+    client = redis_lib.Redis(host=sentinel.host.address, port=sentinel.port, socket_timeout=2, decode_responses=True)
+    try:
+        address = client.sentinel_get_master_addr_by_name("helpdesk")
+        return address[0] if address else None
+    except redis_lib.RedisError:
+        return None
+    finally:
+        client.close()
+
+
+@pytest.mark.worker
+def test_redis_primary_killed_sentinel_promotes_the_replica_and_the_chat_goes_on_through_the_front(
+    transactional_db, tmp_path, desk
+):
+    """The helpdesk only knows the front's address (REDIS_URL). The primary is SIGKILLed mid-chat: the
+    Sentinels (deploy/sentinel.conf) agree it is down and promote the replica, the front
+    (deploy/redis-haproxy.cfg) sees the new role:master and leads every connection there. A line the
+    visitor types in the gap is refused until then and resent by the outbox: stored once, seen once,
+    and the operator's answer comes back over the new primary's pub/sub."""
+    with cluster_on_a_lan(sentinel=True, tmp_path=tmp_path) as cluster:
+        node_a, node_b, redis_set = cluster.node_a, cluster.node_b, cluster.redis
+        assert all(elected_primary(s) == redis_set.primary.host.address for s in redis_set.sentinels)
+
+        async def scenario():
+            chat = await chat_with_alice(desk, visitor_url=node_a.url, alice_url=node_b.url, bob_url=node_a.url)
+            engagement_id = chat.engagement_id
+            visitor, alice = Outbox(chat.visitor), Outbox(chat.alice, engagement_id=engagement_id)
+            try:
+                await visitor.say("Before the failover")
+                await chat.alice.wait_for(lambda f: f.get("body") == "Before the failover", what="the first line")
+                await alice.say("Seen it")
+                await chat.visitor.wait_for(lambda f: f.get("body") == "Seen it", what="the answer")
+
+                redis_set.primary.kill()
+                killed_at = asyncio.get_running_loop().time()
+                await visitor.say("During the failover")
+                for _ in range(120):  # down after 5 s, then the election
+                    if (
+                        await asyncio.to_thread(elected_primary, redis_set.sentinels[0])
+                        == redis_set.replica.host.address
+                    ):
+                        break
+                    await asyncio.sleep(0.25)
+                promoted_after = asyncio.get_running_loop().time() - killed_at
+                await chat.alice.wait_for(
+                    lambda f: f.get("body") == "During the failover", timeout=30, what="the line typed in the gap"
+                )
+                await alice.say("Still here after the failover")
+                await chat.visitor.wait_for(
+                    lambda f: f.get("body") == "Still here after the failover", timeout=30, what="the answer after it"
+                )
+                for outbox in (visitor, alice):
+                    await outbox.settled(timeout=30)
+                return chat, promoted_after
+            finally:
+                for socket in (chat.alice, chat.bob, chat.visitor):
+                    await socket.close()
+
+        chat, promoted_after = asyncio.run(scenario())
+        new_primary = redis_lib.Redis.from_url(redis_set.replica.url).info("replication")["role"]
+        electors = [elected_primary(s) for s in redis_set.sentinels]
+        front_log = redis_set.front.output()
+    assert new_primary == "master", "Sentinel promoted the replica"
+    assert electors == [redis_set.replica.host.address] * 3, electors
+    assert promoted_after < 30, f"promoted {promoted_after:.1f}s after the kill"
+    assert re.search(r"redis_primary/redis-primary is DOWN", front_log), front_log[-2000:]
+    assert re.search(r"redis_primary/redis-replica is UP", front_log), front_log[-2000:]
+    refused = [f for f in chat.visitor.frames if f.get("type") == "error" and f.get("code") == "unavailable"]
+    assert refused, "the line typed in the gap was refused at first (Redis was really gone for the nodes)"
+    lines = ["Before the failover", "Seen it", "During the failover", "Still here after the failover"]
+    stored = list(
+        Message.objects.filter(engagement_id=chat.engagement_id).order_by("seq").values_list("body", flat=True)
+    )
+    assert [body for body in stored if body in lines] == lines, "each line stored once, in order"
+    for body in lines:
+        assert shown_once(chat.visitor, body, chat.engagement_id), body
+        assert shown_once(chat.alice, body, chat.engagement_id), body
 
 
 # --- The artefact's files (no Docker in CI: their structure, the netns test above is the proof) ----
