@@ -15,5 +15,6 @@ urlpatterns = [
     path("transfers/", include("transfers.urls")),
     path("phone/", include("telephony.urls")),
     path("reports/", include("reporting.urls")),
+    path("supervisor/", include("supervision.urls")),
     path("api/", include("api.urls")),
 ]

@@ -37,8 +37,7 @@ def whispered(note: Note) -> None:
 def taken_over(engagement: Engagement, *, previous_owner_id: int, by: Operator) -> None:
     frame = frames.taken_over_frame(engagement.pk, by_name=by.display_name)
     publish_to_operator(previous_owner_id, frame)
-    publish(supervisors_group(engagement.site_id), frame)
-    publish(watchers_group(engagement.pk), frame)
+    publish(supervisors_group(engagement.site_id), frame)  # watchers are the site's supervisors: once is enough
 
 
 def forced_offline(operator: Operator, *, by) -> None:

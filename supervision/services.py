@@ -153,16 +153,20 @@ def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None =
     owner the supervisor saw) no longer owns it, the act is refused with who has it now. The
     supervisor needs an operator profile with room on the engagement's media.
     """
-    operator = getattr(supervisor, "operator", None)
-    if operator is None:
-        raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
     with transaction.atomic():
+        # Permission first: another site's manager learns nothing about the engagement or themselves.
         engagement = _supervised_engagement(supervisor, engagement_id, lock=True)
+        operator = getattr(supervisor, "operator", None)
+        if operator is None:
+            raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
         if engagement.state != Engagement.State.ACTIVE:
             raise SupervisionError("not_active", "Only a conversation someone is handling can be taken over.")
         if engagement.owner_id == operator.pk:
             return engagement
-        if expected_owner_id is not None and engagement.owner_id != expected_owner_id:
+        taken_over_already = Ownership.objects.filter(
+            engagement=engagement, ended_at__isnull=True, started_because=Ownership.Start.TAKEN_OVER
+        ).exists()
+        if taken_over_already or (expected_owner_id is not None and engagement.owner_id != expected_owner_id):
             owner = Operator.objects.get(pk=engagement.owner_id)
             raise SupervisionError("already_taken", f"{owner.display_name} has this conversation now.")
         previous_owner_id = engagement.owner_id
