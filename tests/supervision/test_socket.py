@@ -69,7 +69,9 @@ def test_monitor_whisper_and_take_over_over_the_socket(floor, chat):
         assert [w["name"] for w in watchers["watchers"]] == ["Sam Lead"]
 
         # A new line of the operator reaches the monitor live, once.
-        await send(console, {"type": "message.send", "engagement_id": chat.pk, "body": "Let me check", "client_id": "c1"})
+        await send(
+            console, {"type": "message.send", "engagement_id": chat.pk, "body": "Let me check", "client_id": "c1"}
+        )
         line = await receive_until(board_socket, "message")
         assert line["body"] == "Let me check"
 
