@@ -55,12 +55,18 @@ def attach_export_actions(site: admin.AdminSite = admin.site) -> None:
     listed before reporting). A model without an admin gets none; running twice adds nothing twice.
     """
     for name in ADMIN_EXPORTS:
-        model = apps.get_model(DATASETS[name].model)
-        try:
-            model_admin = site.get_model_admin(model)
-        except NotRegistered:
-            continue
-        actions = list(model_admin.actions or ())
-        known = {getattr(action, "__name__", action) for action in actions}
-        actions += [action for action in export_actions(name) if action.__name__ not in known]
-        model_admin.actions = actions
+        attach_dataset_export_actions(name, site)
+
+
+def attach_dataset_export_actions(name: str, site: admin.AdminSite = admin.site) -> None:
+    """The CSV/XLSX actions of one dataset on its model's admin (apps above reporting, such as
+    supervision, call this from their own ready() for the datasets they register)."""
+    model = apps.get_model(DATASETS[name].model)
+    try:
+        model_admin = site.get_model_admin(model)
+    except NotRegistered:
+        return
+    actions = list(model_admin.actions or ())
+    known = {getattr(action, "__name__", action) for action in actions}
+    actions += [action for action in export_actions(name) if action.__name__ not in known]
+    model_admin.actions = actions

@@ -5,3 +5,13 @@ class SupervisionConfig(AppConfig):
     name = "supervision"
     verbose_name = "Supervision"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self):
+        # Reporting sits below supervision: supervision registers its audit dataset and puts the
+        # export actions on its own admin (django.contrib.admin has autodiscovered it by now).
+        from reporting.admin_actions import attach_dataset_export_actions
+
+        from .exports import register_datasets
+
+        register_datasets()
+        attach_dataset_export_actions("supervisor_acts")

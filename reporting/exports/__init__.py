@@ -13,14 +13,18 @@ The modules, by concern: `cells` (neutralising, ISO text and the other cell expr
 streamed archive) and `output` (HTTP responses and files). Use them through this module.
 """
 
-from .cells import neutralise
+from .cells import Cell, neutralise
 from .csv import csv_chunks
-from .datasets import DATASETS, Dataset, register
+from .datasets import DATASETS, Dataset, raw_dataset, register
 from .output import CONTENT_TYPES, export_to_file, streaming_response
+from .rows import RawSpec
 from .xlsx import write_xlsx, xlsx_chunks
 
 __all__ = [
     "CONTENT_TYPES",
+    "Cell",
+    "RawSpec",
+    "raw_dataset",
     "DATASETS",
     "Dataset",
     "csv_chunks",

@@ -192,3 +192,31 @@ def test_two_supervisors_take_over_the_same_chat_at_once_one_wins(floor, chat):
     assert Engagement.objects.get(pk=chat.pk).owner_id == winners[0]
     assert SupervisorAct.objects.filter(act="take_over").count() == 1
     assert Message.objects.filter(engagement=chat, sender="system", body__icontains="now talking to").count() == 1
+
+
+def test_the_audit_trail_is_in_the_admin_scoped_and_exportable_as_csv(floor, chat, client):
+    import csv
+    import io
+
+    from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+
+    from tests.factories import ManagerFactory
+
+    services.start_watching(supervisor=floor.lead.user, engagement_id=chat.pk)
+    services.whisper(supervisor=floor.lead.user, engagement_id=chat.pk, body="Offer the refund")
+    client.force_login(floor.manager)
+    page = client.get("/admin/supervision/supervisoract/?act__exact=whisper")
+    assert page.status_code == 200 and b"1 supervisor act" in page.content
+    response = client.post(
+        "/admin/supervision/supervisoract/",
+        {"action": "export_supervisor_acts_csv", "index": 0, "select_across": "1", ACTION_CHECKBOX_NAME: ["0"]},
+    )
+    body = b"".join(response) if response.streaming else response.content
+    assert response.status_code == 200, body[:300]
+    rows = list(csv.reader(io.StringIO(body.decode())))
+    assert rows[0][:4] == ["id", "site", "supervisor", "act"]
+    assert sorted(r[3] for r in rows[1:]) == ["monitor_start", "whisper"]
+    # Another site's manager sees none of it.
+    client.force_login(ManagerFactory(sites=[floor.other_site]))
+    other = client.get("/admin/supervision/supervisoract/")
+    assert other.status_code == 200 and b"0 supervisor acts" in other.content
