@@ -1,13 +1,15 @@
 // The operator console: one LiveSocket to /ws/operator/; every frame is handled here, then emitted
 // on the page's bus as "frame" (the transfers module listens to those and to "engagement-selected",
-// and asks for an engagement with "engagement-select"). User text is only ever set with textContent.
+// and asks for an engagement with "engagement-select"). Chat lines go through the outbox
+// (core/outbox.js) until the server has stored them. User text is only ever set with textContent.
 import { emit, on } from "../core/bus.js";
 import { $, toast } from "../core/dom.js";
+import { Outbox } from "../core/outbox.js";
 import { LiveSocket } from "../core/socket.js";
 import { alertOperator, askNotificationPermission } from "./alerts.js";
 import {
-  renderAvailability, renderConversation, renderDetails, renderList, renderMessage, renderNotes, renderQueues,
-  renderTitle, renderTyping,
+  renderAvailability, renderConversation, renderDetails, renderLine, renderList, renderMessage, renderNotes,
+  renderQueues, renderTitle, renderTyping, useOutbox,
 } from "./render.js";
 import { addEngagement, entry, lastSeqOf, state } from "./state.js";
 
@@ -17,7 +19,8 @@ let signedOut = false;
 
 const socket = new LiveSocket("/ws/operator/", {
   onFrame: (frame) => {
-    handleFrame(frame);
+    const settled = outbox.receive(frame);
+    if (!(settled && frame.type === "error")) handleFrame(frame); // a refused line says so on its bubble
     emit("frame", frame);
   },
   onStatus: (status) => {
@@ -28,6 +31,9 @@ const socket = new LiveSocket("/ws/operator/", {
       status === "open" ? "Connected" : status === "connecting" ? "Connecting…" : "Offline — reconnecting";
   },
 });
+// sessionStorage is per tab, and a tab shows one operator: one outbox per tab.
+const outbox = new Outbox(socket, { storageKey: "outbox:operator", onChange: renderLine });
+useOutbox(outbox);
 
 const handlers = {
   hello: onHello,
@@ -70,6 +76,7 @@ function onHello(frame) {
   renderList();
   if (state.current && entry(state.current)) openEngagement(state.current);
   else if (!state.current && state.engagements.size === 1) selectEngagement([...state.engagements.keys()][0]);
+  outbox.resend(); // a fresh connection: lines not acked on the last one go again, in order
 }
 
 function onMessage(frame) {
@@ -159,6 +166,7 @@ function onEnded(frame) {
 function removeEngagement(id) {
   state.engagements.delete(id);
   socket.forget(id);
+  outbox.forget(id);
   if (state.current === id) {
     state.current = null;
     renderConversation();
@@ -222,7 +230,7 @@ $("#composer").addEventListener("submit", (event) => {
   const input = $("#composer-input");
   const body = input.value.trim();
   if (!body || !state.current) return;
-  socket.send({ type: "message.send", engagement_id: state.current, body });
+  outbox.add(body, { engagementId: state.current });
   input.value = "";
   sendTyping(false);
 });

@@ -1,11 +1,18 @@
 // Drawing the operator console from its state (state.js). User text only ever via textContent.
 import { $, duration, el, timeOfDay as time } from "../core/dom.js";
+import { markBubble, placeBefore } from "../core/outbox.js";
 import { entry, state } from "./state.js";
 
 const REASONS = {
   visitor_left: "The visitor left the chat.", operator_ended: "You ended this conversation.",
   abandoned: "The visitor left before an answer.", transferred: "Transferred to another operator.",
 };
+
+// The console's outbox (console.js sets it): its lines are drawn after the stored ones.
+let outbox = null;
+export function useOutbox(value) {
+  outbox = value;
+}
 
 function avatarLetter(name) {
   return (name || "?").trim().charAt(0).toUpperCase() || "?";
@@ -53,6 +60,7 @@ export function renderConversation() {
   // The whole history in one pass and one layout: bubbles built off-document, scrolled once.
   const transcript = $("#transcript");
   transcript.replaceChildren(...[...item.messages.keys()].sort((a, b) => a - b).map((seq) => messageBubble(item.messages.get(seq))));
+  if (outbox) outbox.lines(summary.id).forEach(renderLine);
   transcript.scrollTop = transcript.scrollHeight;
   renderNotes(item);
   renderOwners(item);
@@ -70,18 +78,48 @@ function messageBubble(frame) {
   return bubble;
 }
 
-// One live message: appended in seq order (a late frame may arrive after a newer one).
+// One live message: placed in seq order (a late frame may arrive after a newer one), before the
+// lines still in the outbox; it takes the place of the operator's own copy that waited there.
 export function renderMessage(frame) {
   const transcript = $("#transcript");
-  if (transcript.querySelector(`[data-seq="${frame.seq}"]`)) return;
+  const own = frame.client_id ? transcript.querySelector(`[data-client-id="${CSS.escape(frame.client_id)}"]`) : null;
+  const existing = transcript.querySelector(`[data-seq="${frame.seq}"]`);
+  if (own) own.remove();
+  if (existing && existing !== own) return;
   const mine = frame.sender === "operator";
   const last = transcript.lastElementChild;
-  const after = !last || Number(last.dataset.seq) < frame.seq
+  const after = !last || (!last.dataset.sendState && Number(last.dataset.seq) < frame.seq)
     ? null
-    : [...transcript.children].find((node) => Number(node.dataset.seq) > frame.seq);
+    : placeBefore(transcript, frame.seq);
   const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
-  transcript.insertBefore(messageBubble(frame), after || null);
+  transcript.insertBefore(messageBubble(frame), after);
   if (atBottom || mine) transcript.scrollTop = transcript.scrollHeight;
+}
+
+// A line of the outbox on the engagement on screen: shown at once, marked until stored.
+export function renderLine(line) {
+  if (line.engagementId !== state.current) return;
+  const transcript = $("#transcript");
+  let bubble = transcript.querySelector(`[data-client-id="${CSS.escape(line.clientId)}"]`);
+  if (line.state === "sent") {
+    if (!bubble) return;
+    const stored = transcript.querySelector(`[data-seq="${line.seq}"]`);
+    if (stored && stored !== bubble) {
+      bubble.remove();
+      return;
+    }
+    markBubble(bubble, line);
+    transcript.insertBefore(bubble, placeBefore(transcript, line.seq));
+    return;
+  }
+  if (!bubble) {
+    bubble = el("div", "msg mine");
+    bubble.append(el("span", "meta", `You · ${time(line.createdAt)}`), document.createTextNode(line.body));
+    transcript.append(bubble);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+  markBubble(bubble, line, (clientId) => outbox.retry(clientId));
+  if (line.state === "failed") transcript.scrollTop = transcript.scrollHeight; // its Retry in view
 }
 
 export function renderNotes(item) {

@@ -1,6 +1,8 @@
 // The visitor's chat page: the server renders the conversation so far; the socket carries
-// everything after it (resuming from the last seq on screen). User text only via textContent.
+// everything after it (resuming from the last seq on screen). What the visitor types goes through
+// the outbox (core/outbox.js) until the server has stored it. User text only via textContent.
 import { $, el } from "../core/dom.js";
+import { markBubble, Outbox, placeBefore } from "../core/outbox.js";
 import { LiveSocket } from "../core/socket.js";
 
 const root = $("#visitor-chat");
@@ -24,14 +26,18 @@ const socket = new LiveSocket(`/ws/visitor/${encodeURIComponent(token)}/`, {
     $("[data-role=text]", conn).textContent = status === "open" ? "Connected" : "Reconnecting…";
   },
 });
+const outbox = new Outbox(socket, { storageKey: `outbox:visitor:${token}`, onChange: renderLine });
 
 function handleFrame(frame) {
+  const settled = outbox.receive(frame);
+  if (settled && frame.type === "error") return; // a refused line says so on its own bubble
   switch (frame.type) {
     case "hello":
       view.engagementId = frame.engagement_id;
       socket.noteSeq(frame.engagement_id, renderedSeq);
       view.queuedAt = new Date(frame.queued_at);
       setState(frame.state, { operatorName: frame.operator_name, position: frame.position, reason: frame.reason });
+      if (view.state !== "ended") outbox.resend();
       break;
     case "message":
       renderMessage(frame);
@@ -82,6 +88,7 @@ function setState(newState, { operatorName, position, reason } = {}) {
     $("#conn").hidden = true;
     setTyping(false);
     socket.close();
+    outbox.failAll("ended", "the chat has ended");
   }
 }
 
@@ -94,17 +101,46 @@ function tickWait() {
 setInterval(tickWait, 1000);
 tickWait();
 
+// A stored line, in seq order; it takes the place of the visitor's own copy that waited in the outbox.
 function renderMessage(frame) {
   const transcript = $("#transcript");
-  if (transcript.querySelector(`[data-seq="${frame.seq}"]`)) return;
+  const own = frame.client_id ? transcript.querySelector(`[data-client-id="${CSS.escape(frame.client_id)}"]`) : null;
+  const existing = transcript.querySelector(`[data-seq="${frame.seq}"]`);
+  if (own) own.remove();
+  if (existing && existing !== own) return;
   const kind = frame.sender === "visitor" ? "mine" : frame.sender === "system" ? "system" : "theirs";
   const bubble = el("div", `msg ${kind}`);
   bubble.dataset.seq = frame.seq;
   if (frame.sender === "operator") bubble.append(el("span", "meta", frame.sender_name));
   bubble.append(document.createTextNode(frame.body));
-  const after = [...transcript.children].find((node) => Number(node.dataset.seq) > frame.seq);
-  transcript.insertBefore(bubble, after || null);
+  transcript.insertBefore(bubble, placeBefore(transcript, frame.seq));
   transcript.scrollTop = transcript.scrollHeight;
+}
+
+// A line of the outbox: shown at once, marked until stored; once acked it moves to its seq's place
+// (unless the server's copy is already on screen, e.g. after a reload).
+function renderLine(line) {
+  const transcript = $("#transcript");
+  let bubble = transcript.querySelector(`[data-client-id="${CSS.escape(line.clientId)}"]`);
+  if (line.state === "sent") {
+    if (!bubble) return;
+    const stored = transcript.querySelector(`[data-seq="${line.seq}"]`);
+    if (stored && stored !== bubble) {
+      bubble.remove();
+      return;
+    }
+    markBubble(bubble, line);
+    transcript.insertBefore(bubble, placeBefore(transcript, line.seq));
+    return;
+  }
+  if (!bubble) {
+    bubble = el("div", "msg mine");
+    bubble.append(document.createTextNode(line.body));
+    transcript.append(bubble);
+    transcript.scrollTop = transcript.scrollHeight;
+  }
+  markBubble(bubble, line, (clientId) => outbox.retry(clientId));
+  if (line.state === "failed") transcript.scrollTop = transcript.scrollHeight; // its Retry in view
 }
 
 function renderSystem(text) {
@@ -145,7 +181,7 @@ $("#composer").addEventListener("submit", (event) => {
   const input = $("#composer-input");
   const body = input.value.trim();
   if (!body) return;
-  socket.send({ type: "message.send", body });
+  outbox.add(body);
   input.value = "";
   sendTyping(false);
 });
@@ -159,4 +195,8 @@ $("#composer-input").addEventListener("input", () => sendTyping(true));
 $("#end-chat").addEventListener("click", () => {
   if (confirm("End this chat?")) socket.send({ type: "engagement.end" });
 });
-if (view.state === "ended") socket.close();
+outbox.lines().forEach(renderLine); // kept from before a reload: sent again on hello
+if (view.state === "ended") {
+  socket.close();
+  outbox.failAll("ended", "the chat has ended");
+}
