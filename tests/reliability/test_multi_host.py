@@ -170,6 +170,7 @@ def start_redis_with_sentinel(network: Network, tmp_path: Path, started: list) -
     front.wait_ready(port=6379)
     for sentinel in sentinels:
         sentinel.wait_ready()
+    # Healthy means one server UP: the replica's first check has marked it down (deploy/redis-haproxy.cfg).
     wait_until(lambda: front_healthy(host_front.address), timeout=15, message="the Redis front finding the primary")
     return SimpleNamespace(
         url=f"redis://{host_front.address}:6379/0",
