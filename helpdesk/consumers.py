@@ -12,7 +12,6 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import parse_qs
 
-import redis.exceptions
 from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
@@ -22,6 +21,7 @@ from . import async_db, frames, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
 from .rate_limits import (
+    REDIS_UNUSABLE,
     aallow_visitor_message,
     allow_visitor_message,
     aoperator_frame_refused,
@@ -440,7 +440,7 @@ async def visitor_may_post(engagement_id: int) -> bool:
     keeps it and tries again)."""
     try:
         return await aallow_visitor_message(engagement_id=engagement_id)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+    except REDIS_UNUSABLE as error:
         logger.warning("Visitor message refused, rate limit not checked (Redis unreachable): %r", error)
         raise ChatError("unavailable", "Chat is briefly unavailable; your message was not sent yet.") from None
 

@@ -34,6 +34,15 @@ from django.core.cache import cache
 
 logger = logging.getLogger(__name__)
 
+# Redis cannot count right now: down, hung, or (in a Sentinel failover) a demoted primary that
+# refuses writes until clients reach the new one. Each caller says what it does then.
+REDIS_UNUSABLE = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    redis.exceptions.ReadOnlyError,
+    OSError,
+)
+
 WINDOW_SECONDS = 60
 # Each counter lives for its own minute and the next (where it still weighs), plus slack for clock skew.
 COUNTER_TTL_SECONDS = 3 * WINDOW_SECONDS
@@ -159,7 +168,7 @@ async def avisitor_frame_refused(*, engagement_id: int, frame_type: str, now: fl
         return False
     try:
         return await aallow([f"visitor-rate:{engagement_id}:{frame_type}"], [limit], now=now) != 0
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+    except REDIS_UNUSABLE as error:
         logger.warning("Visitor rate limit not checked (Redis unreachable): %r", error)
         return False
 
@@ -204,7 +213,7 @@ async def aoperator_frame_refused(*, operator_id: int, frame_type: str, now: flo
     names = [f"operator-rate:{operator_id}:{kind}" for kind in kinds]
     try:
         refused = await aallow(names, [configured[kind] for kind in kinds], now=now)
-    except (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, OSError) as error:
+    except REDIS_UNUSABLE as error:
         logger.warning("Operator rate limit not checked (Redis unreachable): %r", error)
         return None
     return kinds[refused - 1] if refused else None

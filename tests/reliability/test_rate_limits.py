@@ -96,3 +96,30 @@ def test_default_operator_limits_cover_every_act_of_the_console():
 
 
 pytestmark = pytest.mark.usefixtures("_clear_cache")
+
+
+def test_a_redis_that_refuses_writes_counts_as_unusable_not_as_a_failed_frame():
+    """In a Sentinel failover a client may still be on the demoted primary, which answers READONLY:
+    operators' frames go through unchecked (as with Redis down), a visitor's line is refused as
+    briefly unavailable (kept by the page's outbox), never an internal error."""
+    from helpdesk.consumers import visitor_may_post
+    from helpdesk.errors import DomainError
+    from tests.processes import RedisServer, use_redis
+
+    replica = RedisServer().start()
+    try:
+        redis_lib = cache._cache.get_client(write=True).__class__
+        redis_lib.from_url(replica.url).execute_command("REPLICAOF", "127.0.0.1", "1")  # a master that never answers
+        with use_redis(replica.url):
+
+            async def scenario():
+                operator = await aoperator_frame_refused(operator_id=11, frame_type="message.send", now=EDGE + 1)
+                try:
+                    await visitor_may_post(12)
+                except DomainError as error:
+                    return operator, error.code
+                return operator, None
+
+            assert asyncio.run(scenario()) == (None, "unavailable")
+    finally:
+        replica.stop()
