@@ -1,6 +1,6 @@
 """Real network clients for fault, cluster and load tests: HTTP sign-in and chat sockets (aiohttp).
 
-`ChatSocket` behaves like static/js/socket.js (LiveSocket): it reconnects by itself with
+`ChatSocket` behaves like static/js/core/socket.js (LiveSocket): it reconnects by itself with
 exponential back-off and full jitter, and on every connect asks for the messages after the
 last seq it saw. It records every frame, so a test can check what arrived, once or twice.
 """

@@ -1,4 +1,4 @@
-"""The pages' own sockets (static/js/socket.js) survive a Daphne restart, in a real browser.
+"""The pages' own sockets (static/js/core/socket.js) survive a Daphne restart, in a real browser.
 
 The server goes down under an open console and an open visitor page: both say
 "Reconnecting…", a message typed meanwhile waits in the page's outbox, and when Daphne is

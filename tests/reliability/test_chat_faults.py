@@ -2,7 +2,7 @@
 
 Everything runs for real: two Daphne processes and two Celery workers on the test database
 and a private redis-server (the shared one is never touched); the clients are real
-WebSocket clients that reconnect and resume by seq like static/js/socket.js.
+WebSocket clients that reconnect and resume by seq like static/js/core/socket.js.
 """
 
 import asyncio
