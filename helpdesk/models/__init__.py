@@ -1,13 +1,16 @@
 """Core domain models, split by subject and re-exported here."""
 
+from .canned import CannedResponse
 from .engagements import Engagement, Message, Note, Ownership, Visitor
 from .organisation import Operator, Site, Team
 from .presence import Availability, AvailabilityLog, Media
 from .queues import Queue
+from .transcripts import TranscriptEmail
 
 __all__ = [
     "Availability",
     "AvailabilityLog",
+    "CannedResponse",
     "Engagement",
     "Media",
     "Message",
@@ -17,5 +20,6 @@ __all__ = [
     "Queue",
     "Site",
     "Team",
+    "TranscriptEmail",
     "Visitor",
 ]
