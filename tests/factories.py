@@ -19,6 +19,7 @@ from django.utils import timezone
 from helpdesk.models import (
     Availability,
     AvailabilityLog,
+    CannedResponse,
     Engagement,
     Media,
     Message,
@@ -28,6 +29,7 @@ from helpdesk.models import (
     Queue,
     Site,
     Team,
+    TranscriptEmail,
     Visitor,
 )
 from helpdesk.models.presence import DEFAULT_CAPACITY
@@ -289,6 +291,29 @@ class NoteFactory(factory.django.DjangoModelFactory):
     def created_at(self, create, extracted, **kwargs):
         if create:
             _created_at(Note, self, extracted)
+
+
+class CannedResponseFactory(factory.django.DjangoModelFactory):
+    """A site-wide reply; pass `queue=` for one queue's chats (the site follows it)."""
+
+    class Meta:
+        model = CannedResponse
+
+    queue = None
+    site = factory.LazyAttribute(lambda c: c.queue.site if c.queue else SiteFactory())
+    shortcut = factory.Sequence(lambda n: f"reply{n}")
+    title = factory.LazyAttribute(lambda c: c.shortcut.capitalize())
+    body = "Hello {visitor}, this is {operator}. How can I help?"
+
+
+class TranscriptEmailFactory(factory.django.DjangoModelFactory):
+    """A request not sent yet; `sent_at=` for one the task has sent."""
+
+    class Meta:
+        model = TranscriptEmail
+
+    engagement = factory.SubFactory(EngagementFactory, state=Engagement.State.ENDED)
+    address = factory.Sequence(lambda n: f"visitor{n}@example.com")
 
 
 # --- transfers ---------------------------------------------------------------------------------------
