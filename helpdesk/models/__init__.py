@@ -2,22 +2,30 @@
 
 from .canned import CannedResponse
 from .engagements import Engagement, Message, Note, Ownership, Visitor
+from .hours import Holiday, OpeningSlot, QueueHours
 from .organisation import Operator, Site, Team
 from .presence import Availability, AvailabilityLog, Media
 from .queues import Queue
 from .transcripts import TranscriptEmail
+from .waiting import OfflineMessage, QueueOverflow, QueueWaitEstimate
 
 __all__ = [
     "Availability",
     "AvailabilityLog",
     "CannedResponse",
     "Engagement",
+    "Holiday",
     "Media",
     "Message",
     "Note",
+    "OfflineMessage",
+    "OpeningSlot",
     "Operator",
     "Ownership",
     "Queue",
+    "QueueHours",
+    "QueueOverflow",
+    "QueueWaitEstimate",
     "Site",
     "Team",
     "TranscriptEmail",

@@ -40,6 +40,11 @@ class Engagement(models.Model):
         CALLER_HUNG_UP = "caller_hung_up", "Caller hung up"
         CALL_ENDED = "call_ended", "Call ended"
 
+    class Kind(models.TextChoices):
+        LIVE = "live", "Live"
+        # Left while the queue was closed (helpdesk/services/offline.py): routed once it opens.
+        OFFLINE_MESSAGE = "offline_message", "Offline message"
+
     site = models.ForeignKey("helpdesk.Site", on_delete=models.PROTECT, related_name="engagements")
     queue = models.ForeignKey("helpdesk.Queue", on_delete=models.PROTECT, related_name="engagements")
     visitor = models.ForeignKey(Visitor, on_delete=models.PROTECT, related_name="engagements")
@@ -55,6 +60,14 @@ class Engagement(models.Model):
     end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
     # The sequence number of the last message: the next one takes last_seq + 1 under a row lock.
     last_seq = models.PositiveIntegerField(default=0)
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.LIVE, db_default=Kind.LIVE)
+    # Timers as facts (helpdesk/services/overflow.py, offline.py): routing leaves it waiting until
+    # route_after; from overflow_at the overflow sweep also offers it to overflow_queue.
+    route_after = models.DateTimeField(null=True, blank=True)
+    overflow_at = models.DateTimeField(null=True, blank=True)
+    overflow_queue = models.ForeignKey(
+        "helpdesk.Queue", null=True, blank=True, on_delete=models.SET_NULL, related_name="overflowed_engagements"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -65,6 +78,7 @@ class Engagement(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(state__in=["queued", "active", "ended"]), name="engagement_state_valid"),
             models.CheckConstraint(condition=Q(media__in=Media.values), name="engagement_media_valid"),
+            models.CheckConstraint(condition=Q(kind__in=["live", "offline_message"]), name="engagement_kind_valid"),
             models.CheckConstraint(
                 condition=~Q(state="active") | Q(owner__isnull=False), name="engagement_active_has_owner"
             ),
