@@ -135,6 +135,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.route_waiting_engagements_task",
         "schedule": env.float("ROUTING_SWEEP_SECONDS", default=5.0),
     },
+    "overflow-waiting-engagements": {
+        "task": "helpdesk.tasks.overflow_due_engagements_task",
+        "schedule": env.float("OVERFLOW_SWEEP_SECONDS", default=5.0),
+    },
     "clean-up-call-legs": {
         "task": "telephony.tasks.clean_up_legs",
         "schedule": env.float("LEG_SWEEP_SECONDS", default=5.0),
@@ -152,6 +156,8 @@ CONSULT_RING_TIMEOUT_SECONDS = env.int("CONSULT_RING_TIMEOUT_SECONDS", default=3
 LEG_CLEANUP_GRACE_SECONDS = env.int("LEG_CLEANUP_GRACE_SECONDS", default=10)
 HOLD_ALONE_LIMIT_SECONDS = env.int("HOLD_ALONE_LIMIT_SECONDS", default=120)
 MESSAGE_MAX_LENGTH = 4000
+# The wait estimate's EWMA weight of the latest answer (helpdesk/services/wait_estimate.py, docs/metrics.md).
+WAIT_ESTIMATE_ALPHA = env.float("WAIT_ESTIMATE_ALPHA", default=0.3)
 VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
 # A visitor's link keeps opening their chat while it lasts and this many hours after it ended.
 VISITOR_TOKEN_HOURS_AFTER_END = env.float("VISITOR_TOKEN_HOURS_AFTER_END", default=24)

@@ -9,7 +9,7 @@ answer and end times and reason, `LegFactory(state="ended")` its end time and re
 rows as the services would have left them, built directly; to *act*, call the services.
 """
 
-from datetime import timedelta
+from datetime import date, time, timedelta
 
 import factory
 from django.contrib.auth import get_user_model
@@ -21,18 +21,25 @@ from helpdesk.models import (
     AvailabilityLog,
     CannedResponse,
     Engagement,
+    Holiday,
     Media,
     Message,
     Note,
+    OfflineMessage,
+    OpeningSlot,
     Operator,
     Ownership,
     Queue,
+    QueueHours,
+    QueueOverflow,
+    QueueWaitEstimate,
     Site,
     Team,
     TranscriptEmail,
     Visitor,
 )
 from helpdesk.models.presence import DEFAULT_CAPACITY
+from helpdesk.models.wrapup import DispositionCode, WrapUp
 from helpdesk.services.presence import ensure_availabilities
 from supervision.models import SupervisorAct, Watch
 from telephony.models import Call, Leg, ProviderEvent
@@ -219,6 +226,71 @@ class EngagementFactory(factory.django.DjangoModelFactory):
             _created_at(Engagement, self, extracted)
 
 
+# --- business hours, overflow, wait estimate, offline messages ------------------------------------------
+
+
+class QueueHoursFactory(factory.django.DjangoModelFactory):
+    """A queue's time zone; with no `OpeningSlotFactory` rows the queue is still open all the time."""
+
+    class Meta:
+        model = QueueHours
+
+    queue = factory.SubFactory(QueueFactory)
+    time_zone = "Europe/London"
+
+
+class OpeningSlotFactory(factory.django.DjangoModelFactory):
+    """Monday 09:00-17:00 unless told otherwise."""
+
+    class Meta:
+        model = OpeningSlot
+
+    queue = factory.SubFactory(QueueFactory)
+    weekday = OpeningSlot.Weekday.MONDAY
+    opens_at = time(9, 0)
+    closes_at = time(17, 0)
+
+
+class HolidayFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Holiday
+
+    queue = factory.SubFactory(QueueFactory)
+    date = date(2026, 12, 25)
+    name = "Christmas Day"
+
+
+class QueueOverflowFactory(factory.django.DjangoModelFactory):
+    """Overflow to another queue of the same site after 60 s (and at once while nobody serves it)."""
+
+    class Meta:
+        model = QueueOverflow
+
+    queue = factory.SubFactory(QueueFactory)
+    overflow_queue = factory.SubFactory(QueueFactory, site=factory.SelfAttribute("..queue.site"))
+    after_seconds = 60
+
+
+class QueueWaitEstimateFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = QueueWaitEstimate
+
+    queue = factory.SubFactory(QueueFactory)
+    average_wait_seconds = 120.0
+    samples = 5
+    updated_at = factory.LazyFunction(timezone.now)
+
+
+class OfflineMessageFactory(factory.django.DjangoModelFactory):
+    """The offline part of a waiting engagement of kind "offline message"."""
+
+    class Meta:
+        model = OfflineMessage
+
+    engagement = factory.SubFactory(EngagementFactory, kind=Engagement.Kind.OFFLINE_MESSAGE)
+    email = factory.Sequence(lambda n: f"visitor{n}@example.com")
+
+
 class OwnershipFactory(factory.django.DjangoModelFactory):
     """A stretch of an engagement held by an operator of its site (open unless `ended_at` is given)."""
 
@@ -314,6 +386,43 @@ class TranscriptEmailFactory(factory.django.DjangoModelFactory):
 
     engagement = factory.SubFactory(EngagementFactory, state=Engagement.State.ENDED)
     address = factory.Sequence(lambda n: f"visitor{n}@example.com")
+
+
+# --- wrap-up and its codes ---------------------------------------------------------------------------
+
+
+class DispositionCodeFactory(factory.django.DjangoModelFactory):
+    """An active disposition of a queue; `kind=DispositionCode.Kind.TRANSFER` for a transfer reason."""
+
+    class Meta:
+        model = DispositionCode
+
+    queue = factory.SubFactory(QueueFactory)
+    kind = DispositionCode.Kind.DISPOSITION
+    code = factory.Sequence(lambda n: f"code-{n}")
+    name = factory.Sequence(lambda n: f"Outcome {n}")
+
+
+class WrapUpFactory(factory.django.DjangoModelFactory):
+    """An open optional wrap-up of an ended stretch (as the services leave it, minus the availability count);
+    `ended_at=` for a finished one (ended as done)."""
+
+    class Meta:
+        model = WrapUp
+
+    ownership = factory.SubFactory(
+        OwnershipFactory,
+        engagement=factory.SubFactory(EngagementFactory, state=Engagement.State.ENDED),
+        ended_at=factory.LazyFunction(timezone.now),
+    )
+    engagement = factory.SelfAttribute("ownership.engagement")
+    operator = factory.SelfAttribute("ownership.operator")
+    queue = factory.SelfAttribute("ownership.engagement.queue")
+    media = factory.SelfAttribute("ownership.engagement.media")
+    mode = WrapUp.Mode.OPTIONAL
+    started_at = factory.SelfAttribute("ownership.ended_at")
+    ended_at = None
+    ended_because = factory.LazyAttribute(lambda w: WrapUp.End.DONE if w.ended_at else "")
 
 
 # --- transfers ---------------------------------------------------------------------------------------

@@ -88,6 +88,10 @@ class Transfer(models.Model):
     state = models.CharField(max_length=10, choices=TransferState.choices, default=TransferState.REQUESTED)
     end_reason = models.CharField(max_length=20, choices=EndReason.choices, blank=True)
     reason_text = models.CharField(max_length=200, blank=True, help_text="The target's own words when declining.")
+    # Why the initiator transfers it: a transfer reason code of the engagement's queue (issue 14.2).
+    reason = models.ForeignKey(
+        "helpdesk.DispositionCode", null=True, blank=True, on_delete=models.PROTECT, related_name="transfers"
+    )
     accept_timeout_seconds = models.PositiveSmallIntegerField()
     requested_at = models.DateTimeField()
     # The deadline of the current offer; the expiry task and the beat sweep both read it.

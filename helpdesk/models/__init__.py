@@ -8,11 +8,13 @@ from .presence import Availability, AvailabilityLog, Media
 from .queues import Queue
 from .transcripts import TranscriptEmail
 from .waiting import OfflineMessage, QueueOverflow, QueueWaitEstimate
+from .wrapup import DispositionCode, WrapUp, WrapUpMode
 
 __all__ = [
     "Availability",
     "AvailabilityLog",
     "CannedResponse",
+    "DispositionCode",
     "Engagement",
     "Holiday",
     "Media",
@@ -30,4 +32,6 @@ __all__ = [
     "Team",
     "TranscriptEmail",
     "Visitor",
+    "WrapUp",
+    "WrapUpMode",
 ]

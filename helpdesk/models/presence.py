@@ -32,6 +32,9 @@ class Availability(models.Model):
     load = models.PositiveSmallIntegerField(default=0)
     # When the operator last had nothing to do on this media: routing picks the longest idle.
     idle_since = models.DateTimeField(null=True, blank=True)
+    # Open wrap-ups on this media (helpdesk/services/wrapup.py): routing skips them while above 0.
+    # On this row, under its lock, so routing's SKIP LOCKED pick and a wrap-up beginning serialise.
+    wrap_ups = models.PositiveSmallIntegerField(default=0, db_default=0)
 
     class Meta:
         ordering = ["operator", "media"]
@@ -52,7 +55,11 @@ class Availability(models.Model):
 
     @property
     def has_room(self) -> bool:
-        return self.status == self.Status.AVAILABLE and self.load < self.capacity
+        return self.status == self.Status.AVAILABLE and self.load < self.capacity and not self.wrap_ups
+
+    @property
+    def in_wrap_up(self) -> bool:
+        return bool(self.wrap_ups)
 
 
 class AvailabilityLog(models.Model):
