@@ -8,4 +8,5 @@ urlpatterns = [
     path("console/", chat_views.console, name="console"),
     path("chat/", chat_views.visitor_start, name="visitor_start"),
     path("chat/<str:token>/", chat_views.visitor_chat, name="visitor_chat"),
+    path("chat/<str:token>/transcript/", chat_views.visitor_transcript, name="visitor_transcript"),
 ]

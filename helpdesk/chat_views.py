@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.csrf import ensure_csrf_cookie
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors
-from .errors import ChatError
+from .errors import ChatError, NotAllowed
+from .http import json_body, json_view
 from .models import Availability, Engagement, Media, Queue
 from .services.engagements import VISITOR_NAME_MAX_LENGTH, start_chat
 from .services.presence import ensure_availabilities
+from .services.transcripts import request_transcript_email
 from .visitor_tokens import engagement_id_from_token, make_visitor_token, token_opens
 
 
@@ -32,6 +35,10 @@ def console(request):
             "statuses": Availability.Status.choices,
             "engagements": selectors.console_engagements_of(operator=operator),
             "served_queues": selectors.queues_served_by(operator=operator),
+            "canned": {
+                "operator_name": operator.display_name,
+                "responses": selectors.canned_responses_for(operator=operator),
+            },
         },
     )
 
@@ -81,6 +88,7 @@ def pick_queue(queues: list[Queue], chosen: str) -> Queue | None:
     return defaults[0] if len(defaults) == 1 else None
 
 
+@ensure_csrf_cookie  # the transcript form posts with it once the chat has ended
 def visitor_chat(request, token: str):
     """The visitor's conversation; a reload renders it whole, the socket carries what follows."""
     engagement_id = engagement_id_from_token(token)
@@ -102,3 +110,15 @@ def visitor_chat(request, token: str):
             "position": selectors.queue_position(engagement=engagement),
         },
     )
+
+
+@require_POST
+@json_view
+def visitor_transcript(request, token: str):
+    """E-mail the ended chat's transcript to the address the visitor gives (sent by a task)."""
+    engagement_id = engagement_id_from_token(token)
+    engagement = Engagement.objects.select_related("site").filter(pk=engagement_id).first() if engagement_id else None
+    if engagement is None or not token_opens(engagement):
+        raise NotAllowed("not_found", "This conversation is no longer available.")
+    sent = request_transcript_email(engagement_id=engagement.pk, address=json_body(request).get("email"))
+    return JsonResponse({"transcript": {"address": sent.address, "requested_at": sent.requested_at.isoformat()}})

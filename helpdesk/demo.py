@@ -11,7 +11,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 
-from .models import Media, Operator, Queue, Site, Team
+from .models import CannedResponse, Media, Operator, Queue, Site, Team
 from .services.presence import ensure_availabilities
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -49,6 +49,25 @@ SITES = {
 }
 
 
+# Canned replies per site: (shortcut, title, body, queue name or None for every queue).
+CANNED = {
+    "London": [
+        ("hello", "Greeting", "Hello {visitor}, I'm {operator}. How can I help you today?", None),
+        ("moment", "One moment", "Thanks, {visitor}. Give me a moment while I look into this.", None),
+        ("bye", "Closing", "Is there anything else I can help with? Thanks for chatting with us!", None),
+        (
+            "invoice",
+            "Invoice copy",
+            "You can download every invoice under Account → Billing → Invoices.",
+            "Billing chat",
+        ),
+    ],
+    "Lisbon": [
+        ("ola", "Saudação", "Olá {visitor}, sou {operator}. Como posso ajudar?", None),
+    ],
+}
+
+
 @dataclass(frozen=True)
 class Login:
     role: str
@@ -79,6 +98,11 @@ def seed_demo() -> list[Login]:
             )
             if created:
                 queue.teams.set([teams[t] for t in team_names])
+        for shortcut, title, body, queue_name in CANNED.get(site_name, []):
+            queue = Queue.objects.get(site=site, name=queue_name) if queue_name else None
+            CannedResponse.objects.get_or_create(
+                site=site, queue=queue, shortcut=shortcut, defaults={"title": title, "body": body}
+            )
         manager = _user(spec["manager"], email=f"{spec['manager']}@example.com", is_staff=True)
         manager.groups.add(managers)
         site.managers.add(manager)

@@ -83,6 +83,7 @@ def engagement_summary(engagement: Engagement) -> dict:
         "media": engagement.media,
         "state": engagement.state,
         "queue": engagement.queue.name,
+        "queue_id": engagement.queue_id,
         "visitor_name": engagement.visitor.display_name,
         "owner_id": engagement.owner_id,
         "owner_name": engagement.owner.display_name if engagement.owner_id else "",

@@ -11,7 +11,7 @@ from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
 
 from . import frames
-from .models import Availability, Engagement, Media, Message, Note, Operator, Ownership, Queue, Site
+from .models import Availability, CannedResponse, Engagement, Media, Message, Note, Operator, Ownership, Queue, Site
 from .models.waiting import QueueWaitEstimate
 
 
@@ -227,6 +227,13 @@ def chat_queues_for_visitors(*, site_id: int | None = None):
     if site_id is not None:
         queues = queues.filter(site_id=site_id)
     return queues.order_by("site__name", "-is_default", "name")
+
+
+def canned_responses_for(*, operator: Operator) -> list[dict]:
+    """The active canned responses of the operator's site, as the console's "/" picker needs them
+    (it offers a queue's own only in that queue's chats)."""
+    rows = CannedResponse.objects.filter(site_id=operator.site_id, active=True)
+    return list(rows.values("id", "shortcut", "title", "body", "queue_id"))
 
 
 # --- the wait estimate (definition: helpdesk/services/wait_estimate.py, docs/metrics.md) ---

@@ -139,6 +139,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.overflow_due_engagements_task",
         "schedule": env.float("OVERFLOW_SWEEP_SECONDS", default=5.0),
     },
+    "send-unsent-transcripts": {
+        "task": "helpdesk.tasks.send_unsent_transcripts_task",
+        "schedule": env.float("TRANSCRIPT_SWEEP_SECONDS", default=60.0),
+    },
     "clean-up-call-legs": {
         "task": "telephony.tasks.clean_up_legs",
         "schedule": env.float("LEG_SWEEP_SECONDS", default=5.0),
@@ -158,6 +162,8 @@ HOLD_ALONE_LIMIT_SECONDS = env.int("HOLD_ALONE_LIMIT_SECONDS", default=120)
 MESSAGE_MAX_LENGTH = 4000
 # The wait estimate's EWMA weight of the latest answer (helpdesk/services/wait_estimate.py, docs/metrics.md).
 WAIT_ESTIMATE_ALPHA = env.float("WAIT_ESTIMATE_ALPHA", default=0.3)
+# A visitor may have an ended chat's transcript e-mailed this many times (helpdesk/services/transcripts.py).
+TRANSCRIPT_EMAILS_PER_CHAT = env.int("TRANSCRIPT_EMAILS_PER_CHAT", default=3)
 VISITOR_MESSAGES_PER_MINUTE = env.int("VISITOR_MESSAGES_PER_MINUTE", default=60)
 # A visitor's link keeps opening their chat while it lasts and this many hours after it ended.
 VISITOR_TOKEN_HOURS_AFTER_END = env.float("VISITOR_TOKEN_HOURS_AFTER_END", default=24)
@@ -261,6 +267,18 @@ if PRODUCTION and DEBUG:
 # The caller simulator (/phone/simulator/ and its API) places calls without a login: for demos and
 # tests only, so it is off in production unless switched on explicitly (docs/security.md, R4).
 TELEPHONY_SIMULATOR = env.bool("TELEPHONY_SIMULATOR", default=not PRODUCTION)
+# Mail (transcripts): printed on the console locally, SMTP in production (EMAIL_HOST and friends).
+EMAIL_BACKEND = env.str(
+    "EMAIL_BACKEND", default=f"django.core.mail.backends.{'smtp' if PRODUCTION else 'console'}.EmailBackend"
+)
+EMAIL_FILE_PATH = env.str("EMAIL_FILE_PATH", default=str(VAR_DIR / "mail"))  # for the file backend (tests)
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=20)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Helpdesk <helpdesk@localhost>")
 if env.bool("SECURE", default=not DEBUG and PRODUCTION):
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = True

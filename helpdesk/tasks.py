@@ -4,6 +4,7 @@ from celery import shared_task
 
 from .services.overflow import overflow_due_engagements
 from .services.routing import route_waiting_engagements
+from .services.transcripts import send_transcript_email, unsent_transcript_ids
 
 
 @shared_task(acks_late=True, ignore_result=True)
@@ -17,3 +18,19 @@ def overflow_due_engagements_task(limit: int = 200) -> int:
     """Beat sweep: waiting engagements whose overflow time has come (or whose queue has nobody
     available) are offered to the overflow queue too; each once, however often this runs."""
     return overflow_due_engagements(limit=limit)
+
+
+# A mail server down for a while: retried with backoff for about 45 minutes, then by the beat sweep.
+@shared_task(acks_late=True, ignore_result=True, autoretry_for=(OSError,), retry_backoff=30, max_retries=8)
+def send_transcript_email_task(transcript_id: int) -> bool:
+    return send_transcript_email(transcript_id=transcript_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def send_unsent_transcripts_task() -> int:
+    """Beat sweep: hand each request whose own task was lost to a worker again (sending twice is
+    prevented by the request's row lock and `sent_at`)."""
+    ids = unsent_transcript_ids()
+    for transcript_id in ids:
+        send_transcript_email_task.delay(transcript_id)
+    return len(ids)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from helpdesk.models import AvailabilityLog, Engagement, Message, Note, Ownership
+from helpdesk.models import AvailabilityLog, Engagement, Message, Note, Ownership, TranscriptEmail
 
 from .scoping import ReadOnlyScopedAdmin, ReadOnlyScopedInline
 
@@ -34,6 +34,14 @@ class NoteInline(ReadOnlyScopedInline):
     ordering = ["created_at"]
 
 
+class TranscriptEmailInline(ReadOnlyScopedInline):
+    model = TranscriptEmail
+    site_path = "engagement__site"
+    fields = ["address", "requested_at", "sent_at"]
+    readonly_fields = fields
+    verbose_name_plural = "transcripts e-mailed to the visitor"
+
+
 @admin.register(Engagement)
 class EngagementAdmin(ReadOnlyScopedAdmin):
     list_display = ["__str__", "site", "queue", "media", "state", "owner", "created_at", "answered_at", "ended_at"]
@@ -41,7 +49,7 @@ class EngagementAdmin(ReadOnlyScopedAdmin):
     search_fields = ["=id", "visitor__name", "owner__display_name", "queue__name"]
     list_select_related = ["site", "queue", "visitor", "owner"]
     date_hierarchy = "created_at"
-    inlines = [OwnershipInline, NoteInline, MessageInline]
+    inlines = [OwnershipInline, NoteInline, MessageInline, TranscriptEmailInline]
     readonly_fields = [
         "site", "queue", "visitor", "media", "state", "owner",
         "created_at", "queued_at", "answered_at", "ended_at", "end_reason", "last_seq",
