@@ -13,6 +13,8 @@ from ..errors import ChatError, NotAllowed
 from ..lock_objects import lock_availability, lock_engagement
 from ..models import Engagement, Media, Message, Note, Operator, Ownership, Queue, Visitor
 from ..signals import engagement_ended
+from .hours import queue_taking_contacts
+from .overflow import overflow_at_for
 from .routing import release_ownership, schedule_routing, take_ownership
 
 VISITOR_NAME_MAX_LENGTH = 100
@@ -42,7 +44,11 @@ def clean_client_id(client_id: object) -> str:
 
 
 def start_engagement(*, queue: Queue, visitor_name: str = "", phone_number: str = "") -> Engagement:
-    """A visitor (or caller) enters a queue; routing runs once this is committed."""
+    """A visitor (or caller) enters a queue; routing runs once this is committed.
+
+    Business hours are the caller's to check (`start_chat`, telephony's `place_call`): a
+    supervisor or a transfer may put work into a closed queue on purpose.
+    """
     visitor_name = (visitor_name or "").strip()
     if len(visitor_name) > VISITOR_NAME_MAX_LENGTH:
         raise ChatError("too_long", f"The name is longer than {VISITOR_NAME_MAX_LENGTH} characters.")
@@ -50,7 +56,12 @@ def start_engagement(*, queue: Queue, visitor_name: str = "", phone_number: str 
     with transaction.atomic():
         visitor = Visitor.objects.create(name=visitor_name, phone_number=phone_number)
         engagement = Engagement.objects.create(
-            site_id=queue.site_id, queue=queue, visitor=visitor, media=queue.media, queued_at=now
+            site_id=queue.site_id,
+            queue=queue,
+            visitor=visitor,
+            media=queue.media,
+            queued_at=now,
+            overflow_at=overflow_at_for(queue=queue, queued_at=now),
         )
         events.queues_changed(queue.site_id)
         schedule_routing(engagement_id=engagement.pk)
@@ -58,9 +69,11 @@ def start_engagement(*, queue: Queue, visitor_name: str = "", phone_number: str 
 
 
 def start_chat(*, queue: Queue, visitor_name: str = "") -> Engagement:
+    """A visitor starts a chat: in `queue` while it is open, in its "other queue" while it is closed
+    (when set so), else refused with ChatError `closed` (the page offers an offline message)."""
     if queue.media != Media.CHAT:
         raise ChatError("wrong_media", "That queue does not take chats.")
-    return start_engagement(queue=queue, visitor_name=visitor_name)
+    return start_engagement(queue=queue_taking_contacts(queue=queue), visitor_name=visitor_name)
 
 
 def post_message(

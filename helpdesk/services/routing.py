@@ -14,6 +14,11 @@ is under their capacity. Candidates are ordered by
 
 Transfers to a queue and calls offered from a queue pick with the same `pick_free_availability`.
 
+Overflow (helpdesk/services/overflow.py): an engagement whose `overflow_queue` is set may also go
+to an operator of that queue (its own queue's operators are tried first); it keeps its place in
+its own line. An engagement with `route_after` in the future (an offline message left while its
+queue was closed) is not routed before then; the beat sweep picks it up once the time has come.
+
 Race-safety: the engagement row is locked (waiting), candidate operator availabilities are
 locked with SKIP LOCKED (never waiting), and the database refuses a load above capacity.
 Two routers therefore never give one engagement two owners nor overfill an operator.
@@ -24,13 +29,14 @@ from __future__ import annotations
 import time
 
 from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
 from .. import events
 from ..lock_objects import free_availabilities, lock_availability, lock_engagement
 from ..models import Availability, Engagement, Operator, Ownership, Queue
 from .capacity import free_capacity, occupy_capacity
+from .wait_estimate import record_answer
 
 
 def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, ...] = ()) -> QuerySet[Availability]:
@@ -76,6 +82,7 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
     engagement.state = Engagement.State.ACTIVE
     if engagement.answered_at is None:
         engagement.answered_at = now
+        record_answer(engagement=engagement, answered_at=now)
     engagement.save(update_fields=["owner", "state", "answered_at"])
     return ownership
 
@@ -104,8 +111,19 @@ ROUTING_ATTEMPTS = 6
 ROUTING_RETRY_SECONDS = 0.02
 
 
+def routable_now() -> Q:
+    """Waiting engagements routing may hand out now: not held back until a later time."""
+    return Q(route_after__isnull=True) | Q(route_after__lte=timezone.now())
+
+
+def queues_to_route_from(engagement: Engagement) -> list[Queue]:
+    """Its own queue, then its overflow queue once it has overflowed there."""
+    return [engagement.queue] + ([engagement.overflow_queue] if engagement.overflow_queue_id else [])
+
+
 def route_engagement(*, engagement_id: int) -> Operator | None:
-    """Give a waiting engagement to the first free operator of its queue; None if nobody can take it.
+    """Give a waiting engagement to the first free operator of its queue (then of its overflow
+    queue, once it overflowed); None if nobody can take it or it is held back (`route_after`).
 
     The engagement row is locked (one router at a time per engagement), operators are picked
     with SKIP LOCKED in routing order (fewest engagements, then longest idle), and the capacity
@@ -116,7 +134,10 @@ def route_engagement(*, engagement_id: int) -> Operator | None:
             engagement = lock_engagement(engagement_id)
             if engagement.state != Engagement.State.QUEUED:
                 return None
-            availability = pick_free_availability(queue=engagement.queue)
+            if engagement.route_after and engagement.route_after > timezone.now():
+                return None
+            queues = queues_to_route_from(engagement)
+            availability = next(filter(None, (pick_free_availability(queue=queue) for queue in queues)), None)
             if availability is not None:
                 take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ROUTED)
                 operator = availability.operator
@@ -124,7 +145,7 @@ def route_engagement(*, engagement_id: int) -> Operator | None:
                 events.queues_changed(engagement.site_id)
                 return operator
             # Candidates that exist but were skipped are held by another transaction right now.
-            held_elsewhere = candidate_availabilities(queue=engagement.queue).exists()
+            held_elsewhere = any(candidate_availabilities(queue=queue).exists() for queue in queues)
         if not held_elsewhere:
             return None
         time.sleep(ROUTING_RETRY_SECONDS * (attempt + 1))
@@ -132,12 +153,15 @@ def route_engagement(*, engagement_id: int) -> Operator | None:
 
 
 def waiting_for_operator(*, operator_id: int, media: str) -> QuerySet[Engagement]:
-    """Waiting engagements an operator could take on `media`, oldest first."""
-    return Engagement.objects.filter(
-        state=Engagement.State.QUEUED,
-        media=media,
-        queue__in=Queue.objects.filter(teams__operators=operator_id).values("pk"),
-    ).order_by("queued_at", "pk")
+    """Waiting engagements an operator could take on `media` (of the queues they serve, or
+    overflowed to one of them), oldest first."""
+    served = Queue.objects.filter(teams__operators=operator_id).values("pk")
+    return (
+        Engagement.objects.filter(state=Engagement.State.QUEUED, media=media)
+        .filter(Q(queue__in=served) | Q(overflow_queue__in=served))
+        .filter(routable_now())
+        .order_by("queued_at", "pk")
+    )
 
 
 def route_waiting_for_operator(*, operator_id: int, media: str) -> int:
@@ -172,7 +196,7 @@ def route_waiting_for_operator(*, operator_id: int, media: str) -> int:
 def route_waiting_engagements(*, limit: int = 200) -> int:
     """Safety net (beat): route engagements still waiting although someone may be free. Returns how many."""
     routed = 0
-    waiting = Engagement.objects.filter(state=Engagement.State.QUEUED).order_by("queued_at", "pk")
+    waiting = Engagement.objects.filter(routable_now(), state=Engagement.State.QUEUED).order_by("queued_at", "pk")
     for engagement_id in waiting.values_list("pk", flat=True)[:limit]:
         if route_engagement(engagement_id=engagement_id) is not None:
             routed += 1
