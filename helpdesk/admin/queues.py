@@ -8,6 +8,7 @@ from django.db.models import Count, Q
 
 from helpdesk.models import Engagement, Queue
 
+from .hours import HOURS_INLINES
 from .organisation import teams_of_site_only
 from .scoping import SiteScopedAdmin
 
@@ -40,6 +41,7 @@ class QueueAdmin(SiteScopedAdmin):
         ("Transfers", {"fields": ["accept_timeout_seconds", "cold_transfer_allowed"]}),
         ("Service level", {"fields": ["service_level_seconds", "service_level_target_percent"]}),
     ]
+    inlines = HOURS_INLINES
 
     def get_queryset(self, request):
         return (

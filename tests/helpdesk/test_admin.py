@@ -43,6 +43,14 @@ def two_sites():
     }  # fmt: skip
 
 
+# The queue page's inlines (business hours, slots, holidays, overflow) posted back empty.
+QUEUE_INLINES_EMPTY = {
+    f"{prefix}-{field}": "0"
+    for prefix in ("hours", "opening_slots", "holidays", "overflow")
+    for field in ("TOTAL_FORMS", "INITIAL_FORMS")
+}
+
+
 def admin_url(obj, action="change"):
     return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_{action}", args=[obj.pk])
 
@@ -180,6 +188,7 @@ def test_queue_teams_must_belong_to_the_queues_site(client, two_sites):
         {
             "site": site_a2.pk, "name": "Mixed", "media": "chat", "teams": [two_sites["a"]["team"].pk],
             "accept_timeout_seconds": 30, "service_level_seconds": 20, "service_level_target_percent": 80,
+            **QUEUE_INLINES_EMPTY,
         },
     )  # fmt: skip
     assert "Not teams of Alpha two: Team A." in response.content.decode()
@@ -194,7 +203,7 @@ def test_manager_sets_queue_accept_timeout(client, two_sites):
         {
             "site": two_sites["a"]["site"].pk, "name": "Queue A", "media": "chat",
             "teams": [two_sites["a"]["team"].pk], "accept_timeout_seconds": 45,
-            "service_level_seconds": 20, "service_level_target_percent": 80,
+            "service_level_seconds": 20, "service_level_target_percent": 80, **QUEUE_INLINES_EMPTY,
         },
     )  # fmt: skip
     assert response.status_code == 302
