@@ -255,10 +255,11 @@ def console_snapshot(operator: Operator) -> dict:
         "type": "hello",
         "operator": {"id": operator.pk, "name": operator.display_name, "site_id": operator.site_id},
         "availability": [
-            {"media": a.media, "status": a.status, "load": a.load, "capacity": a.capacity}
+            {"media": a.media, "status": a.status, "load": a.load, "capacity": a.capacity, "wrap_ups": a.wrap_ups}
             for a in operator.availabilities.order_by("media")
         ],
         "engagements": [{**frames.engagement_summary(e), "unread": e.unread} for e in engagements],
+        "wrap_ups": selectors.open_wrap_ups_of(operator=operator),
         "queues": selectors.site_queue_overview(site_id=operator.site_id),
         "served_queue_ids": list(selectors.queues_served_by(operator=operator).values_list("pk", flat=True)),
     }

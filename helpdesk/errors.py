@@ -31,3 +31,19 @@ class BadRequest(DomainError):
     """The request itself is malformed (not JSON, too large, a field of the wrong kind)."""
 
     http_status = 400
+
+
+class CodeError(BadRequest):
+    """A disposition or transfer reason that cannot be used: missing where required (`code_required`),
+    unknown (`unknown_code`), switched off (`inactive_code`) or of another queue (`other_queue`)."""
+
+
+class WrapUpError(DomainError):
+    """A wrap-up act the rules do not allow: `not_found` (404), `not_yours` (403), `ended` or
+    `cannot_skip` (409)."""
+
+    STATUS = {"not_found": 404, "not_yours": 403}
+
+    def __init__(self, code: str, message: str):
+        super().__init__(code, message)
+        self.http_status = self.STATUS.get(code, 409)

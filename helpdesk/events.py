@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.db import transaction
 
 from . import frames, selectors
-from .models import Availability, Engagement, Message, Note, Operator
+from .models import Availability, Engagement, Message, Note, Operator, WrapUp
 from .realtime import (
     engagement_group,
     operator_group,
@@ -99,6 +99,20 @@ def availability_changed(availability: Availability) -> None:
     """Consoles of the operator's site redraw their status and load."""
     operator = availability.operator
     publish_to_site(operator.site_id, frames.availability_frame(availability, operator_id=operator.pk))
+
+
+def wrap_up_started(wrap_up: WrapUp) -> None:
+    """The operator's console opens the wrap-up panel; built after commit (the codes as they are then)."""
+    wrap_up_id = wrap_up.pk
+    send_after_commit(
+        operator_group(wrap_up.operator_id),
+        lambda: frames.wrap_up_started_frame(selectors.wrap_up_view(WrapUp(pk=wrap_up_id))),
+    )
+
+
+def wrap_up_ended(wrap_up: WrapUp) -> None:
+    """The panel closes (Done, skipped, or the time ran out)."""
+    publish_to_operator(wrap_up.operator_id, frames.wrap_up_ended_frame(wrap_up))
 
 
 def _publish_queue_state(site_id: int) -> None:

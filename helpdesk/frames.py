@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from .models import Availability, Engagement, Message, Note, Operator, Ownership
+from .models import Availability, DispositionCode, Engagement, Message, Note, Operator, Ownership, WrapUp
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -175,6 +175,48 @@ def availability_frame(availability: Availability, *, operator_id: int) -> dict:
         "status": availability.status,
         "load": availability.load,
         "capacity": availability.capacity,
+        "wrap_ups": availability.wrap_ups,
+    }
+
+
+def code_payload(code: DispositionCode) -> dict:
+    return {"id": code.pk, "code": code.code, "name": code.name}
+
+
+def wrap_up_payload(wrap_up: WrapUp, *, codes: list[DispositionCode], now: datetime) -> dict:
+    """The wrap-up panel: what it is about, how it may end, the countdown, the codes to pick from."""
+    queue = wrap_up.queue
+    return {
+        "id": wrap_up.pk,
+        "engagement_id": wrap_up.engagement_id,
+        "visitor_name": wrap_up.engagement.visitor.display_name,
+        "queue_name": queue.name,
+        "media": wrap_up.media,
+        "mode": wrap_up.mode,
+        "can_skip": wrap_up.mode == WrapUp.Mode.OPTIONAL,
+        "disposition_required": queue.disposition_required,
+        "started_at": iso(wrap_up.started_at),
+        "deadline": iso(wrap_up.deadline),
+        "seconds_left": max(0.0, (wrap_up.deadline - now).total_seconds()) if wrap_up.deadline else None,
+        "codes": [code_payload(code) for code in codes],
+        "disposition_id": wrap_up.disposition_id,
+        "default_disposition_id": queue.default_disposition_id,
+        "ended_at": iso(wrap_up.ended_at),
+        "ended_because": wrap_up.ended_because,
+    }
+
+
+def wrap_up_started_frame(payload: dict) -> dict:
+    return {"type": "wrap_up.started", "wrap_up": payload}
+
+
+def wrap_up_ended_frame(wrap_up: WrapUp) -> dict:
+    return {
+        "type": "wrap_up.ended",
+        "wrap_up_id": wrap_up.pk,
+        "engagement_id": wrap_up.engagement_id,
+        "ended_because": wrap_up.ended_because,
+        "disposition": code_payload(wrap_up.disposition) if wrap_up.disposition_id else None,
     }
 
 

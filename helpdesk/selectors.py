@@ -13,6 +13,7 @@ from django.utils import timezone
 from . import frames
 from .models import Availability, CannedResponse, Engagement, Media, Message, Note, Operator, Ownership, Queue, Site
 from .models.waiting import QueueWaitEstimate
+from .models.wrapup import DispositionCode, WrapUp
 
 
 @dataclass(frozen=True)
@@ -197,6 +198,24 @@ def user_name_expression(prefix: str):
 def sender_name_expression():
     """A message's `sender_name` (see frames.message_frame): the operator's, a supervisor's, else ""."""
     return Coalesce("operator__display_name", user_name_expression("supervisor"), Value(""))
+
+
+def codes_of(*, queue_id: int, kind: str) -> list[DispositionCode]:
+    """The active codes of a queue that operators may pick, in the manager's order."""
+    return list(DispositionCode.objects.filter(queue_id=queue_id, kind=kind, active=True).order_by("order", "name"))
+
+
+def wrap_up_view(wrap_up: WrapUp) -> dict:
+    """Everything the wrap-up panel draws of one wrap-up, read now (its queue's codes included)."""
+    wrap_up = WrapUp.objects.select_related("queue", "engagement__visitor", "disposition").get(pk=wrap_up.pk)
+    codes = codes_of(queue_id=wrap_up.queue_id, kind=DispositionCode.Kind.DISPOSITION)
+    return frames.wrap_up_payload(wrap_up, codes=codes, now=timezone.now())
+
+
+def open_wrap_ups_of(*, operator: Operator) -> list[dict]:
+    """The operator's wrap-ups still open, oldest first (the console draws them after a reconnect)."""
+    wrap_ups = WrapUp.objects.filter(operator=operator, ended_at__isnull=True).order_by("started_at", "pk")
+    return [wrap_up_view(wrap_up) for wrap_up in wrap_ups]
 
 
 def owner_history(*, engagement_id: int) -> list[Ownership]:

@@ -143,6 +143,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "helpdesk.tasks.send_unsent_transcripts_task",
         "schedule": env.float("TRANSCRIPT_SWEEP_SECONDS", default=60.0),
     },
+    "end-overdue-wrap-ups": {
+        "task": "helpdesk.tasks.expire_due_wrap_ups_task",
+        "schedule": env.float("WRAP_UP_SWEEP_SECONDS", default=5.0),
+    },
     "clean-up-call-legs": {
         "task": "telephony.tasks.clean_up_legs",
         "schedule": env.float("LEG_SWEEP_SECONDS", default=5.0),

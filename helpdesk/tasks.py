@@ -1,16 +1,38 @@
 """Celery tasks of the core: thin wrappers around services, safe to run twice."""
 
 from celery import shared_task
+from django.utils import timezone
 
+from .models import WrapUp
 from .services.overflow import overflow_due_engagements
 from .services.routing import route_waiting_engagements
 from .services.transcripts import send_transcript_email, unsent_transcript_ids
+from .services.wrapup import expire_due_wrap_ups, expire_wrap_up
 
 
 @shared_task(acks_late=True, ignore_result=True)
 def route_waiting_engagements_task(limit: int = 200) -> int:
     """Beat sweep: routing normally happens on commit in-process; this catches any chat it missed."""
     return route_waiting_engagements(limit=limit)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_wrap_up_task(wrap_up_id: int) -> bool:
+    """Scheduled on commit with a time-boxed wrap-up's deadline as eta: end it if it is still open.
+    Early (a redelivered task), it arms itself again for the stored deadline."""
+    deadline = WrapUp.objects.filter(pk=wrap_up_id, ended_at__isnull=True).values_list("deadline", flat=True).first()
+    if deadline is None:
+        return False
+    if deadline > timezone.now():
+        expire_wrap_up_task.apply_async((wrap_up_id,), eta=deadline)
+        return False
+    return expire_wrap_up(wrap_up_id=wrap_up_id) is not None
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def expire_due_wrap_ups_task(batch_size: int = 200) -> int:
+    """Beat sweep: time-boxed wrap-ups past their deadline whose timer was lost end now."""
+    return expire_due_wrap_ups(batch_size=batch_size)
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -16,6 +16,7 @@ from ..signals import engagement_ended
 from .hours import queue_taking_contacts
 from .overflow import overflow_at_for
 from .routing import release_ownership, schedule_routing, take_ownership
+from .wrapup import begin_wrap_up
 
 VISITOR_NAME_MAX_LENGTH = 100
 CLIENT_ID_PATTERN = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -217,6 +218,8 @@ def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownersh
             raise ChatError("ended", "This conversation has ended.")
         if engagement.owner_id == to_operator_id:
             raise ChatError("same_owner", "That operator already owns this engagement.")
+        if because == Ownership.Start.TRANSFERRED:
+            begin_wrap_up(engagement=engagement)  # the old owner's after-contact work, if the queue asks
         release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because])
         availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
         try:
@@ -243,6 +246,7 @@ def end_engagement(*, engagement_id: int, reason: str, operator: Operator | None
         engagement.save(update_fields=["state", "ended_at", "end_reason"])
         engagement_ended.send(sender=Engagement, engagement=engagement, reason=engagement.end_reason)
         events.engagement_ended(engagement)
+        begin_wrap_up(engagement=engagement)
         release_ownership(engagement=engagement, because=Ownership.End.ENDED)
         if was_queued:
             events.queues_changed(engagement.site_id)

@@ -49,6 +49,7 @@ def candidate_availabilities(*, queue: Queue, exclude_operator_ids: tuple[int, .
             media=queue.media,
             status=Availability.Status.AVAILABLE,
             load__lt=F("capacity"),
+            wrap_ups=0,  # in after-contact work: no new work (helpdesk/services/wrapup.py)
         )
         .exclude(operator_id__in=exclude_operator_ids)
         .order_by("load", F("idle_since").asc(nulls_first=True), "pk")
