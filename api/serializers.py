@@ -293,6 +293,66 @@ class MetricsSerializer(serializers.Serializer):
     operators = OperatorMetricsSerializer(many=True)
 
 
+class OperationsQuerySerializer(MetricsQuerySerializer):
+    by = None  # every operations table has its own grouping
+    interval = serializers.ChoiceField(choices=[15, 30, 60], default=60, help_text="Minutes per interval row.")
+
+
+class IntervalMetricsSerializer(EngagementMetricsSerializer):
+    key = serializers.CharField(help_text="The interval's start, ISO 8601 in the report's time zone.")
+
+
+class TransferFlowSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    out = serializers.IntegerField(help_text="Transfers asked for by the operator / of the queue's engagements.")
+    transfers_in = serializers.IntegerField(
+        source="in", help_text="Transfers taken by the operator / sent to the queue."
+    )
+    declined = serializers.IntegerField()
+    handled = serializers.IntegerField(required=False, help_text="Per operator: stretches of work begun in range.")
+    answered = serializers.IntegerField(required=False, help_text="Per queue: engagements answered.")
+    transfer_rate = serializers.FloatField(allow_null=True)
+
+
+class TransferReasonSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    code = serializers.CharField()
+    requested = serializers.IntegerField()
+    completed = serializers.IntegerField()
+    declined = serializers.IntegerField()
+
+
+class WrapUpMetricsSerializer(serializers.Serializer):
+    label = serializers.CharField()
+    wrap_ups = serializers.IntegerField()
+    open = serializers.IntegerField()
+    timed_out = serializers.IntegerField()
+    acw_seconds = serializers.FloatField()
+    avg_acw = serializers.FloatField(allow_null=True)
+
+
+class DispositionMetricsSerializer(serializers.Serializer):
+    queue = serializers.CharField()
+    label = serializers.CharField()
+    code = serializers.CharField()
+    count = serializers.IntegerField()
+    share = serializers.FloatField(allow_null=True)
+
+
+class OperationsMetricsSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField(help_text="Exclusive.")
+    time_zone = serializers.CharField()
+    interval_minutes = serializers.IntegerField()
+    intervals = IntervalMetricsSerializer(many=True)
+    transfer_flow_by_operator = TransferFlowSerializer(many=True)
+    transfer_flow_by_queue = TransferFlowSerializer(many=True)
+    transfer_reasons = TransferReasonSerializer(many=True)
+    wrap_up_by_operator = WrapUpMetricsSerializer(many=True)
+    wrap_up_by_queue = WrapUpMetricsSerializer(many=True)
+    dispositions = DispositionMetricsSerializer(many=True)
+
+
 class ErrorBodySerializer(serializers.Serializer):
     code = serializers.CharField()
     message = serializers.CharField()

@@ -22,5 +22,6 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("metrics/", views.MetricsView.as_view(), name="metrics"),
+    path("metrics/operations/", views.OperationsMetricsView.as_view(), name="metrics-operations"),
     *router.urls,
 ]

@@ -21,7 +21,7 @@ from helpdesk.http import error_payload
 from helpdesk.models import Engagement, Message, Note, Operator, Queue, Site, Team
 from helpdesk.selectors import queue_stats
 from helpdesk.services.engagements import add_note
-from reporting import metrics
+from reporting import metrics, operations
 from reporting.scope import build_scope
 from telephony.models import Call, Leg
 from transfers import services as transfer_services
@@ -241,6 +241,35 @@ class LegViewSet(ConversationViewSet):
         return self.scoped(Leg.objects.all())
 
 
+NOT_MANAGER = Response(
+    {"error": {"code": "not_manager", "message": "Figures are for managers of a site."}},
+    status=status.HTTP_403_FORBIDDEN,
+)
+
+
+def metrics_scope(request, data: dict):
+    """The report scope of a metrics query over the caller's managed sites; None for a non-manager."""
+    site_ids = managed_site_ids(request)
+    if not site_ids:
+        return None
+
+    def ids(name):
+        return [data[name]] if data.get(name) else ()
+
+    scope = build_scope(
+        sites=Site.objects.filter(pk__in=site_ids),
+        start_date=data.get("start"),
+        end_date=data.get("end"),
+        site_ids=ids("site"),
+        queue_ids=ids("queue"),
+        team_ids=ids("team"),
+        operator_ids=ids("operator"),
+    )
+    if data.get("site") and not scope.site_ids:
+        scope.site_ids = []  # a site you may not see: no figures, not all of yours
+    return scope
+
+
 class MetricsView(APIView):
     """Contact-centre figures over a date range (definitions in docs/metrics.md) for the sites you manage.
 
@@ -261,28 +290,9 @@ class MetricsView(APIView):
         query = serializers.MetricsQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         data = query.validated_data
-        site_ids = managed_site_ids(request)
-        if not site_ids:
-            return Response(
-                {"error": {"code": "not_manager", "message": "Figures are for managers of a site."}},
-                status=status.HTTP_403_FORBIDDEN,
-            )
-        sites = Site.objects.filter(pk__in=site_ids)
-
-        def ids(name):
-            return [data[name]] if data.get(name) else ()
-
-        scope = build_scope(
-            sites=sites,
-            start_date=data.get("start"),
-            end_date=data.get("end"),
-            site_ids=ids("site"),
-            queue_ids=ids("queue"),
-            team_ids=ids("team"),
-            operator_ids=ids("operator"),
-        )
-        if data.get("site") and not scope.site_ids:
-            scope.site_ids = []  # a site you may not see: no figures, not all of yours
+        scope = metrics_scope(request, data)
+        if scope is None:
+            return NOT_MANAGER
         by = data["by"]
         rows = {
             "start": scope.start,
@@ -299,3 +309,40 @@ class MetricsView(APIView):
             for row in rows[table]:
                 row["key"] = str(row["key"])
         return Response(serializers.MetricsSerializer(rows).data)
+
+
+class OperationsMetricsView(APIView):
+    """Operations figures over a date range (issue 14.6; definitions in docs/metrics.md): the interval
+    table (15, 30 or 60 minutes), transfer flow per operator and per queue, transfer reasons,
+    after-contact work per operator and per queue, and dispositions. Managers only (403 otherwise)."""
+
+    @extend_schema(
+        parameters=[serializers.OperationsQuerySerializer],
+        responses={
+            200: serializers.OperationsMetricsSerializer,
+            400: OpenApiResponse(description="Invalid parameters."),
+            403: serializers.ErrorSerializer,
+        },
+    )
+    def get(self, request):
+        query = serializers.OperationsQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        scope = metrics_scope(request, data)
+        if scope is None:
+            return NOT_MANAGER
+        minutes = data["interval"]
+        rows = {
+            "start": scope.start,
+            "end": scope.end,
+            "time_zone": scope.zone.key,
+            "interval_minutes": minutes,
+            "intervals": operations.interval_metrics(scope=scope, minutes=minutes),
+            "transfer_flow_by_operator": operations.transfer_flow(scope=scope, by="operator"),
+            "transfer_flow_by_queue": operations.transfer_flow(scope=scope, by="queue"),
+            "transfer_reasons": operations.transfer_reasons(scope=scope),
+            "wrap_up_by_operator": operations.wrap_up_metrics(scope=scope, by="operator"),
+            "wrap_up_by_queue": operations.wrap_up_metrics(scope=scope, by="queue"),
+            "dispositions": operations.disposition_metrics(scope=scope),
+        }
+        return Response(serializers.OperationsMetricsSerializer(rows).data)

@@ -239,3 +239,78 @@ def _register_transfer_and_call_metrics() -> None:
 
 
 _register_transfer_and_call_metrics()
+
+
+def _register_operations_metrics() -> None:
+    """Issue 14.6's tables (reporting/operations.py): intervals, transfer flow and reasons, wrap-up, dispositions."""
+    from reporting import operations
+
+    for minutes in operations.INTERVALS:
+        register(
+            Dataset(
+                f"metrics_intervals_{minutes}",
+                f"Metrics per {minutes} minutes",
+                ("interval_start", *(header for _, header in ENGAGEMENT_METRIC_COLUMNS[1:])),
+                metric_rows(
+                    (("key", "interval_start"), *ENGAGEMENT_METRIC_COLUMNS[1:]),
+                    lambda scope, minutes=minutes: operations.interval_metrics(scope=scope, minutes=minutes),
+                ),
+            )
+        )
+    flow_columns = {
+        "operator": (("label", "operator"), ("out", "transfers_out"), ("in", "transfers_in"), ("declined", "declined"),
+                     ("handled", "handled"), ("transfer_rate", "transfer_rate")),
+        "queue": (("label", "queue"), ("out", "transfers_out"), ("in", "transfers_in"), ("declined", "declined"),
+                  ("answered", "answered"), ("transferred", "engagements_transferred"),
+                  ("transfer_rate", "transfer_rate")),
+    }  # fmt: skip
+    wrap_up_columns = (
+        ("wrap_ups", "wrap_ups"), ("open", "open"), ("timed_out", "timed_out"),
+        ("acw_seconds", "acw_seconds"), ("avg_acw", "avg_acw_seconds"),
+    )  # fmt: skip
+    for by in operations.FLOW_GROUPINGS:
+        register(
+            Dataset(
+                f"metrics_transfer_flow_by_{by}",
+                f"Transfer flow by {by}",
+                tuple(header for _, header in flow_columns[by]),
+                metric_rows(flow_columns[by], lambda scope, by=by: operations.transfer_flow(scope=scope, by=by)),
+            )
+        )
+        register(
+            Dataset(
+                f"metrics_wrap_up_by_{by}",
+                f"After-contact work by {by}",
+                (by, *(header for _, header in wrap_up_columns)),
+                metric_rows(
+                    (("label", by), *wrap_up_columns),
+                    lambda scope, by=by: operations.wrap_up_metrics(scope=scope, by=by),
+                ),
+            )
+        )
+    register(
+        Dataset(
+            "metrics_transfer_reasons",
+            "Transfer reasons",
+            ("reason", "code", "requested", "completed", "declined"),
+            metric_rows(
+                (("label", "reason"), ("code", "code"), ("requested", "requested"), ("completed", "completed"),
+                 ("declined", "declined")),
+                lambda scope: operations.transfer_reasons(scope=scope),
+            ),
+        )
+    )  # fmt: skip
+    register(
+        Dataset(
+            "metrics_dispositions",
+            "Dispositions",
+            ("queue", "disposition", "code", "count", "share"),
+            lambda scope: (
+                (neutralise(r["queue"]), neutralise(r["label"]), r["code"], r["count"], _number(r["share"]))
+                for r in operations.disposition_metrics(scope=scope)
+            ),
+        )
+    )
+
+
+_register_operations_metrics()

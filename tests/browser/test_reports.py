@@ -81,7 +81,32 @@ def busy_week(transactional_db):
                     ended_at=shift + timedelta(hours=hours),
                 )
                 shift += timedelta(hours=hours)
+    add_wrap_ups_and_reasons([sales, billing])
     return {"manager": ManagerFactory(username="manager", sites=[site]), "billing": billing}
+
+
+def add_wrap_ups_and_reasons(queues) -> None:
+    """After-contact work with dispositions on every finished stretch, and reason codes on the transfers that went
+    through (issue 14.6's section of the page)."""
+    from helpdesk.models import Ownership
+    from helpdesk.models.wrapup import DispositionCode, WrapUp
+
+    codes = {
+        q.pk: [DispositionCode.objects.create(queue=q, code=c, name=n) for c, n in
+               (("resolved", "Resolved"), ("callback", "Call back"), ("info", "Information given"))]
+        for q in queues
+    }  # fmt: skip
+    reason = {q.pk: DispositionCode.objects.create(queue=q, kind="transfer", code="skill", name="Needs another skill")
+              for q in queues}  # fmt: skip
+    Transfer.objects.filter(state="completed").update(reason=list(reason.values())[0])
+    for n, stretch in enumerate(Ownership.objects.filter(ended_at__isnull=False).select_related("engagement")):
+        engagement = stretch.engagement
+        WrapUp.objects.create(
+            ownership=stretch, engagement=engagement, operator_id=stretch.operator_id, queue_id=engagement.queue_id,
+            media="chat", mode="optional", started_at=stretch.ended_at,
+            ended_at=stretch.ended_at + timedelta(seconds=20 + (n * 17) % 70), ended_because="done",
+            disposition=codes[engagement.queue_id][n % 5 % 3] if n % 7 else None,
+        )  # fmt: skip
 
 
 def test_manager_filters_sees_charts_and_downloads(busy_week, new_page):
@@ -94,6 +119,17 @@ def test_manager_filters_sees_charts_and_downloads(busy_week, new_page):
     assert page.locator("#chart-declines svg").is_visible()
     offered_all = int(page.locator('[data-kpi="offered"]').inner_text())
     screenshot(page, "reports_week")
+    # Issue 14.6: the interval table by 15 minutes, transfer flow and reasons, after-contact work.
+    page.click("#intervals-section .segmented a:has-text('15 min')")
+    page.wait_for_url("**interval=15*")
+    assert page.locator("#intervals tbody tr").count() == offered_all  # every chat arrived in its own quarter hour
+    assert page.locator("#chart-intervals rect.bar").count() > 0
+    assert "Needs another skill" in page.locator("#chart-transfer-reasons").inner_text()
+    assert page.locator("#wrap-up-operators tbody tr").count() == 2
+    assert page.locator("#chart-dispositions rect").count() >= 3
+    page.locator("#transfer-flow-section").screenshot(path="var/screenshots/reports_transfer_flow.png")
+    page.locator("#wrap-up-section").screenshot(path="var/screenshots/reports_wrap_up.png")
+    page.locator("#intervals-section").screenshot(path="var/screenshots/reports_intervals.png")
     page.locator(".export-list").screenshot(path="var/screenshots/reports_exports.png")
     for name in ("engagements", "messages", "notes", "transfers", "calls", "legs", "availability_log"):
         assert page.locator(f'.export-list [data-dataset="{name}"] a').count() == 2
