@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 
-from . import canned, engagements, organisation, queues  # noqa: F401 (registers the admins)
+from . import canned, engagements, organisation, queues, wrapup  # noqa: F401 (registers the admins)
 
 admin.site.site_header = "Helpdesk administration"
 admin.site.site_title = "Helpdesk admin"

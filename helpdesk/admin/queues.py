@@ -11,6 +11,7 @@ from helpdesk.models import Engagement, Queue
 from .hours import HOURS_INLINES
 from .organisation import teams_of_site_only
 from .scoping import SiteScopedAdmin
+from .wrapup import WRAP_UP_FIELDS, DispositionCodeInline, clean_wrap_up, limit_default_disposition
 
 
 class QueueForm(forms.ModelForm):
@@ -18,12 +19,17 @@ class QueueForm(forms.ModelForm):
         model = Queue
         fields = [
             "site", "name", "media", "teams", "is_default", "accept_timeout_seconds", "cold_transfer_allowed",
-            "service_level_seconds", "service_level_target_percent",
+            "service_level_seconds", "service_level_target_percent", *WRAP_UP_FIELDS,
         ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        limit_default_disposition(self)
 
     def clean(self):
         cleaned = super().clean()
         teams_of_site_only(self)
+        clean_wrap_up(self)
         return cleaned
 
 
@@ -40,8 +46,9 @@ class QueueAdmin(SiteScopedAdmin):
         (None, {"fields": ["site", "name", "media", "teams", "is_default"]}),
         ("Transfers", {"fields": ["accept_timeout_seconds", "cold_transfer_allowed"]}),
         ("Service level", {"fields": ["service_level_seconds", "service_level_target_percent"]}),
+        ("After-contact work", {"fields": WRAP_UP_FIELDS}),
     ]
-    inlines = HOURS_INLINES
+    inlines = [*HOURS_INLINES, DispositionCodeInline]
 
     def get_queryset(self, request):
         return (

@@ -31,10 +31,11 @@ from .routing import route_if_available
 
 def clean_code(*, queue: Queue, kind: str, value: object, required: bool) -> DispositionCode | None:
     """The code `value` names (an id) if it is an active code of this kind of `queue`; None if absent
-    and not required. Raises CodeError otherwise, before anything is written."""
+    and not required. Raises CodeError otherwise, before anything is written. A queue that requires
+    a code but offers none active does not block its operators: nothing is required then."""
     label = "disposition" if kind == DispositionCode.Kind.DISPOSITION else "transfer reason"
     if value in (None, ""):
-        if required:
+        if required and DispositionCode.objects.filter(queue=queue, kind=kind, active=True).exists():
             raise CodeError("code_required", f"Pick a {label}: this queue requires one.")
         return None
     if isinstance(value, bool) or not str(value).isdigit() or len(str(value)) > 18:

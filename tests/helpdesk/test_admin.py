@@ -43,12 +43,15 @@ def two_sites():
     }  # fmt: skip
 
 
-# The queue page's inlines (business hours, slots, holidays, overflow) posted back empty.
+# The queue page's inlines (business hours, slots, holidays, overflow, codes) posted back empty.
 QUEUE_INLINES_EMPTY = {
     f"{prefix}-{field}": "0"
-    for prefix in ("hours", "opening_slots", "holidays", "overflow")
+    for prefix in ("hours", "opening_slots", "holidays", "overflow", "codes")
     for field in ("TOTAL_FORMS", "INITIAL_FORMS")
 }
+
+# The queue form's after-contact work fields as a queue without wrap-up posts them.
+QUEUE_WRAP_UP_NONE = {"wrap_up_mode": "none", "wrap_up_seconds": 60}
 
 
 def admin_url(obj, action="change"):
@@ -203,7 +206,8 @@ def test_manager_sets_queue_accept_timeout(client, two_sites):
         {
             "site": two_sites["a"]["site"].pk, "name": "Queue A", "media": "chat",
             "teams": [two_sites["a"]["team"].pk], "accept_timeout_seconds": 45,
-            "service_level_seconds": 20, "service_level_target_percent": 80, **QUEUE_INLINES_EMPTY,
+            "service_level_seconds": 20, "service_level_target_percent": 80, **QUEUE_WRAP_UP_NONE,
+            **QUEUE_INLINES_EMPTY,
         },
     )  # fmt: skip
     assert response.status_code == 302
