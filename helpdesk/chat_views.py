@@ -6,6 +6,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -14,6 +15,7 @@ from .errors import ChatError, NotAllowed
 from .http import json_body, json_view
 from .models import Availability, Engagement, Media, Queue
 from .services.engagements import VISITOR_NAME_MAX_LENGTH, start_chat
+from .services.hours import describe_opening, opening_of
 from .services.presence import ensure_availabilities
 from .services.transcripts import request_transcript_email
 from .visitor_tokens import engagement_id_from_token, make_visitor_token, token_opens
@@ -60,6 +62,8 @@ def visitor_start(request):
             try:
                 engagement = start_chat(queue=queue, visitor_name=name)
             except ChatError as chat_error:
+                if chat_error.code == "closed":  # say when it opens and offer an offline message
+                    return redirect("visitor_closed", queue_id=queue.pk)
                 error = chat_error.message
             else:
                 token = make_visitor_token(engagement_id=engagement.pk, visitor_id=engagement.visitor_id)
@@ -70,6 +74,7 @@ def visitor_start(request):
         "helpdesk/visitor_start.html",
         {
             "queues": queues,
+            "closed": closed_queues(queues),
             "selected": int(selected) if selected.isdigit() else None,
             "site_id": site_id,
             "name": name,
@@ -78,6 +83,18 @@ def visitor_start(request):
         },
         status=400 if error else 200,
     )
+
+
+def closed_queues(queues: list[Queue]) -> dict[int, str]:
+    """For the picker: each queue closed now, with when it opens next ("" if it has no opening)."""
+    now = timezone.now()
+    closed = {}
+    for queue in queues:
+        opening = opening_of(queue=queue, now=now)
+        if not opening.is_open:
+            opens = opening.next_opening
+            closed[queue.pk] = describe_opening(opens, opening.time_zone, now=now) if opens else ""
+    return closed
 
 
 def pick_queue(queues: list[Queue], chosen: str) -> Queue | None:
@@ -108,6 +125,7 @@ def visitor_chat(request, token: str):
             "token": token,
             "messages_": selectors.messages_after(engagement_id=engagement.pk, after_seq=0),
             "position": selectors.queue_position(engagement=engagement),
+            "estimated_wait_minutes": selectors.wait_estimate_of(engagement=engagement),
         },
     )
 

@@ -429,6 +429,7 @@ def visitor_hello(engagement: Engagement) -> dict:
         "operator_name": engagement.owner.display_name if engagement.owner_id else "",
         "queue": engagement.queue.name,
         "position": selectors.queue_position(engagement=engagement),
+        "estimated_wait_minutes": selectors.wait_estimate_of(engagement=engagement),
         "queued_at": engagement.queued_at.isoformat(),
         "last_seq": engagement.last_seq,
         "reason": engagement.end_reason,

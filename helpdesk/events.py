@@ -118,13 +118,28 @@ def wrap_up_ended(wrap_up: WrapUp) -> None:
 def _publish_queue_state(site_id: int) -> None:
     """Built after commit, so the figures include the change that caused them."""
     send(site_group(site_id), selectors.queues_frame(site_id))
+    _publish_waiting_positions(site_id)
+
+
+def _publish_waiting_positions(site_id: int) -> None:
     for position in selectors.waiting_positions(site_id=site_id):
         send(
             engagement_group(position["engagement_id"]),
-            frames.queue_position_frame(position=position["position"], queued_at=position["queued_at"]),
+            frames.queue_position_frame(
+                position=position["position"],
+                queued_at=position["queued_at"],
+                estimated_wait_minutes=position["estimated_wait_minutes"],
+            ),
         )
 
 
 def queues_changed(site_id: int) -> None:
     """Queue waiting counts moved: consoles of the site get the new overview, waiting visitors their place."""
     transaction.on_commit(lambda: _publish_queue_state(site_id), robust=True)
+
+
+def waiting_visitors_changed(site_ids: list[int]) -> None:
+    """Something an estimate depends on moved (an operator became available or stopped being so):
+    waiting visitors of those sites get their place and estimate again, after commit."""
+    for site_id in sorted(set(site_ids)):
+        transaction.on_commit(lambda site_id=site_id: _publish_waiting_positions(site_id), robust=True)

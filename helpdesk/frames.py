@@ -224,8 +224,14 @@ def queues_frame(site_id: int, *, queues: list[dict]) -> dict:
     return {"type": "queues.changed", "site_id": site_id, "queues": queues}
 
 
-def queue_position_frame(*, position: int, queued_at: str) -> dict:
-    return {"type": "queue.position", "position": position, "queued_at": queued_at}
+def queue_position_frame(*, position: int, queued_at: str, estimated_wait_minutes: int | None = None) -> dict:
+    """A waiting visitor's place in line and "about N min" (None: cannot be estimated now)."""
+    return {
+        "type": "queue.position",
+        "position": position,
+        "queued_at": queued_at,
+        "estimated_wait_minutes": estimated_wait_minutes,
+    }
 
 
 def session_ended_frame() -> dict:

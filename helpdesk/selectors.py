@@ -121,17 +121,24 @@ def queues_frame(site_id: int) -> dict:
 
 def waiting_positions(*, site_id: int) -> list[dict]:
     """The place in line of every engagement waiting on a site, in one query."""
-    waiting = (
+    waiting = list(
         Engagement.objects.filter(site_id=site_id, state=Engagement.State.QUEUED)
         .order_by("queue_id", "queued_at", "pk")
         .values_list("pk", "queue_id", "queued_at")
     )
+    averages = wait_averages([queue_id for _, queue_id, _ in waiting]) if waiting else {}
+    now = timezone.now()
     positions = []
     place_in_queue: dict[int, int] = {}
     for engagement_id, queue_id, queued_at in waiting:
         place_in_queue[queue_id] = place_in_queue.get(queue_id, 0) + 1
         positions.append(
-            {"engagement_id": engagement_id, "position": place_in_queue[queue_id], "queued_at": queued_at.isoformat()}
+            {
+                "engagement_id": engagement_id,
+                "position": place_in_queue[queue_id],
+                "queued_at": queued_at.isoformat(),
+                "estimated_wait_minutes": estimated_minutes(average=averages[queue_id], queued_at=queued_at, now=now),
+            }
         )
     return positions
 

@@ -287,7 +287,12 @@ def twilio_voice(request):
         number = services.validate_phone_number(params.get("From", ""))
     except CallError:
         number = ""
-    call = services.place_call(queue=queue, caller_name=params.get("CallerName", "")[:100], phone_number=number)
+    try:
+        call = services.place_call(queue=queue, caller_name=params.get("CallerName", "")[:100], phone_number=number)
+    except CallError as error:
+        if error.code != "closed":
+            raise
+        return HttpResponse(backend.closed_twiml(message=error.message), content_type="text/xml")
     Leg.objects.filter(call=call, kind=Leg.Kind.CUSTOMER).update(provider_leg_id=params.get("CallSid", ""))
     return HttpResponse(backend.incoming_call_twiml(call_id=call.pk), content_type="text/xml")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from helpdesk.realtime import operator_group, publish_many, publish_to_operator
+from helpdesk.realtime import operator_group, publish_many, publish_to_engagement, publish_to_operator
 
 from . import frames
 from .models import Transfer, TransferState
@@ -15,6 +15,18 @@ def transfer_updated(transfer: Transfer) -> None:
     publish_to_operator(transfer.initiator_id, frame)
     if transfer.state == TransferState.COMPLETED and transfer.accepted_by_id:
         publish_to_operator(transfer.accepted_by_id, frame)
+    visitor_sees_transfer(transfer)
+
+
+def visitor_sees_transfer(transfer: Transfer) -> None:
+    """Accepted: the visitor is told who they are being transferred to; an accepted transfer that
+    ends without the hand-over takes that back. (Completion reaches them as the core's
+    `engagement.state`, with the new operator's name.)"""
+    if transfer.state == TransferState.ACCEPTED:
+        name = transfer.accepted_by.display_name
+        publish_to_engagement(transfer.engagement_id, frames.visitor_transferring_frame(to_name=name))
+    elif transfer.accepted_by_id and transfer.state != TransferState.COMPLETED:
+        publish_to_engagement(transfer.engagement_id, frames.visitor_transferring_frame(to_name=None))
 
 
 def transfer_offered(transfer: Transfer) -> None:

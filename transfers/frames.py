@@ -83,3 +83,9 @@ def offer_ended_frame(transfer: Transfer, *, outcome: str, reason: str = "") -> 
         "initiator_name": transfer.initiator.display_name,
         "visitor_name": transfer.engagement.visitor.display_name,
     }
+
+
+def visitor_transferring_frame(*, to_name: str | None) -> dict:
+    """The visitor's side of a transfer: someone accepted it ("Transferring you to …"), or an accepted
+    transfer fell through (`to_name` None: the banner goes). Never more than a name."""
+    return {"type": "engagement.transferring", "to_name": to_name}

@@ -10,7 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site
-from helpdesk.selectors import queue_stats
+from helpdesk.selectors import estimated_minutes, queue_stats, wait_averages
 
 from . import frames
 from .models import OPEN_STATES, Transfer, TransferOffer, TransferState
@@ -52,6 +52,8 @@ class QueueOption:
     longest_wait_seconds: int
     available_operators: int
     notes: list[str] = field(default_factory=list)
+    # What a chat sent there now would be told (the visitors' estimate, docs/metrics.md); None: unknown.
+    estimated_wait_minutes: int | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -63,6 +65,7 @@ class QueueOption:
             "longest_wait_seconds": self.longest_wait_seconds,
             "available_operators": self.available_operators,
             "accept_timeout_seconds": self.queue.accept_timeout_seconds,
+            "estimated_wait_minutes": self.estimated_wait_minutes,
         }
 
 
@@ -127,6 +130,7 @@ def queues_for_transfer(*, engagement: Engagement, site_id: int | None = None) -
         .values_list("target_queue")
         .annotate(n=Count("pk"))
     )
+    averages = wait_averages([queue.pk for queue in queues]) if queues else {}
     options = []
     for stats in queue_stats(queues=queues):
         options.append(
@@ -135,6 +139,7 @@ def queues_for_transfer(*, engagement: Engagement, site_id: int | None = None) -
                 waiting=stats.waiting + waiting_transfers.get(stats.queue.pk, 0),
                 longest_wait_seconds=stats.longest_wait_seconds,
                 available_operators=stats.available_operators,
+                estimated_wait_minutes=estimated_minutes(average=averages.get(stats.queue.pk)),
             )
         )
     options.sort(key=lambda option: (option.queue.site.name, option.queue.name))

@@ -6,7 +6,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .. import events
-from ..models import Availability, AvailabilityLog, Media, Operator
+from ..models import Availability, AvailabilityLog, Media, Operator, Queue
 from ..models.presence import DEFAULT_CAPACITY
 from ..signals import operator_became_unavailable
 from .routing import schedule_routing_for_operator
@@ -54,6 +54,9 @@ def set_availability(*, operator: Operator, media: str, status: str, reason: str
             )
         if status == Availability.Status.AVAILABLE:
             schedule_routing_for_operator(operator_id=operator.pk, media=media)
+        if was_available or status == Availability.Status.AVAILABLE:  # the wait estimate may (dis)appear
+            served = Queue.objects.filter(teams__operators=operator, media=media)
+            events.waiting_visitors_changed(list(served.values_list("site_id", flat=True)))
     return availability
 
 

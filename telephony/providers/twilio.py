@@ -142,6 +142,13 @@ class TwilioProvider:
         )
         return str(response)
 
+    def closed_twiml(self, *, message: str) -> str:
+        """TwiML for a caller of a closed queue: they hear why (and when it opens), then the line ends."""
+        response = VoiceResponse()
+        response.say(message)
+        response.hangup()
+        return str(response)
+
     def parse_webhook(self, *, url: str, params: dict[str, str], signature: str) -> list[ProviderEventData]:
         self.validate_webhook(url=url, params=params, signature=signature)
         try:

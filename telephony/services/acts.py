@@ -15,6 +15,7 @@ from helpdesk.errors import ChatError, NotAllowed
 from helpdesk.lock_objects import lock_availability, lock_engagement
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue
 from helpdesk.services.engagements import start_engagement
+from helpdesk.services.hours import queue_taking_contacts
 from helpdesk.services.routing import pick_free_availability
 
 from .. import events
@@ -61,13 +62,19 @@ def validate_phone_number(number: object) -> str:
 
 
 def place_call(*, queue: Queue, caller_name: str = "", phone_number: str = "") -> Call:
-    """A caller dials into a voice queue: the engagement waits there and routing rings an operator."""
+    """A caller dials into a voice queue: the engagement waits there and routing rings an operator.
+
+    Outside the queue's business hours the queue's closed action applies: the call joins its
+    "other queue" (when that one is open), or it is refused with CallError `closed`, whose message
+    (the manager's closed message, or when the queue opens next) the caller is told.
+    """
     if queue.media != Media.VOICE:
         raise CallError("wrong_media", "That queue does not take calls.")
     if phone_number:
         phone_number = validate_phone_number(phone_number)
     with transaction.atomic():
         try:
+            queue = queue_taking_contacts(queue=queue)
             engagement = start_engagement(queue=queue, visitor_name=caller_name, phone_number=phone_number)
         except ChatError as error:
             raise CallError(error.code, error.message) from None

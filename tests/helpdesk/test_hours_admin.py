@@ -8,8 +8,6 @@ from tests.factories import ManagerFactory, OpeningSlotFactory, QueueFactory, Si
 
 pytestmark = pytest.mark.django_db
 
-INLINES = ("hours", "opening_slots", "holidays", "overflow")
-
 
 @pytest.fixture
 def queue():
@@ -42,7 +40,8 @@ def page_data(client, queue) -> dict:
                 data[name] = "on"
         elif value is not None:
             data[name] = str(value)
-    for prefix in INLINES:
+    for inline in response.context["inline_admin_formsets"]:  # every inline of the page, ours or not
+        prefix = inline.formset.prefix
         data.update({f"{prefix}-TOTAL_FORMS": "0", f"{prefix}-INITIAL_FORMS": "0"})
     return data
 

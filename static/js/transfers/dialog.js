@@ -207,7 +207,9 @@ function renderQueues(queues) {
         li.append(el("span", "avatar avatar-queue", "Q"));
         const main = el("span", "grow transfer-target-main");
         main.append(el("span", "transfer-target-name", queue.name));
-        main.append(el("span", "small muted transfer-target-sub", `${queue.site_name} · ${queue.available_operators} available`));
+        const estimate = queue.estimated_wait_minutes ? ` · about ${queue.estimated_wait_minutes} min wait` : "";
+        const sub = el("span", "small muted transfer-target-sub", `${queue.site_name} · ${queue.available_operators} available${estimate}`);
+        main.append(sub);
         li.append(main);
         const waiting = el("span", `transfer-queue-num${queue.waiting ? " busy" : ""}`, String(queue.waiting));
         waiting.dataset.role = "waiting";
@@ -216,7 +218,7 @@ function renderQueues(queues) {
         wait.dataset.role = "wait";
         wait.title = "Current wait";
         li.append(waiting, wait);
-        li.setAttribute("aria-label", `${queue.name}: ${queue.waiting} waiting, current wait ${duration(queue.longest_wait_seconds)}`);
+        li.setAttribute("aria-label", `${queue.name}: ${queue.waiting} waiting, current wait ${duration(queue.longest_wait_seconds)}${estimate ? `, estimated wait about ${queue.estimated_wait_minutes} min` : ""}`);
       },
     }),
   );

@@ -37,6 +37,7 @@ function handleFrame(frame) {
       socket.noteSeq(frame.engagement_id, renderedSeq);
       view.queuedAt = new Date(frame.queued_at);
       setState(frame.state, { operatorName: frame.operator_name, position: frame.position, reason: frame.reason });
+      if (view.state === "queued") setEstimate(frame.estimated_wait_minutes);
       if (view.state !== "ended") outbox.resend();
       break;
     case "message":
@@ -47,7 +48,13 @@ function handleFrame(frame) {
       setState(frame.state, { operatorName: frame.operator_name, reason: frame.reason });
       break;
     case "queue.position":
-      if (view.state === "queued") $("#position") && ($("#position").textContent = frame.position);
+      if (view.state === "queued") {
+        $("#position") && ($("#position").textContent = frame.position);
+        setEstimate(frame.estimated_wait_minutes);
+      }
+      break;
+    case "engagement.transferring":
+      setTransferring(frame.to_name);
       break;
     case "typing":
       setTyping(frame.typing, frame.name);
@@ -67,11 +74,16 @@ function setState(newState, { operatorName, position, reason } = {}) {
   const line = $("#status-line");
   if (newState === "queued") {
     title.textContent = "Connecting you to someone…";
-    line.replaceChildren("You are number ", el("strong", "", position || "–"), " in line · waiting ", el("span", "", ""));
+    const estimate = el("span", "wait-estimate");
+    estimate.id = "estimate";
+    estimate.dataset.testid = "estimate";
+    estimate.hidden = true;
+    line.replaceChildren("You are number ", el("strong", "", position || "–"), " in line · waiting ", el("span", "", ""), estimate);
     line.children[0].id = "position";
     line.children[1].id = "wait";
     tickWait();
   } else if (newState === "active") {
+    setTransferring(null);
     if (operatorName && operatorName !== view.operatorName) {
       if (view.operatorName) renderSystem(`${operatorName} has joined the chat.`);
       view.operatorName = operatorName;
@@ -90,6 +102,22 @@ function setState(newState, { operatorName, position, reason } = {}) {
     socket.close();
     outbox.failAll("ended", "the chat has ended");
   }
+}
+
+// "about N min to go" from the server's estimate (docs/metrics.md); nothing when it cannot say.
+function setEstimate(minutes) {
+  const estimate = $("#estimate");
+  if (!estimate) return;
+  const known = Number.isInteger(minutes) && minutes > 0;
+  estimate.hidden = !known;
+  if (known) estimate.replaceChildren(" · about ", el("strong", "", String(minutes)), " min to go");
+}
+
+// An accepted transfer: who the visitor is being handed to; null when it fell through or completed.
+function setTransferring(name) {
+  const notice = $("#transferring");
+  notice.hidden = !name;
+  notice.textContent = name ? `Transferring you to ${name}…` : "";
 }
 
 function tickWait() {
