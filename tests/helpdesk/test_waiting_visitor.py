@@ -89,7 +89,7 @@ def test_chat_page_renders_place_and_estimate(client):
     engagement = start_chat(queue=queue)
     page = client.get(reverse("visitor_chat", args=[visitor_token(engagement)])).content.decode()
     assert 'id="position">1<' in page
-    assert "about <strong>3</strong> min to go" in page
+    assert "Estimated wait: about <strong>3</strong> min" in page
 
 
 @pytest.fixture

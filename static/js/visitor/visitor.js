@@ -104,13 +104,13 @@ function setState(newState, { operatorName, position, reason } = {}) {
   }
 }
 
-// "about N min to go" from the server's estimate (docs/metrics.md); nothing when it cannot say.
+// "Estimated wait: about N min" from the server's estimate (docs/metrics.md); nothing when it cannot say.
 function setEstimate(minutes) {
   const estimate = $("#estimate");
   if (!estimate) return;
   const known = Number.isInteger(minutes) && minutes > 0;
   estimate.hidden = !known;
-  if (known) estimate.replaceChildren(" · about ", el("strong", "", String(minutes)), " min to go");
+  if (known) estimate.replaceChildren("Estimated wait: about ", el("strong", "", String(minutes)), " min");
 }
 
 // An accepted transfer: who the visitor is being handed to; null when it fell through or completed.
