@@ -14,6 +14,7 @@ from .. import events
 from ..errors import ChatError
 from ..lock_objects import lock_availability, lock_engagement
 from ..models import Engagement, Ownership, Queue
+from .overflow import overflow_at_for
 from .routing import release_ownership, schedule_routing, take_ownership
 
 
@@ -43,11 +44,14 @@ def requeue_engagement(*, engagement_id: int, queue_id: int | None = None) -> En
         old_site_id = engagement.site_id
         if engagement.state == Engagement.State.ACTIVE:
             release_ownership(engagement=engagement, because=Ownership.End.REQUEUED)
+        if queue.pk != engagement.queue_id:  # the old queue's overflow no longer applies; the new one's does
+            engagement.overflow_queue = None
+            engagement.overflow_at = overflow_at_for(queue=queue, queued_at=engagement.queued_at)
         engagement.owner_id = None
         engagement.state = Engagement.State.QUEUED
         engagement.queue = queue
         engagement.site_id = queue.site_id
-        engagement.save(update_fields=["owner", "state", "queue", "site"])
+        engagement.save(update_fields=["owner", "state", "queue", "site", "overflow_queue", "overflow_at"])
         events.engagement_waiting_again(engagement)
         events.queues_changed(engagement.site_id)
         if old_site_id != engagement.site_id:

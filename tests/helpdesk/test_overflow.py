@@ -9,6 +9,7 @@ from django.utils import timezone
 from helpdesk.models import Engagement, Ownership
 from helpdesk.services.engagements import start_chat
 from helpdesk.services.overflow import overflow_due_engagements
+from helpdesk.services.reassignment import requeue_engagement
 from helpdesk.services.routing import route_engagement, route_waiting_for_operator
 from tests.factories import EngagementFactory, OperatorFactory, QueueFactory, QueueOverflowFactory, TeamFactory
 from tests.helpdesk.test_routing_concurrency import run_in_threads
@@ -96,3 +97,14 @@ def test_overflow_and_home_operators_answering_at_once_one_wins():
         assert engagement.owner_id == owners[0] and engagement.state == Engagement.State.ACTIVE
         for operator in (home_operator, overflow_operator):
             operator.availabilities.filter(media="chat").update(status="offline")
+
+
+@pytest.mark.django_db
+def test_requeued_to_another_queue_it_leaves_the_old_overflow_and_takes_the_new_timer():
+    home, overflow, *_ = two_queues()
+    other, _, _, _ = two_queues(after_seconds=120)
+    engagement = EngagementFactory(queue=home, overflow_queue=overflow, overflow_at=timezone.now())
+    requeue_engagement(engagement_id=engagement.pk, queue_id=other.pk)
+    engagement.refresh_from_db()
+    assert engagement.overflow_queue is None
+    assert engagement.overflow_at == engagement.queued_at + timedelta(seconds=120)
