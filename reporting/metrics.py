@@ -108,7 +108,9 @@ def members_of(team) -> Subquery:
 
 
 def engagements_in(scope: ReportScope):
-    return Engagement.objects.filter(scope.engagement_q())
+    """Live contacts in scope. Offline messages (left while a queue was closed, answered when it
+    opened) never waited on a line: they would only bend the wait, ASA and service level."""
+    return Engagement.objects.filter(scope.engagement_q(), kind=Engagement.Kind.LIVE)
 
 
 def _engagement_aggregates() -> dict:
