@@ -37,6 +37,8 @@ def transfer_payload(transfer: Transfer, *, queue_position: int | None, now: dat
         "accepted_by_name": transfer.accepted_by.display_name if transfer.accepted_by_id else "",
         "visitor_name": engagement.visitor.display_name,
         "warm_message": transfer.note.body if transfer.note_id else "",
+        "reason_id": transfer.reason_id,
+        "reason_name": transfer.reason.name if transfer.reason_id else "",
         "end_reason": transfer.end_reason,
         "end_reason_label": transfer.get_end_reason_display() if transfer.end_reason else "",
         "reason_text": transfer.reason_text,

@@ -76,6 +76,8 @@ def _why_not(availability: Availability | None) -> str:
         return availability.get_status_display()
     if availability.load >= availability.capacity:
         return "At capacity"
+    if availability.wrap_ups:
+        return "Wrapping up"
     return ""
 
 

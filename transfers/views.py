@@ -11,7 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.frames import message_frame
 from helpdesk.http import json_body, operator_json_view, optional_id
-from helpdesk.models import Engagement
+from helpdesk.models import DispositionCode, Engagement
+from helpdesk.selectors import codes_of
 
 from . import selectors, services
 from .errors import TransferError, TransferErrorCode
@@ -48,6 +49,12 @@ def targets(request, operator, engagement_id: int):
             "media": engagement.media,
             "operators": [option.as_dict() for option in operators],
             "queues": [option.as_dict() for option in queues],
+            # The engagement's queue's transfer reasons (helpdesk/models/wrapup.py), and whether one is required.
+            "reasons": [
+                {"id": code.pk, "name": code.name}
+                for code in codes_of(queue_id=engagement.queue_id, kind=DispositionCode.Kind.TRANSFER)
+            ],
+            "reason_required": engagement.queue.transfer_reason_required,
         }
     )
 
@@ -151,6 +158,7 @@ def request_transfer(request, operator, engagement_id: int):
         target_operator_id=optional_id(body.get("target_operator_id")),
         target_queue_id=optional_id(body.get("target_queue_id")),
         warm_message=warm_message,
+        reason_id=body.get("reason_id"),
     )
     return answer(transfer)
 

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from helpdesk.errors import ChatError
 from helpdesk.lock_objects import lock_engagement
-from helpdesk.models import Availability, Engagement, Media, Note, Operator, Queue
+from helpdesk.models import Availability, DispositionCode, Engagement, Media, Note, Operator, Queue
 from helpdesk.services.engagements import add_note, clean_text, hand_over, post_system_message
+from helpdesk.services.wrapup import clean_code
 
 from .. import events
 from ..errors import TransferError, TransferErrorCode
@@ -59,18 +60,30 @@ def request_transfer(
     target_operator_id: int | None = None,
     target_queue_id: int | None = None,
     warm_message: str = "",
+    reason_id: object = None,
 ) -> Transfer:
     """The owner asks another operator (or a queue) to take the engagement.
 
     Rules: only the owner of an active engagement; one open transfer per engagement (database
-    constraint); an operator target must be able to take it now (available, under capacity) and
-    is not yourself; a queue target takes the engagement's media. The warm message is saved as a
-    transfer note first, and kept even if the request or the transfer fails.
+    constraint); an operator target must be able to take it now (available, under capacity, not
+    in wrap-up) and is not yourself; a queue target takes the engagement's media. The reason is an
+    active transfer reason of the engagement's queue, required where the queue says so; a bad one
+    (CodeError) is refused before anything is written. The warm message is saved as a transfer
+    note first, and kept even if the request or the transfer fails.
     """
     if (target_operator_id is None) == (target_queue_id is None):
         raise TransferError(TransferErrorCode.NO_TARGET)
     if target_operator_id is not None and target_operator_id == initiator.pk:
         raise TransferError(TransferErrorCode.SELF_TARGET)
+    source = Engagement.objects.select_related("queue").filter(pk=engagement_id).first()
+    if source is None or source.owner_id != initiator.pk:
+        raise TransferError(TransferErrorCode.NOT_OWNER)
+    reason = clean_code(
+        queue=source.queue,
+        kind=DispositionCode.Kind.TRANSFER,
+        value=reason_id,
+        required=source.queue.transfer_reason_required,
+    )
     warm_message = (warm_message or "").strip()
     note = None
     if warm_message:
@@ -119,6 +132,7 @@ def request_transfer(
                     target_operator=target_operator,
                     target_queue=target_queue,
                     note=note,
+                    reason=reason,
                     accept_timeout_seconds=timeout,
                     requested_at=timezone.now(),
                 )

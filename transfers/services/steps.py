@@ -199,4 +199,6 @@ def why_unavailable(availability: Availability | None) -> str:
         return "is offline"
     if availability.status != Availability.Status.AVAILABLE:
         return f"is {availability.get_status_display().lower()}"
+    if availability.wrap_ups and availability.load < availability.capacity:
+        return "is wrapping up a contact"
     return "has reached their capacity"

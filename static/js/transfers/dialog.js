@@ -21,6 +21,7 @@ export function openDialog({ keepPick = false } = {}) {
   if (!keepPick) state.picked = null;
   $("[data-role=subtitle]", dialog).textContent = `${visitorName()} · #${id}`;
   $("#transfer-warm").value = state.drafts.get(String(id)) || "";
+  if (!keepPick) $("#transfer-reason").value = "";
   showError("");
   selectTab(state.tab, false);
   if (!dialog.open) dialog.showModal();
@@ -111,6 +112,7 @@ export async function loadTargets() {
     renderSites(data.sites);
     renderOperators(data.operators);
     renderQueues(data.queues);
+    renderReasons(data.reasons || [], data.reason_required);
     renderPick();
     if (focusKey) {
       const [kind, id] = focusKey.split(":");
@@ -265,6 +267,23 @@ for (const list of [$("#transfer-operators"), $("#transfer-queues")]) {
   });
 }
 
+/** The engagement's queue's transfer reasons; the pick survives a reload of the lists. */
+function renderReasons(reasons, required) {
+  const select = $("#transfer-reason");
+  const picked = select.value;
+  const none = el("option", "", required ? "Pick a reason" : "No reason given");
+  none.value = "";
+  select.replaceChildren(none, ...reasons.map((reason) => {
+    const option = el("option", "", reason.name);
+    option.value = reason.id;
+    return option;
+  }));
+  select.value = reasons.some((reason) => String(reason.id) === picked) ? picked : "";
+  select.required = Boolean(required && reasons.length);
+  $("[data-role=reason-hint]", dialog).textContent = select.required ? "(required)" : "(optional)";
+  $("[data-role=reason-field]", dialog).hidden = !reasons.length;
+}
+
 function renderPick() {
   const start = $("[data-act=start]", dialog);
   const queue = state.tab === "queues";
@@ -281,7 +300,8 @@ $("#transfer-form").addEventListener("submit", async (event) => {
   const start = $("[data-act=start]", dialog);
   start.disabled = true;
   showError("");
-  const body = { warm_message: $("#transfer-warm").value };
+  const reason = $("#transfer-reason").value;
+  const body = { warm_message: $("#transfer-warm").value, reason_id: reason ? Number(reason) : null };
   body[state.picked.kind === "operator" ? "target_operator_id" : "target_queue_id"] = state.picked.id;
   try {
     const data = await post(`/transfers/engagements/${state.dialogEngagement}/request/`, body);

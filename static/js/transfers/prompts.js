@@ -21,6 +21,8 @@ export function onOffered(transfer) {
   $("[data-role=initiator]", prompt).textContent = transfer.initiator_name;
   $("[data-role=visitor]", prompt).textContent = transfer.visitor_name;
   $("[data-role=via]", prompt).textContent = transfer.target_kind === "queue" ? ` (queue ${transfer.target_name})` : "";
+  $("[data-role=why]", prompt).textContent = transfer.reason_name || "";
+  $("[data-role=why-line]", prompt).hidden = !transfer.reason_name;
   const warm = $("[data-role=warm]", prompt);
   warm.textContent = transfer.warm_message;
   warm.hidden = !transfer.warm_message;
