@@ -88,6 +88,7 @@ def engagement_summary(engagement: Engagement) -> dict:
         "owner_id": engagement.owner_id,
         "owner_name": engagement.owner.display_name if engagement.owner_id else "",
         "last_seq": engagement.last_seq,
+        "kind": engagement.kind,
     }
 
 

@@ -154,6 +154,8 @@ export function renderDetails(item) {
     ["Waited", item.queuedAt && item.answeredAt ? duration((new Date(item.answeredAt) - new Date(item.queuedAt)) / 1000) : "–"],
     ["Messages", String(item.summary.last_seq || 0)],
   ];
+  // Left while the queue was closed: the visitor is not on the page, the answer goes by e-mail.
+  if (item.summary.kind === "offline_message") pairs.unshift(["Kind", "Offline message: answer by e-mail (address in Notes)"]);
   $("#details").replaceChildren(...pairs.flatMap(([term, value]) => [el("dt", "", term), el("dd", "", value)]));
 }
 
