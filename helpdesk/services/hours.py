@@ -79,22 +79,23 @@ class Opening:
         return self.next_opening.astimezone(self.time_zone) if self.next_opening else None
 
 
-def schedule_of(queue: Queue) -> Schedule:
+def schedule_of(queue: Queue, *, around: datetime | None = None) -> Schedule:
+    """The queue's hours, with its holidays from the day before `around` (default now) on."""
     hours = QueueHours.objects.filter(queue=queue).select_related("closed_queue").first()
     zone = zoneinfo.ZoneInfo(hours.time_zone if hours else settings.TIME_ZONE)
     slots: dict[int, list[tuple[time, time]]] = {}
     rows = OpeningSlot.objects.filter(queue=queue).order_by("weekday", "opens_at")
     for weekday, opens, closes in rows.values_list("weekday", "opens_at", "closes_at"):
         slots.setdefault(weekday, []).append((opens, closes))
-    # Holidays a day before today (local dates run behind UTC in the west) and later.
-    since = timezone.now().date() - timedelta(days=1)
+    # From a day before (local dates run behind UTC in the west): past holidays answer nothing.
+    since = (around or timezone.now()).date() - timedelta(days=1)
     holidays = frozenset(Holiday.objects.filter(queue=queue, date__gte=since).values_list("date", flat=True))
     return Schedule(time_zone=zone, slots=slots, holidays=holidays, hours=hours)
 
 
 def opening_of(*, queue: Queue, now: datetime | None = None) -> Opening:
     now = now or timezone.now()
-    schedule = schedule_of(queue)
+    schedule = schedule_of(queue, around=now)
     is_open = schedule.is_open(now)
     return Opening(
         queue=queue,
@@ -106,7 +107,8 @@ def opening_of(*, queue: Queue, now: datetime | None = None) -> Opening:
 
 
 def is_open(*, queue: Queue, now: datetime | None = None) -> bool:
-    return schedule_of(queue).is_open(now or timezone.now())
+    now = now or timezone.now()
+    return schedule_of(queue, around=now).is_open(now)
 
 
 def queue_taking_contacts(*, queue: Queue, now: datetime | None = None) -> Queue:
@@ -116,13 +118,13 @@ def queue_taking_contacts(*, queue: Queue, now: datetime | None = None) -> Queue
     Raises ChatError `closed` (with the queue's closed message, or when it opens next) otherwise.
     """
     now = now or timezone.now()
-    schedule = schedule_of(queue)
+    schedule = schedule_of(queue, around=now)
     if schedule.is_open(now):
         return queue
     hours = schedule.hours
     if hours and hours.closed_action == QueueHours.ClosedAction.QUEUE and hours.closed_queue:
         other = hours.closed_queue
-        if other.media == queue.media and schedule_of(other).is_open(now):
+        if other.media == queue.media and schedule_of(other, around=now).is_open(now):
             return other
     raise ChatError("closed", closed_text(queue=queue, schedule=schedule, now=now))
 

@@ -51,6 +51,11 @@ def test_next_opening_after_the_last_slot_is_next_week(london):
     assert opening_of(queue=london, now=utc(2026, 12, 7, 17, 0)).next_opening == utc(2026, 12, 14, 9, 0)
 
 
+def test_past_holidays_count_too_when_asked_about_the_past(london):
+    HolidayFactory(queue=london, date=date(2025, 12, 15))  # a Monday long gone
+    assert not is_open(queue=london, now=utc(2025, 12, 15, 10, 0))
+
+
 def test_a_holiday_closes_the_whole_local_day(london):
     HolidayFactory(queue=london, date=date(2026, 12, 14))
     assert not is_open(queue=london, now=utc(2026, 12, 14, 10, 0))
