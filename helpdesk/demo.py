@@ -1,4 +1,5 @@
-"""Demo data for the run command: two sites, teams, queues, operators, managers, a superuser.
+"""Demo data for the run command: two sites, teams, queues (one with business hours, one with an
+overflow), operators, managers, a superuser.
 
 Idempotent: every row is found by its natural key first, so running it twice changes nothing.
 """
@@ -6,12 +7,25 @@ Idempotent: every row is found by its natural key first, so running it twice cha
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, time
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 
-from .models import CannedResponse, Media, Operator, Queue, Site, Team
+from .models import (
+    CannedResponse,
+    Holiday,
+    Media,
+    OpeningSlot,
+    Operator,
+    Queue,
+    QueueHours,
+    QueueOverflow,
+    Site,
+    Team,
+)
 from .services.presence import ensure_availabilities
 
 DEMO_PASSWORD = "demo-pass-123"
@@ -68,6 +82,36 @@ CANNED = {
 }
 
 
+# Business hours and overflow (issue 14.4): Billing chat is open on weekdays 08:00-20:00 London time
+# and closed on Christmas Day; General chat also offers its waiting chats to Billing chat after 2 min.
+HOURS = {("London", "Billing chat"): {"time_zone": "Europe/London", "weekdays": range(5), "open": (8, 20)}}
+HOLIDAYS = {("London", "Billing chat"): [(12, 25, "Christmas Day")]}
+OVERFLOW = {("London", "General chat"): ("Billing chat", 120)}
+
+
+def _seed_hours(site: Site) -> None:
+    for (site_name, queue_name), spec in HOURS.items():
+        if site_name != site.name:
+            continue
+        queue = Queue.objects.get(site=site, name=queue_name)
+        QueueHours.objects.get_or_create(queue=queue, defaults={"time_zone": spec["time_zone"]})
+        opens, closes = spec["open"]
+        for weekday in spec["weekdays"]:
+            OpeningSlot.objects.get_or_create(
+                queue=queue, weekday=weekday, opens_at=time(opens), defaults={"closes_at": time(closes)}
+            )
+        for month, day, name in HOLIDAYS.get((site_name, queue_name), []):
+            Holiday.objects.get_or_create(
+                queue=queue, date=date(timezone.now().year, month, day), defaults={"name": name}
+            )
+    for (site_name, queue_name), (overflow_name, seconds) in OVERFLOW.items():
+        if site_name == site.name:
+            QueueOverflow.objects.get_or_create(
+                queue=Queue.objects.get(site=site, name=queue_name),
+                defaults={"overflow_queue": Queue.objects.get(site=site, name=overflow_name), "after_seconds": seconds},
+            )
+
+
 @dataclass(frozen=True)
 class Login:
     role: str
@@ -98,6 +142,7 @@ def seed_demo() -> list[Login]:
             )
             if created:
                 queue.teams.set([teams[t] for t in team_names])
+        _seed_hours(site)
         for shortcut, title, body, queue_name in CANNED.get(site_name, []):
             queue = Queue.objects.get(site=site, name=queue_name) if queue_name else None
             CannedResponse.objects.get_or_create(
