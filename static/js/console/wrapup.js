@@ -30,13 +30,15 @@ on("frame", (frame) => {
   }
 });
 
-/** The availability row says "wrap-up" while the operator gets no new work on that media. */
+/** The availability row marks the load (amber, "in wrap-up" for screen readers) while no new work comes on that media. */
 function markLoad(availability) {
   const load = $(`.availability-row[data-media="${availability.media}"] [data-role=load]`);
   if (!load) return;
   const wrapping = availability.wrap_ups > 0;
   load.classList.toggle("in-wrap-up", wrapping);
-  load.textContent = `${availability.load}/${availability.capacity}${wrapping ? " · wrap-up" : ""}`;
+  load.title = wrapping ? "In wrap-up: no new work until you are done" : "Engagements held / capacity";
+  load.textContent = `${availability.load}/${availability.capacity}`;
+  if (wrapping) load.append(el("span", "visually-hidden", " (in wrap-up)"));
 }
 
 function resync(wrapUps) {
