@@ -70,7 +70,8 @@ def site_row(site, *, today: dict | None, queues: list[dict], oldest_iso: str | 
 
 
 def operator_row(operator, availabilities: list) -> dict:
-    """An operator's state per media: available / busy (load of capacity) / away / offline, and since when."""
+    """An operator's state per media: available / busy (load of capacity) / away / offline, and since when;
+    `wrap_up` while they wrap a contact up there."""
     return {
         "id": operator.pk,
         "name": operator.display_name,
@@ -81,6 +82,7 @@ def operator_row(operator, availabilities: list) -> dict:
                 "status": a.status,
                 "load": a.load,
                 "capacity": a.capacity,
+                "wrap_up": a.wrap_ups > 0,  # in after-contact work: no new work on this media
                 "since": iso(a.changed_at),
             }
             for a in sorted(availabilities, key=lambda a: a.media)

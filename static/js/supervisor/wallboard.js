@@ -94,10 +94,11 @@ function renderQueues() {
 }
 
 function mediaState(media) {
-  const busy = media.status === "available" && media.load > 0;
+  const busy = media.status === "available" && (media.load > 0 || media.wrap_up);
   const kind = media.status === "available" ? (busy ? "busy" : "available") : media.status;
   const pill = el("span", `sv-state sv-${kind}`);
-  const label = busy ? `Busy ${media.load}/${media.capacity}` : STATUS_LABEL[media.status] || media.status;
+  const label = media.wrap_up && media.status === "available" ? "Wrap-up"
+    : busy ? `Busy ${media.load}/${media.capacity}` : STATUS_LABEL[media.status] || media.status;
   pill.append(el("span", "sv-state-media", MEDIA_LABEL[media.media] || media.media), el("span", "", label));
   pill.append(ticking("span", "sv-state-since", media.since));
   return pill;
