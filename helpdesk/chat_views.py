@@ -15,7 +15,7 @@ from .errors import ChatError, NotAllowed
 from .http import json_body, json_view
 from .models import Availability, Engagement, Media, Queue
 from .services.engagements import VISITOR_NAME_MAX_LENGTH, start_chat
-from .services.hours import describe_opening, opening_of
+from .services.hours import describe_opening, opening_of, queue_taking_contacts
 from .services.presence import ensure_availabilities
 from .services.transcripts import request_transcript_email
 from .visitor_tokens import engagement_id_from_token, make_visitor_token, token_opens
@@ -86,14 +86,17 @@ def visitor_start(request):
 
 
 def closed_queues(queues: list[Queue]) -> dict[int, str]:
-    """For the picker: each queue closed now, with when it opens next ("" if it has no opening)."""
+    """For the picker: each queue that takes no chat now (closed, and no open queue stands in for
+    it), with when it opens next ("" if it has no opening)."""
     now = timezone.now()
     closed = {}
     for queue in queues:
-        opening = opening_of(queue=queue, now=now)
-        if not opening.is_open:
-            opens = opening.next_opening
-            closed[queue.pk] = describe_opening(opens, opening.time_zone, now=now) if opens else ""
+        try:
+            queue_taking_contacts(queue=queue, now=now)
+        except ChatError:
+            opens = opening_of(queue=queue, now=now)
+            when = opens.next_opening
+            closed[queue.pk] = describe_opening(when, opens.time_zone, now=now) if when else ""
     return closed
 
 

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 from django.urls import reverse
 from django.utils import timezone
 
-from helpdesk.models import Engagement, OfflineMessage, OpeningSlot
+from helpdesk.models import Engagement, OfflineMessage, OpeningSlot, QueueHours
 from helpdesk.services.engagements import end_engagement, start_chat
 from helpdesk.services.presence import set_availability
 from tests.factories import (
@@ -135,3 +135,15 @@ def test_closed_page_of_an_open_queue_offers_a_chat(client):
     queue = QueueFactory(name="Sales")
     page = client.get(reverse("visitor_closed", args=[queue.pk])).content.decode()
     assert "Sales is open" in page and "Start a chat" in page
+
+
+@pytest.mark.django_db
+def test_a_closed_queue_with_an_open_stand_in_is_not_marked_closed_and_its_chat_goes_there(client, closed_queue):
+    stand_in = QueueFactory(site=closed_queue.site, name="General")
+    QueueHours.objects.filter(queue=closed_queue).update(
+        closed_action=QueueHours.ClosedAction.QUEUE, closed_queue=stand_in
+    )
+    assert "Closed now" not in client.get(reverse("visitor_start")).content.decode()
+    response = client.post(reverse("visitor_start"), {"queue": closed_queue.pk, "name": "Vera"})
+    assert response.status_code == 302
+    assert Engagement.objects.get().queue == stand_in
