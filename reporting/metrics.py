@@ -24,7 +24,7 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest, Least, TruncDate
 from django.utils import timezone
 
-from helpdesk.models import AvailabilityLog, Engagement, Operator, Ownership, Queue, Site, Team
+from helpdesk.models import AvailabilityLog, Engagement, Operator, Ownership, Queue, Site, Team, WrapUp
 
 from .scope import ReportScope
 
@@ -271,6 +271,43 @@ def availability_metrics(*, scope: ReportScope) -> list[dict]:
             "media": r["media"],
             "status": r["status"],
             "seconds": max(r["seconds"] or 0.0, 0.0),
+        }
+        for r in rows
+    ]
+
+
+def wrap_up_metrics(*, scope: ReportScope) -> list[dict]:
+    """After-contact work per operator and queue: wrap-ups begun in the range, their time (ended ones
+    end to start; one still open counts up to now), the average of the ended ones, and how many ran
+    out of time (time-boxed). Narrowed by the queue, team and operator filters (docs/metrics.md)."""
+    wrap_ups = WrapUp.objects.filter(
+        queue__site_id__in=scope.site_ids,
+        started_at__gte=scope.start,
+        started_at__lt=scope.end,
+        operator__in=Operator.objects.filter(scope.operator_q()).values("pk"),
+    )
+    if scope.queue_ids:
+        wrap_ups = wrap_ups.filter(queue_id__in=scope.queue_ids)
+    rows = (
+        wrap_ups.values("operator_id", "operator__display_name", "queue_id", "queue__name")
+        .annotate(
+            wrap_ups=Count("pk"),
+            seconds=Sum(Seconds(Coalesce("ended_at", Value(timezone.now())), F("started_at"))),
+            average_seconds=Avg(Seconds(F("ended_at"), F("started_at")), filter=Q(ended_at__isnull=False)),
+            timed_out=Count("pk", filter=Q(ended_because=WrapUp.End.TIMED_OUT)),
+        )
+        .order_by("operator__display_name", "queue__name")
+    )
+    return [
+        {
+            "operator_id": r["operator_id"],
+            "operator": r["operator__display_name"],
+            "queue_id": r["queue_id"],
+            "queue": r["queue__name"],
+            "wrap_ups": r["wrap_ups"],
+            "seconds": max(r["seconds"] or 0.0, 0.0),
+            "average_seconds": r["average_seconds"],
+            "timed_out": r["timed_out"],
         }
         for r in rows
     ]
