@@ -1,5 +1,6 @@
 """Calls outside a voice queue's business hours: its closed action (say so and hang up, or another queue)."""
 
+import json
 from datetime import time
 
 import pytest
@@ -44,4 +45,14 @@ def test_twilio_caller_of_a_closed_line_hears_the_message_and_the_line_ends(clie
     answer = client.post(url, params, HTTP_X_TWILIO_SIGNATURE=sign(params, "https://helpdesk.example.com" + url))
     assert answer.status_code == 200
     assert answer.content.decode().endswith("<Response><Say>We are closed.</Say><Hangup /></Response>")
+    assert not Call.objects.exists()
+
+
+def test_the_simulated_caller_is_told_the_line_is_closed(client, centre):
+    close_today(centre.sales, closed_message="Closed for the holiday.")
+    answer = client.post(
+        "/phone/simulator/api/calls/", json.dumps({"queue_id": centre.sales.pk}), content_type="application/json"
+    )
+    assert answer.status_code == 409
+    assert answer.json()["error"] == {"code": "closed", "message": "Closed for the holiday."}
     assert not Call.objects.exists()
