@@ -2,6 +2,7 @@
 // frame on the operator socket (the whole call each time), and the answers of the acts, which
 // are POSTed over HTTP (core/http.js). The DOM is redrawn from that state (render.js); the
 // Transfer/Conf picker is picker.js. User text only via textContent.
+import { emit } from "../core/bus.js";
 import { $ } from "../core/dom.js";
 import { get, post, toastError } from "../core/http.js";
 import { LiveSocket } from "../core/socket.js";
@@ -117,6 +118,7 @@ new LiveSocket("/ws/operator/", {
     if (frame.type === "call.state") upsert(frame.call);
     else if (frame.type === "availability" && frame.operator_id === state.me && frame.media === "voice") showVoice(frame.status);
     else if (frame.type === "queues.changed" || frame.type === "availability") scheduleTargets();
+    emit("frame", frame); // the wrap-up panels (console/wrapup.js) follow the same socket
   },
   onStatus: (status) => {
     const conn = $("#conn");
