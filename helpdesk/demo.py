@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from .models import (
     CannedResponse,
+    DispositionCode,
     Holiday,
     Media,
     OpeningSlot,
@@ -112,6 +113,36 @@ def _seed_hours(site: Site) -> None:
             )
 
 
+# After-contact work (issue 14.1-2): General chat wraps up for 60 s at most (the default code when
+# time runs out) and gives transfer reasons; Billing chat's wrap-up is mandatory, with a disposition.
+WRAP_UP = {
+    ("London", "General chat"): {"mode": "timed", "seconds": 60, "required": False},
+    ("London", "Billing chat"): {"mode": "mandatory", "seconds": 60, "required": True},
+}
+DISPOSITIONS = [("resolved", "Resolved"), ("follow-up", "Follow-up needed"), ("no-outcome", "No outcome")]
+TRANSFER_REASONS = [("billing", "Needs billing"), ("language", "Another language"), ("escalate", "Escalation")]
+
+
+def _seed_wrap_up(site: Site) -> None:
+    for (site_name, queue_name), spec in WRAP_UP.items():
+        if site_name != site.name:
+            continue
+        queue = Queue.objects.get(site=site, name=queue_name)
+        for kind, codes in (
+            (DispositionCode.Kind.DISPOSITION, DISPOSITIONS),
+            (DispositionCode.Kind.TRANSFER, TRANSFER_REASONS),
+        ):
+            for order, (code, name) in enumerate(codes):
+                DispositionCode.objects.get_or_create(
+                    queue=queue, kind=kind, code=code, defaults={"name": name, "order": order}
+                )
+        if queue.wrap_up_mode == "none":
+            queue.wrap_up_mode, queue.wrap_up_seconds = spec["mode"], spec["seconds"]
+            queue.disposition_required = spec["required"]
+            queue.default_disposition = DispositionCode.objects.get(queue=queue, kind="disposition", code="no-outcome")
+            queue.save(update_fields=["wrap_up_mode", "wrap_up_seconds", "disposition_required", "default_disposition"])
+
+
 @dataclass(frozen=True)
 class Login:
     role: str
@@ -143,6 +174,7 @@ def seed_demo() -> list[Login]:
             if created:
                 queue.teams.set([teams[t] for t in team_names])
         _seed_hours(site)
+        _seed_wrap_up(site)
         for shortcut, title, body, queue_name in CANNED.get(site_name, []):
             queue = Queue.objects.get(site=site, name=queue_name) if queue_name else None
             CannedResponse.objects.get_or_create(
