@@ -119,6 +119,10 @@ class Leg(models.Model):
         help_text="The skill a consult was placed to, if it was.",
     )
     phone_number = models.CharField(max_length=20, blank=True, help_text="E.164")
+    # Why the owner consults (a transfer reason of the call's queue, issue 14.2); shown to the target.
+    reason = models.ForeignKey(
+        "helpdesk.DispositionCode", null=True, blank=True, on_delete=models.PROTECT, related_name="consult_legs"
+    )
     state = models.CharField(max_length=10, choices=State.choices, default=State.INITIATED)
     end_reason = models.CharField(max_length=12, choices=EndReason.choices, blank=True)
     provider_leg_id = models.CharField(max_length=64, blank=True)
