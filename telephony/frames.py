@@ -24,6 +24,7 @@ def leg_snapshot(leg: Leg) -> dict:
         "party_name": leg.party_name,
         "queue_name": leg.queue.name if leg.queue_id else "",
         "phone_number": leg.phone_number,
+        "reason_name": leg.reason.name if leg.reason_id else "",
         "initiated_at": iso(leg.initiated_at),
         "ringing_at": iso(leg.ringing_at),
         "connected_at": iso(leg.connected_at),

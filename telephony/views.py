@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from helpdesk.errors import BadRequest, DomainError
 from helpdesk.http import error_payload, json_body, json_view, operator_json_view, optional_id
-from helpdesk.models import Availability, Media, Queue
+from helpdesk.models import Availability, DispositionCode, Media, Queue
+from helpdesk.selectors import codes_of
 from helpdesk.services.presence import ensure_availabilities, set_availability
 
 from . import frames, selectors, services
@@ -108,7 +109,19 @@ def targets(request, operator):
         }
         for target in selectors.operator_targets(operator=operator, search=search)
     ]
-    return JsonResponse({"skills": skills, "operators": operators})
+    # With ?call=<id> of a call the operator owns: its queue's transfer reasons (issue 14.2).
+    call_id = optional_id(request.GET.get("call"), field="call")
+    call = Call.objects.filter(pk=call_id, engagement__owner=operator).select_related("engagement__queue").first()
+    queue = call.engagement.queue if call_id and call else None
+    reasons = codes_of(queue_id=queue.pk, kind=DispositionCode.Kind.TRANSFER) if queue else []
+    return JsonResponse(
+        {
+            "skills": skills,
+            "operators": operators,
+            "reasons": [{"id": code.pk, "name": code.name} for code in reasons],
+            "reason_required": bool(queue and queue.transfer_reason_required and reasons),
+        }
+    )
 
 
 @operator_json_view
@@ -143,6 +156,7 @@ def call_act(request, operator, call_id: int, act: str):
             queue_id=optional_id(body.get("queue_id"), field="queue_id"),
             operator_id=optional_id(body.get("operator_id"), field="operator_id"),
             phone_number=body.get("phone_number") or None,
+            reason_id=body.get("reason_id"),
         )
     elif act in CALL_ACTS:
         CALL_ACTS[act](call_id=call_id, operator=operator)

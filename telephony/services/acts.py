@@ -13,10 +13,11 @@ from django.db import IntegrityError, transaction
 
 from helpdesk.errors import ChatError, NotAllowed
 from helpdesk.lock_objects import lock_availability, lock_engagement
-from helpdesk.models import Availability, Engagement, Media, Operator, Queue
+from helpdesk.models import Availability, DispositionCode, Engagement, Media, Operator, Queue
 from helpdesk.services.engagements import start_engagement
 from helpdesk.services.hours import queue_taking_contacts
 from helpdesk.services.routing import pick_free_availability
+from helpdesk.services.wrapup import clean_code
 
 from .. import events
 from ..errors import CallError
@@ -182,12 +183,15 @@ def start_consult(
     queue_id: int | None = None,
     operator_id: int | None = None,
     phone_number: str | None = None,
+    reason_id: object = None,
 ) -> Leg:
     """Transfer/Conf → Call: the customer goes on hold and a consult leg rings the target.
 
     The target is a skill (its first free voice operator, longest idle; refused with
     `no_agent` before anything rings if there is none), an operator (available on voice), or
     an outside number in E.164. Only the owner, with no consult already open, may start one.
+    `reason_id`: a transfer reason of the call's queue (required where the queue says so),
+    checked before anything is held or rung (CodeError).
     """
     targets = [t for t in (queue_id, operator_id, phone_number) if t not in (None, "")]
     if len(targets) != 1:
@@ -201,6 +205,13 @@ def start_consult(
             raise CallError("consult_open", "A consult is already open on this call.")
         if locked.call.mode == Call.Mode.CONFERENCE:
             raise CallError("in_conference", "Transfer or end the conference first.")
+        call_queue = Queue.objects.get(pk=locked.engagement.queue_id)
+        reason = clean_code(
+            queue=call_queue,
+            kind=DispositionCode.Kind.TRANSFER,
+            value=reason_id,
+            required=call_queue.transfer_reason_required,
+        )
         seconds = settings.CONSULT_RING_TIMEOUT_SECONDS
         if phone_number:
             fields = {"kind": Leg.Kind.PHONE, "phone_number": phone_number}
@@ -229,7 +240,7 @@ def start_consult(
         _set_mode(locked.call, Call.Mode.CONSULT, initiator=operator)
         try:
             with transaction.atomic():
-                leg = _ring_new_leg(locked.call, seconds=seconds, **fields)
+                leg = _ring_new_leg(locked.call, seconds=seconds, reason=reason, **fields)
         except IntegrityError:
             raise CallError("consult_open", "A consult is already open on this call.") from None
         _dial_later(leg, to=_dial_target(leg), ring_timeout=seconds)

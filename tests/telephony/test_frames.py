@@ -16,6 +16,7 @@ LEG_FIELDS = {
     "party_name",
     "queue_name",
     "phone_number",
+    "reason_name",
     "initiated_at",
     "ringing_at",
     "connected_at",

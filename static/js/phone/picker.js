@@ -33,11 +33,13 @@ export async function loadTargets() {
   const query = $("#operator-search").value.trim();
   let data;
   try {
-    data = await get(`/phone/api/targets/?q=${encodeURIComponent(query)}`);
+    const call = state.shown ? `&call=${state.shown}` : "";
+    data = await get(`/phone/api/targets/?q=${encodeURIComponent(query)}${call}`);
   } catch {
     return; // the next frame or the 15 s refresh tries again
   }
   if (!query) renderSkills(data.skills);
+  renderReasons(data.reasons || [], data.reason_required);
   const operators = $("#operator-list");
   operators.replaceChildren(
     ...data.operators.map((op) =>
@@ -53,6 +55,22 @@ export async function loadTargets() {
     ),
   );
   if (!data.operators.length) operators.append(el("li", "muted small empty-row", "No operator matches."));
+}
+
+/** The call's queue's transfer reasons (the pick survives a reload of the lists). */
+function renderReasons(reasons, required) {
+  const select = $("#picker-reason");
+  const picked = select.value;
+  const none = el("option", "", required ? "Pick a reason" : "No reason given");
+  none.value = "";
+  select.replaceChildren(none, ...reasons.map((reason) => {
+    const option = el("option", "", reason.name);
+    option.value = reason.id;
+    return option;
+  }));
+  select.value = reasons.some((reason) => String(reason.id) === picked) ? picked : "";
+  $("[data-role=reason-hint]", picker).textContent = required ? "(required)" : "(optional)";
+  $("[data-role=reason-field]", picker).hidden = !reasons.length;
 }
 
 function renderSkills(skills) {
@@ -103,6 +121,7 @@ $("#open-picker").addEventListener("click", () => {
   choose(null);
   $("#picker-error").textContent = "";
   $("#operator-search").value = "";
+  $("#picker-reason").value = "";
   showTab("skills");
   loadTargets();
   picker.showModal();
@@ -118,9 +137,11 @@ $("#phone-number").addEventListener("input", (event) => {
 });
 $("#picker-call").addEventListener("click", async () => {
   const { queue_id, operator_id, phone_number } = state.pick || {};
+  const reason = $("#picker-reason").value;
+  const body = { queue_id, operator_id, phone_number, reason_id: reason ? Number(reason) : null };
   $("#picker-error").textContent = "";
   try {
-    await post(`/phone/api/calls/${state.shown}/consult/`, { queue_id, operator_id, phone_number }).then((data) => upsert(data.call));
+    await post(`/phone/api/calls/${state.shown}/consult/`, body).then((data) => upsert(data.call));
     picker.close();
   } catch (error) {
     $("#picker-error").textContent = error.message;

@@ -58,6 +58,7 @@ function promptCard(call, leg) {
     const from = call.legs.find((l) => l.kind === "operator" && OPEN.has(l.state));
     title.textContent = `Consult from ${from ? from.party_name : call.owner_name}`;
     sub.textContent = `About ${call.caller_name} · ${call.queue.name}${leg.queue_name ? ` · via ${leg.queue_name}` : ""} · the customer is on hold`;
+    if (leg.reason_name) sub.textContent += ` · Reason: ${leg.reason_name}`;
   } else {
     const transferred = call.legs.some((l) => l.kind === "operator" && l.end_reason && l.operator_id !== state.me);
     title.textContent = `${transferred ? "Transferred call" : "Incoming call"} · ${call.caller_name}`;
