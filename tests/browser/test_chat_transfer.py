@@ -234,6 +234,9 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
 
     # 6. Accepted: A says goodbye and clicks Transfer Now.
     expect(banner).to_contain_text("Carol Chen accepted the transfer")
+    # The visitor is told where they are going (issue 14.3), and then who joined.
+    expect(visitor.locator("#transferring")).to_have_text("Transferring you to Carol Chen…")
+    screenshot(visitor, "transfer-07b-visitor-transferring")
     now_button = console_a.locator("[data-testid=transfer-now]")
     expect(now_button).to_be_visible()
     screenshot(console_a, "transfer-07-accepted")
@@ -244,6 +247,7 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
     # 7. The visitor is with Carol; Carol has the whole history and the warm message in the notes, once.
     expect(visitor.locator("#status-title")).to_have_text("Carol Chen")
     expect(visitor.locator("#transcript")).to_contain_text("You are now chatting with Carol Chen.")
+    expect(visitor.locator("#transferring")).to_be_hidden()
     expect(console_c.locator("#visitor-name")).to_have_text("Vera Visitor")
     transcript_c = console_c.locator("#transcript")
     for line in (
