@@ -8,10 +8,10 @@ from __future__ import annotations
 import pytest
 from playwright.sync_api import expect
 
-from helpdesk.models import Engagement, Media
+from helpdesk.models import DispositionCode, Engagement, Media
 from telephony.models import Leg
 from tests.browser.conftest import screenshot
-from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory
+from tests.factories import DispositionCodeFactory, OperatorFactory, QueueFactory, SiteFactory, TeamFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -20,7 +20,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def phone_centre():
     site = SiteFactory(name="London")
     front, specialists = TeamFactory(site=site, name="Front line"), TeamFactory(site=site, name="Specialists")
-    QueueFactory(site=site, name="Sales line", media=Media.VOICE, teams=[front])
+    sales = QueueFactory(site=site, name="Sales line", media=Media.VOICE, teams=[front])
+    DispositionCodeFactory(queue=sales, kind=DispositionCode.Kind.TRANSFER, name="Needs a specialist")
     QueueFactory(site=site, name="Resolution Specialists", media=Media.VOICE, teams=[specialists])
     a = OperatorFactory(site=site, display_name="Alice Archer", teams=[front], available=[Media.VOICE])
     b = OperatorFactory(site=site, display_name="Bob Baker", teams=[specialists], available=[Media.VOICE])
@@ -60,6 +61,8 @@ def test_call_consult_conference_release_and_transfer_again(new_page, phone_cent
     expect(picker.locator("[data-testid=skill-list]")).to_contain_text("Resolution Specialists")
     expect(picker.locator("[data-testid=skill-list]")).to_contain_text("2 available")
     picker.locator("[data-testid=skill-list] .list-item", has_text="Resolution Specialists").click()
+    # The Sales line's transfer reasons are offered (optional there); the target sees the one picked.
+    picker.get_by_label("Reason for the transfer").select_option(label="Needs a specialist")
     screenshot(alice, "phone-04-picker")
     picker.locator("[data-testid=picker-call]").click()
     expect(picker).to_be_hidden()
@@ -70,6 +73,7 @@ def test_call_consult_conference_release_and_transfer_again(new_page, phone_cent
 
     consult_prompt = bob.locator("[data-testid=consult-prompt]")
     expect(consult_prompt).to_contain_text("Consult from Alice Archer")
+    expect(consult_prompt).to_contain_text("Reason: Needs a specialist")
     screenshot(bob, "phone-05-consult-incoming")
     consult_prompt.get_by_role("button", name="Answer").click()
     expect(alice.locator("#leg-consult [data-role=state]")).to_have_text("Connected")
