@@ -31,6 +31,7 @@ from .realtime import bind_server_loop, engagement_group, operator_group, site_g
 from .services import engagements as engagement_services
 from .services.messages_async import PostedLine, apost_message
 from .services.presence import set_availability
+from .signals import visitor_hello as visitor_hello_signal
 from .visitor_tokens import engagement_id_from_token, token_opens
 
 logger = logging.getLogger(__name__)
@@ -422,7 +423,7 @@ def visitor_opening(engagement_id: int, after_seq: int | None) -> tuple[dict | N
 
 
 def visitor_hello(engagement: Engagement) -> dict:
-    return {
+    hello = {
         "type": "hello",
         "engagement_id": engagement.pk,
         "state": engagement.state,
@@ -434,6 +435,9 @@ def visitor_hello(engagement: Engagement) -> dict:
         "last_seq": engagement.last_seq,
         "reason": engagement.end_reason,
     }
+    for _receiver, fields in visitor_hello_signal.send(sender=Engagement, engagement=engagement):
+        hello.update(fields or {})
+    return hello
 
 
 async def visitor_may_post(engagement_id: int) -> bool:

@@ -19,3 +19,8 @@ operator_reached_capacity = Signal()
 
 # An engagement ended (visitor left, operator ended, caller hung up): sent with engagement, reason.
 engagement_ended = Signal()
+
+# A visitor's socket opens (or reopens): sent with engagement; each receiver returns a dict of
+# fields added to the visitor's `hello`, so what another app told the visitor live survives a
+# reconnect (transfers: `transferring_to` while an accepted transfer waits for Transfer Now).
+visitor_hello = Signal()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from . import services
+from . import selectors, services
 
 
 def on_operator_became_unavailable(sender, *, operator, media, reason, **kwargs) -> None:
@@ -38,3 +38,10 @@ def on_operator_reached_capacity(sender, *, operator, media, **kwargs) -> None:
 def on_engagement_ended(sender, *, engagement, reason, **kwargs) -> None:
     """The visitor left or the conversation ended: the open transfer stops, atomically with the end."""
     services.cancel_transfers_of_ended_engagement(engagement_id=engagement.pk, reason=reason)
+
+
+def visitor_hello_fields(sender, *, engagement, **kwargs) -> dict:
+    """While an accepted transfer waits for Transfer Now, a visitor who reconnects is told again where
+    they are going (the live `engagement.transferring` frame was sent once)."""
+    name = selectors.accepted_transfer_target_name(engagement_id=engagement.pk)
+    return {"transferring_to": name} if name else {}

@@ -188,6 +188,16 @@ def open_transfer_of(*, engagement_id: int) -> Transfer | None:
     )
 
 
+def accepted_transfer_target_name(*, engagement_id: int) -> str:
+    """Who accepted the engagement's open transfer (Transfer Now not yet clicked); "" when none."""
+    transfer = (
+        Transfer.objects.filter(engagement_id=engagement_id, state=TransferState.ACCEPTED)
+        .select_related("accepted_by")
+        .first()
+    )
+    return transfer.accepted_by.display_name if transfer and transfer.accepted_by_id else ""
+
+
 def pending_offers_for(*, operator: Operator) -> list[Transfer]:
     """Transfers offered to the operator and still waiting for their answer (prompts after a reload)."""
     return list(

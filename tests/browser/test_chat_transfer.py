@@ -237,6 +237,9 @@ def test_seed_flow_decline_back_retry_accept_transfer_now(new_page, company):
     # The visitor is told where they are going (issue 14.3), and then who joined.
     expect(visitor.locator("#transferring")).to_have_text("Transferring you to Carol Chen…")
     screenshot(visitor, "transfer-07b-visitor-transferring")
+    visitor.reload()  # a reconnect is told again (hello's transferring_to)
+    expect(visitor.locator("#transferring")).to_have_text("Transferring you to Carol Chen…")
+    expect(visitor.locator("#transcript")).to_contain_text("One moment while I find the right person")
     now_button = console_a.locator("[data-testid=transfer-now]")
     expect(now_button).to_be_visible()
     screenshot(console_a, "transfer-07-accepted")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk.models import QueueWaitEstimate
+from helpdesk.consumers import visitor_hello
+from helpdesk.models import Engagement, QueueWaitEstimate
 from tests.factories import QueueWaitEstimateFactory
 from tests.transfers.conftest import accepted, request_to
 from transfers import services
@@ -44,3 +45,16 @@ def test_dialog_queue_list_offers_the_estimate_of_a_newcomer(engagement, alice, 
     options = {option.queue: option.as_dict() for option in queues_for_transfer(engagement=engagement)}
     assert options[queue]["estimated_wait_minutes"] == 3
     assert options[queue_b]["estimated_wait_minutes"] is None
+
+
+def test_a_visitor_who_reconnects_is_told_again_where_they_are_going(engagement, alice, bob):
+    def hello():
+        return visitor_hello(Engagement.objects.select_related("owner", "visitor", "queue").get(pk=engagement.pk))
+
+    transfer = request_to(bob, engagement, alice, warm_message="VIP")
+    assert "transferring_to" not in hello()  # requested only: it may still be declined
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    assert hello()["transferring_to"] == "Bob Baker"
+    services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    joined = hello()
+    assert "transferring_to" not in joined and joined["operator_name"] == "Bob Baker"

@@ -38,6 +38,7 @@ function handleFrame(frame) {
       view.queuedAt = new Date(frame.queued_at);
       setState(frame.state, { operatorName: frame.operator_name, position: frame.position, reason: frame.reason });
       if (view.state === "queued") setEstimate(frame.estimated_wait_minutes);
+      if (view.state === "active") setTransferring(frame.transferring_to || null); // survives a reconnect
       if (view.state !== "ended") outbox.resend();
       break;
     case "message":
