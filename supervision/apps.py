@@ -7,7 +7,7 @@ class SupervisionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        # Reporting sits below supervision: supervision registers its audit dataset and puts the
+        # Reporting sits below supervision: supervision registers its audit datasets and puts the
         # export actions on its own admin (django.contrib.admin has autodiscovered it by now).
         from reporting.admin_actions import attach_dataset_export_actions
 
@@ -15,3 +15,4 @@ class SupervisionConfig(AppConfig):
 
         register_datasets()
         attach_dataset_export_actions("supervisor_acts")
+        attach_dataset_export_actions("admin_changes")

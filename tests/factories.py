@@ -12,8 +12,10 @@ rows as the services would have left them, built directly; to *act*, call the se
 from datetime import date, time, timedelta
 
 import factory
+from django.contrib.admin.models import CHANGE, LogEntry
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 
 from helpdesk.models import (
@@ -614,3 +616,23 @@ class WatchFactory(factory.django.DjangoModelFactory):
     engagement = factory.SubFactory(EngagementFactory)
     supervisor = factory.LazyAttribute(lambda watch: ManagerFactory(sites=[watch.engagement.site]))
     mode = Watch.Mode.WATCH
+
+
+class AdminChangeFactory(factory.django.DjangoModelFactory):
+    """A change made in the admin (django.contrib.admin's LogEntry) of `changed`, a queue by default,
+    by a manager of its site, as the admin writes it."""
+
+    class Meta:
+        model = LogEntry
+        exclude = ["changed"]
+
+    changed = factory.SubFactory(QueueFactory)
+    user = factory.LazyAttribute(lambda entry: ManagerFactory(sites=[entry.changed.site]))
+    content_type = factory.LazyAttribute(
+        lambda entry: ContentType.objects.get_for_model(entry.changed, for_concrete_model=False)
+    )
+    object_id = factory.LazyAttribute(lambda entry: str(entry.changed.pk))
+    object_repr = factory.LazyAttribute(lambda entry: str(entry.changed)[:200])
+    action_flag = CHANGE
+    change_message = '[{"changed": {"fields": ["Name"]}}]'
+    action_time = factory.LazyFunction(timezone.now)
