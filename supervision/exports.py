@@ -31,6 +31,7 @@ SUPERVISOR_ACTS = RawSpec(
     "site__time_zone",
 )
 
+
 class ZoneName(Expression):
     """A time zone name as an SQL literal: PostgreSQL's COPY, which writes the export, takes no
     parameters, and the export's time cells read their zone from a column or a literal."""
