@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import UTC
 
 import django_filters as filters
+from django.contrib.admin.models import LogEntry
 from django.core.exceptions import ValidationError
 from django_filters.fields import IsoDateTimeField
 
 from helpdesk.models import Engagement, Message, Note, Operator, Queue, Team
+from supervision.audit import ACTIONS
+from supervision.models import SupervisorAct
 from telephony.models import Call, Leg
 from transfers.models import Transfer
 
@@ -127,3 +130,44 @@ class LegFilter(filters.FilterSet):
     class Meta:
         model = Leg
         fields = ["call", "operator", "kind", "state"]
+
+
+class SupervisorActFilter(filters.FilterSet):
+    site = IdFilter(field_name="site_id")
+    actor = IdFilter(field_name="actor_id", help_text="The supervisor's user id.")
+    engagement = IdFilter(field_name="engagement_id")
+    operator = IdFilter(field_name="operator_id", help_text="The operator the act concerned.")
+    created_after = MomentFilter(field_name="created_at", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = SupervisorAct
+        fields = ["site", "act", "actor", "engagement", "operator"]
+
+
+class AdminChangeFilter(filters.FilterSet):
+    action = filters.ChoiceFilter(choices=[(word, word) for word in ACTIONS], method="filter_action")
+    actor = IdFilter(field_name="user_id", help_text="The user id of who made the change.")
+    object_type = filters.CharFilter(method="filter_object_type", help_text='"app_label.model", e.g. "helpdesk.queue".')
+    object_id = filters.CharFilter(field_name="object_id")
+    engagement = filters.NumberFilter(method="filter_engagement", help_text="Changes of this engagement.")
+    changed_after = MomentFilter(field_name="action_time", lookup_expr="gte")
+    changed_before = MomentFilter(field_name="action_time", lookup_expr="lt")
+
+    class Meta:
+        model = LogEntry
+        fields = ["action", "actor", "object_type", "object_id", "engagement"]
+
+    def filter_action(self, queryset, name, value):
+        return queryset.filter(action_flag=ACTIONS[value])
+
+    def filter_object_type(self, queryset, name, value):
+        app_label, _, model = value.partition(".")
+        return queryset.filter(content_type__app_label=app_label, content_type__model=model.lower())
+
+    def filter_engagement(self, queryset, name, value):
+        if value != int(value) or not 0 < value < 2**63:
+            return queryset.none()
+        return queryset.filter(
+            content_type__app_label="helpdesk", content_type__model="engagement", object_id=str(int(value))
+        )

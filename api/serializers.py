@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from helpdesk.models import Availability, Engagement, Message, Note, Operator, Queue, Site, Team
 from helpdesk.selectors import queue_stats
+from supervision.audit import ACTIONS
+from supervision.models import SupervisorAct
 from telephony.models import Call, Leg
 from transfers.models import Transfer, TransferOffer
 
@@ -351,6 +354,62 @@ class OperationsMetricsSerializer(serializers.Serializer):
     wrap_up_by_operator = WrapUpMetricsSerializer(many=True)
     wrap_up_by_queue = WrapUpMetricsSerializer(many=True)
     dispositions = DispositionMetricsSerializer(many=True)
+
+
+class SupervisorActSerializer(serializers.ModelSerializer):
+    act_label = serializers.CharField(source="get_act_display", read_only=True)
+    actor_name = serializers.CharField(source="actor.username", read_only=True)
+    operator_name = serializers.CharField(source="operator.display_name", read_only=True, default="")
+
+    class Meta:
+        model = SupervisorAct
+        fields = [
+            "id",
+            "site",
+            "created_at",
+            "actor",
+            "actor_name",
+            "act",
+            "act_label",
+            "engagement",
+            "operator",
+            "operator_name",
+            "detail",
+        ]
+
+
+ACTION_WORDS = {flag: word for word, flag in ACTIONS.items()}
+
+
+class AdminChangeSerializer(serializers.ModelSerializer):
+    """One change made in the admin (django.contrib.admin's LogEntry)."""
+
+    user_name = serializers.CharField(source="user.username", read_only=True)
+    action = serializers.SerializerMethodField(help_text="added, changed or deleted.")
+    object_type = serializers.SerializerMethodField(help_text='The object\'s model, "app_label.model".')
+    change_message = serializers.CharField(
+        source="get_change_message", read_only=True, help_text="What changed, in words."
+    )
+
+    class Meta:
+        model = LogEntry
+        fields = [
+            "id",
+            "action_time",
+            "user",
+            "user_name",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "change_message",
+        ]
+
+    def get_action(self, entry) -> str:
+        return ACTION_WORDS.get(entry.action_flag, "")
+
+    def get_object_type(self, entry) -> str:
+        return f"{entry.content_type.app_label}.{entry.content_type.model}" if entry.content_type_id else ""
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -17,6 +17,8 @@ router.register("notes", views.NoteViewSet, basename="note")
 router.register("transfers", views.TransferViewSet, basename="transfer")
 router.register("calls", views.CallViewSet, basename="call")
 router.register("legs", views.LegViewSet, basename="leg")
+router.register("audit/supervisor-acts", views.SupervisorActViewSet, basename="supervisor-act")
+router.register("audit/admin-changes", views.AdminChangeViewSet, basename="admin-change")
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -9,7 +9,7 @@ site's or another operator's object is simply "not found". Domain errors from se
 from __future__ import annotations
 
 from django.db.models import Prefetch
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.pagination import CursorPagination
@@ -23,6 +23,7 @@ from helpdesk.selectors import queue_stats
 from helpdesk.services.engagements import add_note
 from reporting import metrics, operations
 from reporting.scope import build_scope
+from supervision.audit import admin_changes_visible_to, supervisor_acts_visible_to
 from telephony.models import Call, Leg
 from transfers import services as transfer_services
 from transfers.models import Transfer
@@ -346,3 +347,53 @@ class OperationsMetricsView(APIView):
             "dispositions": operations.disposition_metrics(scope=scope),
         }
         return Response(serializers.OperationsMetricsSerializer(rows).data)
+
+
+class ManagersOnlyViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit trail: managers of a site read it (a superuser: all of it); anyone else is refused (403)."""
+
+    pagination_class = Cursor
+    lookup_value_regex = ID_PATTERN
+
+    def list(self, request, *args, **kwargs):
+        return super().list(request, *args, **kwargs) if managed_site_ids(request) else NOT_AUDITOR
+
+    def retrieve(self, request, *args, **kwargs):
+        return super().retrieve(request, *args, **kwargs) if managed_site_ids(request) else NOT_AUDITOR
+
+
+NOT_AUDITOR = Response(
+    {"error": {"code": "not_manager", "message": "The audit trail is for managers of a site."}},
+    status=status.HTTP_403_FORBIDDEN,
+)
+AUDIT_RESPONSES = {403: serializers.ErrorSerializer}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: serializers.SupervisorActSerializer(many=True), **AUDIT_RESPONSES}),
+    retrieve=extend_schema(responses={200: serializers.SupervisorActSerializer, **AUDIT_RESPONSES}),
+)
+class SupervisorActViewSet(ManagersOnlyViewSet):
+    """Every supervisor act (monitor, whisper, barge, take over, reassign, force offline, listen, coach)
+    on the sites you manage: who, what, on which engagement or operator, when. Newest first."""
+
+    serializer_class = serializers.SupervisorActSerializer
+    filterset_class = filters.SupervisorActFilter
+
+    def get_queryset(self):
+        return supervisor_acts_visible_to(self.request.user).select_related("actor", "operator")
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: serializers.AdminChangeSerializer(many=True), **AUDIT_RESPONSES}),
+    retrieve=extend_schema(responses={200: serializers.AdminChangeSerializer, **AUDIT_RESPONSES}),
+)
+class AdminChangeViewSet(ManagersOnlyViewSet):
+    """Changes made in the admin to objects of the sites you manage, by anyone (a superuser: every
+    change). Newest first. Changes of objects with no site (users) or deleted ones are for superusers."""
+
+    serializer_class = serializers.AdminChangeSerializer
+    filterset_class = filters.AdminChangeFilter
+
+    def get_queryset(self):
+        return admin_changes_visible_to(self.request.user).select_related("user", "content_type")
