@@ -22,6 +22,22 @@ def open_watches_of(*, engagement_id: int) -> list[Watch]:
     )
 
 
+def watchers_of_operators_engagements(*, operator: Operator) -> list[dict]:
+    """An `engagement.watchers` frame for each live engagement `operator` owns, empty lists included:
+    what the console redraws its "watched by" badges from after a (re)connect."""
+    live = Engagement.objects.filter(
+        owner=operator, state__in=[Engagement.State.QUEUED, Engagement.State.ACTIVE]
+    ).values_list("pk", flat=True)
+    watches: dict[int, list[Watch]] = {engagement_id: [] for engagement_id in live}
+    for watch in (
+        Watch.objects.filter(engagement_id__in=list(watches), ended_at__isnull=True)
+        .select_related("supervisor__operator")
+        .order_by("started_at", "pk")
+    ):
+        watches[watch.engagement_id].append(watch)
+    return [frames.watchers_frame(engagement_id, watches=rows) for engagement_id, rows in sorted(watches.items())]
+
+
 def supervised_sites(user) -> list[Site]:
     return list(Site.objects.filter(pk__in=supervised_site_ids(user)).order_by("name"))
 

@@ -1,12 +1,16 @@
-"""The supervisor's console page: the wallboard and the monitor, filled live by /ws/supervisor/."""
+"""The supervisor's console page: the wallboard and the monitor, filled live by /ws/supervisor/;
+and what the operator console asks supervision after each `hello`: who watches my chats."""
 
 from __future__ import annotations
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
+from django.http import JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.http import require_GET
 
+from helpdesk.http import operator_json_view
 from helpdesk.models import Operator, Queue
 
 from . import frames, selectors
@@ -31,3 +35,15 @@ def wallboard_page(request):
         ],
     }
     return render(request, "supervision/wallboard.html", {"sites": sites, "board": board, "targets": targets})
+
+
+@require_GET
+@operator_json_view
+def watching(request, operator):
+    """Who watches each of my live engagements now (docs/realtime.md, "Who is watching").
+
+    The console gets `engagement.watchers` frames live, but its `hello` cannot carry them: the core
+    builds `hello` and must not import supervision (the layers in pyproject.toml). So, as with
+    /transfers/mine/, the console asks here after every `hello` and redraws from the answer.
+    """
+    return JsonResponse({"engagements": selectors.watchers_of_operators_engagements(operator=operator)})

@@ -12,6 +12,7 @@ import {
   renderQueues, renderTitle, renderTyping, useOutbox,
 } from "./render.js";
 import { addEngagement, entry, lastSeqOf, state } from "./state.js";
+import { applyWatchersFrame, forgetWatchers, renderWatchers, resyncWatchers } from "./watchers.js";
 
 let signedOut = false;
 
@@ -45,6 +46,7 @@ const handlers = {
   "engagement.released": onReleased,
   "engagement.ended": onEnded,
   availability: onAvailability,
+  "engagement.watchers": onWatchers,
   "queues.changed": (frame) => renderQueues(frame.queues),
   error: (frame) => toast(frame.message || "Something went wrong.", "error"),
   "session.ended": () => {
@@ -77,6 +79,18 @@ function onHello(frame) {
   if (state.current && entry(state.current)) openEngagement(state.current);
   else if (!state.current && state.engagements.size === 1) selectEngagement([...state.engagements.keys()][0]);
   outbox.resend(); // a fresh connection: lines not acked on the last one go again, in order
+  resyncWatchers(redrawWatchers); // supervision's part of the state, which hello cannot carry
+}
+
+function onWatchers(frame) {
+  if (applyWatchersFrame(frame)) redrawWatchers([Number(frame.engagement_id)], { announceEnd: true });
+}
+
+function redrawWatchers(ids, { announceEnd = false } = {}) {
+  renderList();
+  if (!ids.includes(state.current) || !entry(state.current)) return;
+  renderWatchers(state.current, { announceEnd });
+  renderDetails(entry(state.current));
 }
 
 function onMessage(frame) {
@@ -122,6 +136,7 @@ function onAssigned(frame) {
   const item = addEngagement(frame.engagement, 0);
   renderList();
   alertOperator(`New chat: ${frame.engagement.visitor_name}`, true);
+  if (frame.detail_follows) resyncWatchers(redrawWatchers); // handed over: someone may watch it already
   // A hand-over's history comes on its own (detail_follows): asking again would only repeat it.
   const fetch = !frame.detail_follows;
   if (!state.current) selectEngagement(frame.engagement.id, { fetch });
@@ -165,6 +180,7 @@ function onEnded(frame) {
 
 function removeEngagement(id) {
   state.engagements.delete(id);
+  forgetWatchers(id);
   socket.forget(id);
   outbox.forget(id);
   if (state.current === id) {

@@ -2,6 +2,7 @@
 import { $, duration, el, timeOfDay as time } from "../core/dom.js";
 import { markBubble, placeBefore } from "../core/outbox.js";
 import { entry, state } from "./state.js";
+import { listBadge, renderWatchers, watchersOf, watchersText } from "./watchers.js";
 
 const REASONS = {
   visitor_left: "The visitor left the chat.", operator_ended: "You ended this conversation.",
@@ -32,7 +33,10 @@ export function renderList() {
     text.append(el("span", `small muted queue-name${item.typing && !item.ended ? " typing-now" : ""}`, secondLine(item)));
     const badge = el("span", "badge badge-count unread", item.unread);
     badge.hidden = !item.unread;
-    link.append(el("span", "avatar", avatarLetter(item.summary.visitor_name)), text, badge);
+    link.append(el("span", "avatar", avatarLetter(item.summary.visitor_name)), text);
+    const watched = item.ended ? null : listBadge(item.summary.id);
+    if (watched) link.append(watched);
+    link.append(badge);
     li.append(link);
     return li;
   });
@@ -65,6 +69,7 @@ export function renderConversation() {
   renderNotes(item);
   renderOwners(item);
   renderDetails(item);
+  renderWatchers(summary.id);
   renderTyping();
 }
 
@@ -156,6 +161,8 @@ export function renderDetails(item) {
   ];
   // Left while the queue was closed: the visitor is not on the page, the answer goes by e-mail.
   if (item.summary.kind === "offline_message") pairs.unshift(["Kind", "Offline message: answer by e-mail (address in Notes)"]);
+  const watched = watchersText(watchersOf(item.summary.id));
+  if (watched) pairs.push(["Supervision", watched]);
   $("#details").replaceChildren(...pairs.flatMap(([term, value]) => [el("dt", "", term), el("dd", "", value)]));
 }
 

@@ -8,6 +8,7 @@ export const state = {
   current: null,
   queues: [],
   served: new Set(),
+  watchers: new Map(), // engagement id -> its watchers now (rows of engagement.watchers), watchers.js
 };
 
 export function entry(id) {
