@@ -20,13 +20,7 @@ from django.conf import settings
 from . import async_db, frames, selectors
 from .errors import ChatError, DomainError, NotAllowed
 from .models import Engagement, Message, Operator
-from .rate_limits import (
-    REDIS_UNUSABLE,
-    aallow_visitor_message,
-    allow_visitor_message,
-    aoperator_frame_refused,
-    avisitor_frame_refused,
-)
+from .rate_limits import aoperator_frame_refused, avisitor_frame_refused
 from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
 from .services.messages_async import PostedLine, apost_message
@@ -440,20 +434,10 @@ def visitor_hello(engagement: Engagement) -> dict:
     return hello
 
 
-async def visitor_may_post(engagement_id: int) -> bool:
-    """The visitor's message limit (anonymous senders are limited before anything is stored). With
-    Redis unreachable it cannot be checked, so the line is refused as briefly unavailable (the page
-    keeps it and tries again)."""
-    try:
-        return await aallow_visitor_message(engagement_id=engagement_id)
-    except REDIS_UNUSABLE as error:
-        logger.warning("Visitor message refused, rate limit not checked (Redis unreachable): %r", error)
-        raise ChatError("unavailable", "Chat is briefly unavailable; your message was not sent yet.") from None
-
-
 def post_visitor_message(*, engagement_id: int, body: object, client_id: object) -> PostedLine:
-    """Rate limit, then post: one trip to a worker thread for both."""
-    if not allow_visitor_message(engagement_id=engagement_id):
+    """The ORM path of a visitor's line: the message limit (as the async path's statement has it),
+    then the post, in one trip to a worker thread."""
+    if selectors.visitor_over_message_limit(engagement_id=engagement_id):
         raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
     return post_message_line(engagement_id=engagement_id, sender=Message.Sender.VISITOR, body=body, client_id=client_id)
 
@@ -505,9 +489,7 @@ class VisitorConsumer(ChatConsumer):
             line = await in_chat_pool(post_visitor_message)(
                 engagement_id=self.engagement_id, body=body, client_id=client_id
             )
-        else:
-            if not await visitor_may_post(self.engagement_id):
-                raise ChatError("rate_limited", "You are sending messages too fast; wait a moment.")
+        else:  # the message limit is checked in the post's own statement
             line = await apost_message(
                 engagement_id=self.engagement_id, sender=Message.Sender.VISITOR, body=body, client_id=client_id
             )

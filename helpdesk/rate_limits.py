@@ -127,20 +127,6 @@ async def aallow(names: Sequence[str], limits: Sequence[int], *, now: float | No
 # --- Visitors -------------------------------------------------------------------------------------
 
 
-def _visitor_counter(engagement_id: int) -> str:
-    return f"chat-rate:{engagement_id}"
-
-
-def allow_visitor_message(*, engagement_id: int, now: float | None = None) -> bool:
-    """At most VISITOR_MESSAGES_PER_MINUTE messages per engagement in any 60 s (sliding window)."""
-    return allow([_visitor_counter(engagement_id)], [settings.VISITOR_MESSAGES_PER_MINUTE], now=now) == 0
-
-
-async def aallow_visitor_message(*, engagement_id: int, now: float | None = None) -> bool:
-    """`allow_visitor_message` for the event loop."""
-    return await aallow([_visitor_counter(engagement_id)], [settings.VISITOR_MESSAGES_PER_MINUTE], now=now) == 0
-
-
 # Other visitor frames, per engagement per minute (sliding window). Typing goes at most every 3 s while
 # keys are pressed plus a stop after each pause or send; resume is sent on reconnect only (the socket's
 # query string carries the usual starting point). A project can override any entry with the

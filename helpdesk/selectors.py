@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Value
 from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.utils import timezone
@@ -167,6 +168,15 @@ def messages_after(
     if before_seq is not None:
         messages = messages.filter(seq__lt=before_seq)
     return list(messages.select_related("operator").order_by("seq")[:limit])
+
+
+def visitor_over_message_limit(*, engagement_id: int, now: datetime | None = None) -> bool:
+    """Has the engagement's visitor sent VISITOR_MESSAGES_PER_MINUTE lines in the last 60 s? (The
+    socket's async path asks the same in its INSERT: services/messages_async.py.)"""
+    limit = settings.VISITOR_MESSAGES_PER_MINUTE
+    latest = Message.objects.filter(engagement_id=engagement_id, sender=Message.Sender.VISITOR).order_by("-seq")
+    nth = list(latest.values_list("created_at", flat=True)[limit - 1 : limit])
+    return bool(nth) and nth[0] > (now or timezone.now()) - timedelta(seconds=60)
 
 
 def message_frames_after(

@@ -28,6 +28,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -499,8 +500,9 @@ def test_redis_primary_killed_sentinel_promotes_the_replica_and_the_chat_goes_on
     """The helpdesk only knows the front's address (REDIS_URL). The primary is SIGKILLed mid-chat: the
     Sentinels (deploy/sentinel.conf) agree it is down and promote the replica, the front
     (deploy/redis-haproxy.cfg) sees the new role:master and leads every connection there. A line the
-    visitor types in the gap is refused until then and resent by the outbox: stored once, seen once,
-    and the operator's answer comes back over the new primary's pub/sub."""
+    visitor types in the gap is stored at once (its rate limit is in the database, not in Redis) and
+    reaches the operator once the channel layer is back: stored once, seen once, and the operator's
+    answer comes back over the new primary's pub/sub."""
     with cluster_on_a_lan(sentinel=True, tmp_path=tmp_path) as cluster:
         node_a, node_b, redis_set = cluster.node_a, cluster.node_b, cluster.redis
         assert all(elected_primary(s) == redis_set.primary.host.address for s in redis_set.sentinels)
@@ -541,6 +543,11 @@ def test_redis_primary_killed_sentinel_promotes_the_replica_and_the_chat_goes_on
                     await socket.close()
 
         chat, promoted_after = asyncio.run(scenario())
+        # The lines can also arrive by a reconnecting socket's catch-up from the database, before the
+        # front's checks (every second, rise 2) have brought the new primary UP: give them that time.
+        deadline = time.monotonic() + 15
+        while "redis_primary/redis-replica is UP" not in redis_set.front.output() and time.monotonic() < deadline:
+            time.sleep(0.25)
         new_primary = redis_lib.Redis.from_url(redis_set.replica.url).info("replication")["role"]
         electors = [elected_primary(s) for s in redis_set.sentinels]
         front_log = redis_set.front.output()
@@ -548,9 +555,8 @@ def test_redis_primary_killed_sentinel_promotes_the_replica_and_the_chat_goes_on
     assert electors == [redis_set.replica.host.address] * 3, electors
     assert promoted_after < 30, f"promoted {promoted_after:.1f}s after the kill"
     assert re.search(r"redis_primary/redis-primary is DOWN", front_log), front_log[-2000:]
-    assert re.search(r"redis_primary/redis-replica is UP", front_log), front_log[-2000:]
-    refused = [f for f in chat.visitor.frames if f.get("type") == "error" and f.get("code") == "unavailable"]
-    assert refused, "the line typed in the gap was refused at first (Redis was really gone for the nodes)"
+    replica_lines = [line for line in front_log.splitlines() if "redis-replica" in line]
+    assert any(re.search(r"redis_primary/redis-replica is UP", line) for line in replica_lines), replica_lines
     lines = ["Before the failover", "Seen it", "During the failover", "Still here after the failover"]
     stored = list(
         Message.objects.filter(engagement_id=chat.engagement_id).order_by("seq").values_list("body", flat=True)

@@ -13,16 +13,17 @@ from django.core.cache import cache
 from django.test import override_settings
 
 from helpdesk import rate_limits
-from helpdesk.rate_limits import aallow_visitor_message, allow, allow_visitor_message, aoperator_frame_refused
+from helpdesk.rate_limits import aallow, allow, aoperator_frame_refused, avisitor_frame_refused
 
 EDGE = 1_000_000 * 60.0  # a minute boundary
+LIMIT = 5
 
 
 def allowed_count(attempts: int, *, at: float, engagement_id: int = 1) -> int:
-    return sum(allow_visitor_message(engagement_id=engagement_id, now=at) for _ in range(attempts))
+    """How many of `attempts` requests at `at` a limit of 5 a minute per engagement lets through."""
+    return sum(allow([f"t-rate:{engagement_id}"], [LIMIT], now=at) == 0 for _ in range(attempts))
 
 
-@override_settings(VISITOR_MESSAGES_PER_MINUTE=5)
 def test_a_burst_at_the_end_of_a_minute_is_not_followed_by_a_second_one_at_the_start_of_the_next():
     assert allowed_count(10, at=EDGE - 0.5) == 5
     # A fixed window would allow 5 more here (2x the limit within a second).
@@ -35,7 +36,6 @@ def test_a_burst_at_the_end_of_a_minute_is_not_followed_by_a_second_one_at_the_s
     assert allowed_count(10, at=EDGE + 180) == 5
 
 
-@override_settings(VISITOR_MESSAGES_PER_MINUTE=5)
 def test_refused_attempts_do_not_count_and_limits_are_per_engagement():
     assert allowed_count(50, at=EDGE + 10, engagement_id=7) == 5
     assert allowed_count(5, at=EDGE + 10, engagement_id=8) == 5
@@ -44,12 +44,11 @@ def test_refused_attempts_do_not_count_and_limits_are_per_engagement():
     assert allowed_count(10, at=EDGE + 100, engagement_id=7) == 3
 
 
-@override_settings(VISITOR_MESSAGES_PER_MINUTE=5)
 def test_the_async_client_shares_the_counters_of_the_sync_one():
     assert allowed_count(3, at=EDGE + 1) == 3
 
     async def more():
-        return [await aallow_visitor_message(engagement_id=1, now=EDGE + 1) for _ in range(4)]
+        return [await aallow(["t-rate:1"], [LIMIT], now=EDGE + 1) == 0 for _ in range(4)]
 
     assert asyncio.run(more()) == [True, True, False, False]
 
@@ -100,10 +99,8 @@ pytestmark = pytest.mark.usefixtures("_clear_cache")
 
 def test_a_redis_that_refuses_writes_counts_as_unusable_not_as_a_failed_frame():
     """In a Sentinel failover a client may still be on the demoted primary, which answers READONLY:
-    operators' frames go through unchecked (as with Redis down), a visitor's line is refused as
-    briefly unavailable (kept by the page's outbox), never an internal error."""
-    from helpdesk.consumers import visitor_may_post
-    from helpdesk.errors import DomainError
+    operators' frames and a visitor's typing go through unchecked (as with Redis down), never an
+    internal error. (A visitor's chat line does not ask Redis at all: its limit is in the INSERT.)"""
     from tests.processes import RedisServer, use_redis
 
     replica = RedisServer().start()
@@ -114,12 +111,9 @@ def test_a_redis_that_refuses_writes_counts_as_unusable_not_as_a_failed_frame():
 
             async def scenario():
                 operator = await aoperator_frame_refused(operator_id=11, frame_type="message.send", now=EDGE + 1)
-                try:
-                    await visitor_may_post(12)
-                except DomainError as error:
-                    return operator, error.code
-                return operator, None
+                typing = await avisitor_frame_refused(engagement_id=12, frame_type="typing", now=EDGE + 1)
+                return operator, typing
 
-            assert asyncio.run(scenario()) == (None, "unavailable")
+            assert asyncio.run(scenario()) == (None, False)
     finally:
         replica.stop()
