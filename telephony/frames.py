@@ -25,6 +25,9 @@ def leg_snapshot(leg: Leg) -> dict:
         "queue_name": leg.queue.name if leg.queue_id else "",
         "phone_number": leg.phone_number,
         "reason_name": leg.reason.name if leg.reason_id else "",
+        "supervisor_id": leg.supervisor_id,
+        "role": leg.role,
+        "heard_by": sorted(Leg.HEARD_BY[leg.role]) if leg.role else [],
         "initiated_at": iso(leg.initiated_at),
         "ringing_at": iso(leg.ringing_at),
         "connected_at": iso(leg.connected_at),
@@ -85,6 +88,12 @@ def caller_view(snapshot: dict) -> dict:
             "end_reason": customer["end_reason"] if customer else "",
         },
         "end_reason": "" if outside else snapshot["end_reason"],
+        # Only what the caller would hear: a supervisor who barged in, never a listener or a coach.
+        "also_on_call": [
+            leg["party_name"]
+            for leg in snapshot["legs"]
+            if leg["kind"] == "supervisor" and leg["state"] != "ended" and "customer" in leg["heard_by"]
+        ],
     }
 
 

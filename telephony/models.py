@@ -8,6 +8,7 @@ here, by "at most one open operator leg per call".
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -78,6 +79,14 @@ class Leg(models.Model):
         OPERATOR = "operator", "Operator (owner)"
         CONSULT = "consult", "Consult target"
         PHONE = "phone", "Phone number"
+        # A supervisor on the call (issue 13.4): heard by nobody, the owner only, or everyone, as
+        # `role` says (`HEARD_BY`). Take over turns it into the owner's (`operator`) leg.
+        SUPERVISOR = "supervisor", "Supervisor"
+
+    class Role(models.TextChoices):
+        LISTEN = "listen", "Listening"
+        COACH = "coach", "Coaching"
+        BARGE = "barge", "In the call"
 
     class State(models.TextChoices):
         INITIATED = "initiated", "Initiated"
@@ -94,8 +103,17 @@ class Leg(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
         TRANSFERRED = "transferred", "Transferred"
+        TAKEN_OVER = "taken_over", "Taken over by a supervisor"
 
     OPEN_STATES = (State.INITIATED, State.RINGING, State.CONNECTED, State.HELD)
+    # Who hears a supervisor's leg, by its role (the supervisor hears everyone on the call): a
+    # listener is muted, a coach is heard by the owner alone, a supervisor who barged in by all.
+    # The built-in provider's model of the audio; Twilio does the same with muted / coaching.
+    HEARD_BY = {
+        Role.LISTEN: frozenset(),
+        Role.COACH: frozenset({Kind.OPERATOR}),
+        Role.BARGE: frozenset({Kind.CUSTOMER, Kind.OPERATOR, Kind.CONSULT, Kind.PHONE}),
+    }
     # The moves a leg may make; services check this table before writing.
     TRANSITIONS = {
         State.INITIATED: {State.RINGING, State.CONNECTED, State.ENDED},
@@ -119,6 +137,17 @@ class Leg(models.Model):
         help_text="The skill a consult was placed to, if it was.",
     )
     phone_number = models.CharField(max_length=20, blank=True, help_text="E.164")
+    supervisor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="supervised_call_legs",
+        help_text="The supervisor of a supervisor leg (kept when a take over made it the owner's).",
+    )
+    role = models.CharField(
+        max_length=10, choices=Role.choices, blank=True, help_text="What a supervisor leg hears and is heard by."
+    )
     # Why the owner consults (a transfer reason of the call's queue, issue 14.2); shown to the target.
     reason = models.ForeignKey(
         "helpdesk.DispositionCode", null=True, blank=True, on_delete=models.PROTECT, related_name="consult_legs"
@@ -141,7 +170,7 @@ class Leg(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(kind__in=["customer", "operator", "consult", "phone"]), name="leg_kind_valid"
+                condition=Q(kind__in=["customer", "operator", "consult", "phone", "supervisor"]), name="leg_kind_valid"
             ),
             models.CheckConstraint(
                 condition=Q(state__in=["initiated", "ringing", "connected", "held", "ended"]), name="leg_state_valid"
@@ -156,6 +185,16 @@ class Leg(models.Model):
                 name="leg_operator_kinds_have_operator",
             ),
             models.CheckConstraint(condition=~Q(kind="phone") | ~Q(phone_number=""), name="leg_phone_kind_has_number"),
+            models.CheckConstraint(
+                condition=Q(kind="supervisor", supervisor__isnull=False, role__in=["listen", "coach", "barge"])
+                | ~Q(kind="supervisor") & Q(role=""),
+                name="leg_supervisor_kind_has_supervisor_and_role",
+            ),
+            models.UniqueConstraint(
+                fields=["call", "supervisor"],
+                condition=Q(kind="supervisor") & ~Q(state="ended"),
+                name="leg_one_open_supervisor_leg_per_supervisor",
+            ),
             models.UniqueConstraint(fields=["call"], condition=Q(kind="customer"), name="leg_one_customer_per_call"),
             models.UniqueConstraint(
                 fields=["call"], condition=Q(kind="operator") & ~Q(state="ended"), name="leg_one_open_owner_per_call"
@@ -180,6 +219,12 @@ class Leg(models.Model):
             return self.call.engagement.visitor.display_name
         if self.kind == self.Kind.PHONE:
             return self.phone_number
+        if self.kind == self.Kind.SUPERVISOR:
+            # As helpdesk.frames.name_of_user names a supervisor (their operator name, if any).
+            operator = getattr(self.supervisor, "operator", None)
+            if operator is not None:
+                return operator.display_name
+            return self.supervisor.get_full_name().strip() or self.supervisor.get_username()
         return self.operator.display_name if self.operator_id else ""
 
 

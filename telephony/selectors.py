@@ -31,7 +31,7 @@ def call_with_legs(*, call_id: int) -> tuple[Call, list[Leg]] | None:
     )
     if call is None:
         return None
-    legs = list(call.legs.select_related("operator", "queue", "reason").order_by("pk"))
+    legs = list(call.legs.select_related("operator", "queue", "reason", "supervisor__operator").order_by("pk"))
     for leg in legs:
         leg.call = call
     return call, legs

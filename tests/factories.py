@@ -561,6 +561,13 @@ class LegFactory(factory.django.DjangoModelFactory):
         no_declaration=None,
     )
     phone_number = factory.LazyAttribute(lambda leg: "+447700900123" if leg.kind == Leg.Kind.PHONE else "")
+    # A supervisor's leg (issue 13.4): a user of its own, listening unless `role=` says otherwise.
+    supervisor = factory.Maybe(
+        factory.LazyAttribute(lambda leg: leg.kind == Leg.Kind.SUPERVISOR),
+        yes_declaration=factory.SubFactory(UserFactory),
+        no_declaration=None,
+    )
+    role = factory.LazyAttribute(lambda leg: Leg.Role.LISTEN if leg.kind == Leg.Kind.SUPERVISOR else "")
     state = Leg.State.INITIATED
     # An ended leg gets only its end: whether it rang or was answered first is the test's to say.
     ringing_at = factory.LazyAttribute(lambda leg: timezone.now() if leg.state in _LEG_RUNG_STATES else None)

@@ -13,14 +13,22 @@ from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.utils.module_loading import import_string
 
-from .base import DialRequest, DialResult, LegRef, ProviderEventData, TelephonyProvider
+from .base import DialRequest, DialResult, LegRef, ProviderEventData, SupervisorAudio, TelephonyProvider
 
 SHORT_NAMES = {
     "builtin": "telephony.providers.builtin.BuiltinProvider",
     "twilio": "telephony.providers.twilio.TwilioProvider",
 }
 
-__all__ = ["DialRequest", "DialResult", "LegRef", "ProviderEventData", "TelephonyProvider", "get_provider"]
+__all__ = [
+    "DialRequest",
+    "DialResult",
+    "LegRef",
+    "ProviderEventData",
+    "SupervisorAudio",
+    "TelephonyProvider",
+    "get_provider",
+]
 
 
 @lru_cache(maxsize=1)

@@ -26,14 +26,30 @@ class LegRef:
 
 
 @dataclass(frozen=True)
+class SupervisorAudio:
+    """What a supervisor's leg is heard by (see `Leg.HEARD_BY`): nobody (`muted`, listen), the
+    owner only (`coach_provider_leg_id`: the owner leg's provider id, coach), or everyone (barge,
+    and an owner's leg after a take over)."""
+
+    muted: bool = False
+    coach_provider_leg_id: str = ""
+
+    @property
+    def coaching(self) -> bool:
+        return bool(self.coach_provider_leg_id)
+
+
+@dataclass(frozen=True)
 class DialRequest:
     call_id: int
     leg_id: int
     kind: str
     conference: str
-    # E.164 number for phone legs, "client:operator-<id>" for operators.
+    # E.164 number for phone legs, "client:operator-<id>" for operators, "client:supervisor-<user id>".
     to: str
     ring_timeout_seconds: int
+    # Set for a supervisor's leg: it joins muted, coaching the owner, or heard by all.
+    audio: SupervisorAudio | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +88,10 @@ class TelephonyProvider(Protocol):
     def unhold(self, leg: LegRef) -> None: ...
 
     def hang_up(self, leg: LegRef) -> None: ...
+
+    def set_audio(self, leg: LegRef, audio: SupervisorAudio) -> None:
+        """Change who hears a supervisor's leg (a new role, or the owner's after a take over)."""
+        ...
 
     def end_call(self, *, conference: str, provider_call_id: str) -> None: ...
 

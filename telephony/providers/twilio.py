@@ -8,6 +8,9 @@ act                request
 =================  ===========================================================================
 dial a leg         POST Conferences/<name>/Participants (From, To, Timeout, StatusCallback...)
 hold / unhold      POST Conferences/<sid>/Participants/<call sid> Hold=true|false
+supervisor joins   POST Conferences/<name>/Participants ... Muted=true (listen), or
+                   Coaching=true CallSidToCoach=<owner's call sid> (coach), or neither (barge)
+role changes       POST Conferences/<sid>/Participants/<call sid> Muted=… Coaching=… [CallSidToCoach]
 hang up a leg      DELETE Conferences/<sid>/Participants/<call sid>
                    (POST Calls/<call sid> Status=completed before the conference is known)
 end the call       POST Conferences/<sid> Status=completed
@@ -37,7 +40,7 @@ from twilio.rest import Client
 from twilio.twiml.voice_response import VoiceResponse
 
 from ..errors import WebhookRejected
-from .base import DialRequest, DialResult, LegRef, ProviderEventData
+from .base import DialRequest, DialResult, LegRef, ProviderEventData, SupervisorAudio
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +80,11 @@ class TwilioProvider:
         return f"helpdesk-call-{call_id}"
 
     def dial(self, request: DialRequest) -> DialResult:
+        audio = {}
+        if request.audio is not None:
+            audio = {"muted": request.audio.muted, "coaching": request.audio.coaching}
+            if request.audio.coaching:
+                audio["call_sid_to_coach"] = request.audio.coach_provider_leg_id
         participant = self.client.conferences(request.conference).participants.create(
             from_=self.caller_id,
             to=request.to,
@@ -88,6 +96,7 @@ class TwilioProvider:
             status_callback_event=["ringing", "answered", "completed"],
             conference_status_callback=self.status_callback_url(),
             conference_status_callback_event=["start", "end"],
+            **audio,
         )
         return DialResult(provider_leg_id=participant.call_sid)
 
@@ -101,6 +110,14 @@ class TwilioProvider:
     def unhold(self, leg: LegRef) -> None:
         if leg.provider_call_id and leg.provider_leg_id:
             self._participant(leg).update(hold=False)
+
+    def set_audio(self, leg: LegRef, audio: SupervisorAudio) -> None:
+        if not (leg.provider_call_id and leg.provider_leg_id):
+            return
+        changes = {"muted": audio.muted, "coaching": audio.coaching}
+        if audio.coaching:
+            changes["call_sid_to_coach"] = audio.coach_provider_leg_id
+        self._participant(leg).update(**changes)
 
     def hang_up(self, leg: LegRef) -> None:
         if not leg.provider_leg_id:

@@ -2,6 +2,7 @@
 
 - acts.py: the acts of the phone console, the caller and the provider, one function each;
 - repairs.py: the ring countdown, the clean-up sweep's repairs and the reactions to core signals;
+- supervisor_legs.py: a supervisor's leg on a call (listen, coach, barge, leave, take over);
 - provider_events.py: provider events applied once, in order, dispatched to an act or a repair;
 - steps.py: the locked view of a call (lock order: engagement, call, legs) and the steps the
   acts share; provider_requests.py: what the provider is asked to do once a change commits.
@@ -34,6 +35,7 @@ from .repairs import (
     requeue_customer_alone_on_hold,
     withdraw_ringing_legs,
 )
+from .supervisor_legs import leave_supervised_call, supervise_call, take_over_call
 
 __all__ = [
     "answer_leg",
@@ -46,6 +48,7 @@ __all__ = [
     "expire_ringing_leg",
     "hang_up",
     "hang_up_consult",
+    "leave_supervised_call",
     "offer_routed_call",
     "place_call",
     "put_on_hold",
@@ -53,7 +56,9 @@ __all__ = [
     "release_call",
     "requeue_customer_alone_on_hold",
     "start_consult",
+    "supervise_call",
     "take_off_hold",
+    "take_over_call",
     "validate_phone_number",
     "withdraw_ringing_legs",
 ]

@@ -337,7 +337,8 @@ def hang_up(*, leg_id: int, operator: Operator | None = None) -> Call:
     - after the call went to an outside number (`outside` mode): the customer or the number
       hanging up ends both legs and the provider's call;
     - a consult target or outside number: the consult ends, the owner is back with the customer;
-    - a ringing leg's own party hanging up declines it.
+    - a ringing leg's own party hanging up declines it;
+    - a supervisor's leg (reported by the provider): only that leg ends.
     """
     with transaction.atomic():
         locked, leg = lock_call_of_leg(leg_id)
@@ -361,7 +362,9 @@ def hang_up(*, leg_id: int, operator: Operator | None = None) -> Call:
             _require_party(leg, operator)
             if not leg.is_open:
                 raise CallError("ended", "You already left this call.")
-            if leg.state == Leg.State.RINGING:
+            if leg.kind == Leg.Kind.SUPERVISOR:
+                _end_leg(leg, Leg.EndReason.HUNG_UP)  # a supervisor's line dropped: nobody else notices
+            elif leg.state == Leg.State.RINGING:
                 _ring_out(locked, leg, reason=Leg.EndReason.DECLINED, away=operator is not None)
             elif leg.kind == Leg.Kind.OPERATOR:
                 if locked.call.mode == Call.Mode.NORMAL:

@@ -11,7 +11,7 @@ import logging
 from django.db import transaction
 
 from ..models import Call, Leg
-from ..providers import DialRequest, LegRef, get_provider
+from ..providers import DialRequest, LegRef, SupervisorAudio, get_provider
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,20 @@ def _provider_later(act: str, leg: Leg) -> None:
     transaction.on_commit(run)
 
 
-def _dial_later(leg: Leg, *, to: str, ring_timeout: int) -> None:
+def _audio_later(leg: Leg, audio: SupervisorAudio) -> None:
+    """Once committed, tell the provider who now hears the (supervisor's) leg."""
+    ref = _leg_ref(leg)
+
+    def run():
+        try:
+            get_provider().set_audio(ref, audio)
+        except Exception:
+            logger.exception("Provider could not change the audio of leg %s", ref.leg_id)
+
+    transaction.on_commit(run)
+
+
+def _dial_later(leg: Leg, *, to: str, ring_timeout: int, audio: SupervisorAudio | None = None) -> None:
     provider = get_provider()
     request = DialRequest(
         call_id=leg.call_id,
@@ -50,6 +63,7 @@ def _dial_later(leg: Leg, *, to: str, ring_timeout: int) -> None:
         conference=provider.conference_name(leg.call_id),
         to=to,
         ring_timeout_seconds=ring_timeout,
+        audio=audio,
     )
 
     def run():

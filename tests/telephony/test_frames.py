@@ -17,6 +17,9 @@ LEG_FIELDS = {
     "queue_name",
     "phone_number",
     "reason_name",
+    "supervisor_id",
+    "role",
+    "heard_by",
     "initiated_at",
     "ringing_at",
     "connected_at",
@@ -50,6 +53,7 @@ def test_caller_view_shows_their_own_leg_and_who_talks_to_them_never_the_other_l
             "operator_name": "Alice Archer",
             "leg": {"state": "connected", "end_reason": ""},
             "end_reason": "",
+            "also_on_call": [],
         },
     }
 
