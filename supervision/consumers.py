@@ -1,4 +1,4 @@
-"""The supervisor's socket (/ws/supervisor/): the live wallboard, and every act on a chat.
+"""The supervisor's socket (/ws/supervisor/): the live wallboard, and every act on a chat or a call.
 
 Like the chat sockets it only parses frames, checks them, calls a service or selector and
 forwards what the services publish. The wallboard is pushed, never polled: any frame on a
@@ -18,8 +18,9 @@ from helpdesk.errors import ChatError
 from helpdesk.models import Engagement
 from helpdesk.realtime import engagement_group, site_group
 from helpdesk.selectors import engagement_detail
+from telephony.events import call_group
 
-from . import frames, selectors, services
+from . import frames, selectors, services, voice
 from .events import supervisors_group, watchers_group
 from .permissions import supervised_site_ids
 
@@ -57,6 +58,11 @@ class SupervisorConsumer(ChatConsumer):
         "take_over": "handle_take_over",
         "reassign": "handle_reassign",
         "force_offline": "handle_force_offline",
+        "call.listen": "handle_call_role",
+        "call.coach": "handle_call_role",
+        "call.barge": "handle_call_role",
+        "call.leave": "handle_call_leave",
+        "call.take_over": "handle_call_take_over",
         "wallboard.refresh": "handle_wallboard_refresh",
         "ping": "handle_ping",
     }
@@ -75,7 +81,10 @@ class SupervisorConsumer(ChatConsumer):
             await self.join(site_group(site_id))
             await self.join(supervisors_group(site_id))
         self.watching: set[int] = set()
+        self.on_calls: set[int] = set()
         self.refresh_pending = False
+        for call_id in await database_sync_to_async(selectors.calls_supervised_by)(self.user):
+            await self.follow_call(call_id)
         await self.accept()
         await self.send_frame(await wallboard_frame(self.user))
 
@@ -180,6 +189,47 @@ class SupervisorConsumer(ChatConsumer):
             supervisor=self.user, engagement_id=engagement_id, to_operator_id=operator_id, to_queue_id=queue_id
         )
         await self.answer(frame, engagement_id=engagement_id)
+
+    # --- calls (supervision/voice.py) ----------------------------------------------------------
+
+    async def follow_call(self, call_id: int) -> None:
+        """Receive the call's `call.state` frames while on it (the wallboard draws our leg from them)."""
+        if call_id not in self.on_calls:
+            self.on_calls.add(call_id)
+            await self.join(call_group(call_id))
+
+    async def unfollow_call(self, call_id: int) -> None:
+        if call_id in self.on_calls:
+            self.on_calls.discard(call_id)
+            await self.channel_layer.group_discard(call_group(call_id), self.channel_name)
+            self.joined.remove(call_group(call_id))
+
+    async def handle_call_role(self, frame: dict) -> None:
+        call_id = frame_int(frame, "call_id")
+        role = frame["type"].removeprefix("call.")
+        # Follow before the act, so its own `call.state` (sent on commit) reaches this socket too.
+        following = call_id in self.on_calls
+        await self.follow_call(call_id)
+        try:
+            leg = await database_sync_to_async(voice.supervise)(supervisor=self.user, call_id=call_id, role=role)
+        except Exception:
+            if not following:
+                await self.unfollow_call(call_id)
+            raise
+        await self.answer(frame, call_id=call_id, leg_id=leg.pk, role=leg.role)
+
+    async def handle_call_leave(self, frame: dict) -> None:
+        call_id = frame_int(frame, "call_id")
+        await database_sync_to_async(voice.leave)(supervisor=self.user, call_id=call_id)
+        await self.unfollow_call(call_id)
+        await self.answer(frame, call_id=call_id)
+
+    async def handle_call_take_over(self, frame: dict) -> None:
+        call_id = frame_int(frame, "call_id")
+        expected = frame_int(frame, "expected_owner_id") if frame.get("expected_owner_id") is not None else None
+        await database_sync_to_async(voice.take_over)(supervisor=self.user, call_id=call_id, expected_owner_id=expected)
+        await self.unfollow_call(call_id)  # the call is now on the supervisor's phone console
+        await self.answer(frame, call_id=call_id)
 
     async def handle_force_offline(self, frame: dict) -> None:
         operator_id = frame_int(frame, "operator_id")

@@ -90,7 +90,20 @@ def operator_row(operator, availabilities: list) -> dict:
     }
 
 
-def live_row(engagement, *, watches: list[Watch]) -> dict:
+def call_row(call, supervisor_legs: list) -> dict:
+    """A live call on the wallboard: its mode and each supervisor's leg on it (role: listen, coach, barge)."""
+    return {
+        "id": call.pk,
+        "mode": call.mode,
+        "supervisors": [
+            {"supervisor_id": leg.supervisor_id, "name": leg.party_name, "role": leg.role, "leg_id": leg.pk}
+            for leg in supervisor_legs
+        ],
+    }
+
+
+def live_row(engagement, *, watches: list[Watch], call: dict | None = None) -> dict:
+    """A live engagement; `call` (see `call_row`) for a voice engagement that has its call, else null."""
     return {
         "id": engagement.pk,
         "site_id": engagement.site_id,
@@ -102,6 +115,7 @@ def live_row(engagement, *, watches: list[Watch]) -> dict:
         "owner": engagement.owner.display_name if engagement.owner_id else "",
         "since": iso(engagement.answered_at or engagement.created_at),
         "watchers": [watcher_row(w) for w in watches],
+        "call": call,
     }
 
 

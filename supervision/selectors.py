@@ -8,6 +8,7 @@ from django.utils import timezone
 from helpdesk.models import Engagement, Operator, Queue, Site
 from reporting import metrics
 from reporting.scope import ReportScope, build_scope, zone_for
+from telephony.models import Call, Leg
 
 from . import frames
 from .models import Watch
@@ -36,6 +37,31 @@ def watchers_of_operators_engagements(*, operator: Operator) -> list[dict]:
     ):
         watches[watch.engagement_id].append(watch)
     return [frames.watchers_frame(engagement_id, watches=rows) for engagement_id, rows in sorted(watches.items())]
+
+
+def live_calls(engagements) -> dict[int, dict]:
+    """The calls of these engagements by engagement id, with the supervisors on each (open
+    supervisor legs): what the wallboard's Listen / Coach / Barge / Take over / Leave work on."""
+    calls = {
+        call.engagement_id: call for call in Call.objects.filter(engagement__in=engagements, engagement__media="voice")
+    }
+    legs: dict[int, list[Leg]] = {}
+    for leg in (
+        Leg.objects.filter(call__in=calls.values(), kind=Leg.Kind.SUPERVISOR, state__in=Leg.OPEN_STATES)
+        .select_related("supervisor__operator")
+        .order_by("pk")
+    ):
+        legs.setdefault(leg.call_id, []).append(leg)
+    return {engagement_id: frames.call_row(call, legs.get(call.pk, [])) for engagement_id, call in calls.items()}
+
+
+def calls_supervised_by(user) -> list[int]:
+    """Calls where the user has an open supervisor leg (their socket follows those calls)."""
+    return list(
+        Leg.objects.filter(supervisor=user, kind=Leg.Kind.SUPERVISOR, state__in=Leg.OPEN_STATES).values_list(
+            "call_id", flat=True
+        )
+    )
 
 
 def supervised_sites(user) -> list[Site]:
@@ -92,9 +118,10 @@ def wallboard(*, sites: list[Site]) -> dict:
         .order_by("started_at", "pk")
     ):
         watches.setdefault(watch.engagement_id, []).append(watch)
+    calls = live_calls(live)
     return {
         "sites": site_rows,
         "queues": queue_rows,
         "operators": [frames.operator_row(o, list(o.availabilities.all())) for o in operators],
-        "live": [frames.live_row(e, watches=watches.get(e.pk, [])) for e in live],
+        "live": [frames.live_row(e, watches=watches.get(e.pk, []), call=calls.get(e.pk)) for e in live],
     }
