@@ -2,6 +2,7 @@
 // customer goes on hold and a consult leg rings the target. Also the skills overview table.
 import { $, $$, duration, el } from "../core/dom.js";
 import { get, post } from "../core/http.js";
+import { renderReasonField } from "../core/reasons.js";
 import { state, upsert } from "./state.js";
 
 const picker = $("#picker");
@@ -57,20 +58,9 @@ export async function loadTargets() {
   if (!data.operators.length) operators.append(el("li", "muted small empty-row", "No operator matches."));
 }
 
-/** The call's queue's transfer reasons (the pick survives a reload of the lists). */
+/** The call's queue's transfer reasons. */
 function renderReasons(reasons, required) {
-  const select = $("#picker-reason");
-  const picked = select.value;
-  const none = el("option", "", required ? "Pick a reason" : "No reason given");
-  none.value = "";
-  select.replaceChildren(none, ...reasons.map((reason) => {
-    const option = el("option", "", reason.name);
-    option.value = reason.id;
-    return option;
-  }));
-  select.value = reasons.some((reason) => String(reason.id) === picked) ? picked : "";
-  $("[data-role=reason-hint]", picker).textContent = required ? "(required)" : "(optional)";
-  $("[data-role=reason-field]", picker).hidden = !reasons.length;
+  renderReasonField($("[data-role=reason-field]", picker), $("#picker-reason"), reasons, required);
 }
 
 function renderSkills(skills) {

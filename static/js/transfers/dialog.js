@@ -3,6 +3,7 @@
 // Tab kept inside the modal.
 import { $, $$, duration, el } from "../core/dom.js";
 import { get, post } from "../core/http.js";
+import { renderReasonField } from "../core/reasons.js";
 import { onInitiatorUpdate } from "./outcome.js";
 import { currentId, saveDraft, state, visitorName } from "./state.js";
 
@@ -267,21 +268,9 @@ for (const list of [$("#transfer-operators"), $("#transfer-queues")]) {
   });
 }
 
-/** The engagement's queue's transfer reasons; the pick survives a reload of the lists. */
+/** The engagement's queue's transfer reasons. */
 function renderReasons(reasons, required) {
-  const select = $("#transfer-reason");
-  const picked = select.value;
-  const none = el("option", "", required ? "Pick a reason" : "No reason given");
-  none.value = "";
-  select.replaceChildren(none, ...reasons.map((reason) => {
-    const option = el("option", "", reason.name);
-    option.value = reason.id;
-    return option;
-  }));
-  select.value = reasons.some((reason) => String(reason.id) === picked) ? picked : "";
-  select.required = Boolean(required && reasons.length);
-  $("[data-role=reason-hint]", dialog).textContent = select.required ? "(required)" : "(optional)";
-  $("[data-role=reason-field]", dialog).hidden = !reasons.length;
+  renderReasonField($("[data-role=reason-field]", dialog), $("#transfer-reason"), reasons, required);
 }
 
 function renderPick() {
