@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db.models import CharField, Expression, Value
 from django.db.models.functions import Concat
 
+from helpdesk.models import Site
 from reporting.exports import Cell, RawSpec, raw_dataset, register
 from reporting.scope import ReportScope
 
@@ -40,16 +41,14 @@ class ZoneName(Expression):
 
     def __init__(self, name: str):
         super().__init__()
-        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name):
-            raise ValueError(f"not a time zone name: {name!r}")
-        self.name = name
+        self.name = name if re.fullmatch(r"[A-Za-z0-9_+\-/]+", name) else "UTC"  # never other SQL
 
     def as_sql(self, compiler, connection):
         return f"'{self.name}'", []
 
 
-# An admin change belongs to no one site row (its object may even be gone): its time is written in
-# the helpdesk's TIME_ZONE, or in the sites' zone when they all share one, always with its offset.
+# An admin change has no site column (its object may even be gone): its time is written in the
+# sites' zone when they all share one, else in the project's TIME_ZONE, always with its offset.
 ADMIN_CHANGES = RawSpec(
     "admin.LogEntry",
     (
@@ -67,9 +66,15 @@ ADMIN_CHANGES = RawSpec(
     lambda: {
         "action_word": action_word(),
         "object_type": Concat("content_type__app_label", Value("."), "content_type__model"),
-        "export_zone": ZoneName(settings.TIME_ZONE),
+        "export_zone": ZoneName(shared_zone()),
     },
 )
+
+
+def shared_zone() -> str:
+    """The zone every site shares, else the project's TIME_ZONE (what the database writes either way)."""
+    names = list(Site.objects.values_list("time_zone", flat=True).distinct()[:2])
+    return names[0] if len(names) == 1 else settings.TIME_ZONE
 
 
 def acts_in(scope: ReportScope):
