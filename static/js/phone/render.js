@@ -3,6 +3,7 @@
 import { $, $$, duration, el } from "../core/dom.js";
 import { legAct } from "./phone.js";
 import { legOf, myLegs, myOpenLeg, OPEN, pickShownCall, state } from "./state.js";
+import { renderSupervisors } from "./supervisors.js";
 
 const since = (iso) => (iso ? (Date.now() - new Date(iso).getTime()) / 1000 : 0);
 const LEG_STATE = { initiated: "Dialling", ringing: "Ringing…", connected: "Connected", held: "On hold", ended: "Ended" };
@@ -129,6 +130,7 @@ function renderCall(call) {
     const role = target ? "Consult from" : bottom.kind === "phone" ? "Outside number" : bottom.queue_name ? `Consult · ${bottom.queue_name}` : "Consult";
     setLegRow(bottomRow, bottom, { name: bottom.party_name, role });
   }
+  renderSupervisors(call, ended);
 
   // What the owner may do; the server checks all of it again.
   const show = (selector, visible) => { $$(selector).forEach((node) => { node.hidden = !visible; }); };
@@ -170,6 +172,7 @@ export function endedText(call) {
   const last = myLegs(call).filter((leg) => leg.state === "ended").pop();
   // The outside number the call went to (answered, or still ringing with the customer on hold).
   const number = call.legs.filter((leg) => leg.kind === "phone").pop();
+  if (last && last.end_reason === "taken_over") return `${call.owner_name || "A supervisor"} took the call over.`;
   if (last && last.end_reason === "transferred") {
     if (number && number.connected_at && call.mode === "outside") return `You transferred the call to ${number.party_name}.`;
     if (number && number.state === "ringing") return `You transferred the call to ${number.party_name}; ${call.caller_name} waits on hold until it answers.`;

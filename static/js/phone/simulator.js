@@ -30,6 +30,9 @@ function show(call) {
   if (leg.state === "connected" && call.operator_name) status = `Connected with ${call.operator_name}`;
   if (ended) status = `Call ended — ${ENDED[call.end_reason] || "goodbye."}`;
   $("#screen-status").textContent = status;
+  // Only who the caller would hear: a supervisor who barged in, never one listening or coaching.
+  const also = ended ? [] : call.also_on_call || [];
+  $("#screen-also").textContent = also.length ? `Also on the call: ${also.map((name) => `${name} (supervisor)`).join(", ")}` : "";
   $("#screen-status").dataset.state = ended ? "ended" : leg.state;
   if (leg.state === "connected" && !startedAt) startedAt = Date.now();
   $("#dial").hidden = !ended;

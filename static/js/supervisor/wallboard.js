@@ -1,12 +1,15 @@
 // The supervisor console: the wallboard, pushed by /ws/supervisor/ (never polled), and the
-// monitor of one engagement with whisper, join (barge), take over and reassign. User text only
-// ever via textContent. Frames: docs/realtime.md, "Supervisor socket".
+// monitor of one engagement with whisper, join (barge), take over and reassign; live calls with
+// listen, coach, barge, take over and leave (calls.js). User text only ever via textContent.
+// Frames: docs/realtime.md, "Supervisor socket".
 import { $, duration, el, timeOfDay, toast } from "../core/dom.js";
 import { LiveSocket } from "../core/socket.js";
+import { CALL_DONE, renderCalls } from "./calls.js";
 
 const STATUS_LABEL = { available: "Available", away: "Away", offline: "Offline" };
 const MEDIA_LABEL = { chat: "Chat", voice: "Voice", video: "Video", email: "E-mail" };
 const targets = JSON.parse($("#targets-data").textContent);
+const me = JSON.parse($("#me-data").textContent);
 const state = { board: JSON.parse($("#wallboard-data").textContent), monitoring: null, joined: false, refs: 0 };
 
 const secondsSince = (iso) => (iso ? (Date.now() - new Date(iso).getTime()) / 1000 : null);
@@ -132,7 +135,8 @@ function watcherNames(watchers) {
 }
 
 function renderLive() {
-  const rows = state.board.live.map((engagement) => {
+  // Calls have their own table (calls.js): a chat's monitor and transcript mean nothing for them.
+  const rows = state.board.live.filter((engagement) => !engagement.call).map((engagement) => {
     const tr = el("tr");
     tr.dataset.engagementId = engagement.id;
     if (state.monitoring === engagement.id) tr.setAttribute("aria-current", "true");
@@ -170,6 +174,7 @@ function renderBoard() {
   renderQueues();
   renderOperators();
   renderLive();
+  renderCalls(state.board.live, me, act);
   if (state.monitoring) renderMonitorHeader();
 }
 
@@ -316,10 +321,13 @@ function onFrame(frame) {
     case "done":
       if (frame.act === "barge") { state.joined = true; renderCompose(); }
       if (DONE[frame.act]) toast(DONE[frame.act], frame.act === "whisper" ? "" : "ok");
+      if (CALL_DONE[frame.act]) toast(CALL_DONE[frame.act], "ok");
       break;
     case "supervision.taken_over":
       if (frame.engagement_id === state.monitoring) toast(`${frame.by_name} took this chat over.`);
       break;
+    case "call.state":
+      break; // the wallboard frame that follows redraws the call (the server refreshes it)
     case "error":
       toast(frame.message || "That did not work.", "error");
       break;
