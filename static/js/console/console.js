@@ -47,6 +47,10 @@ const handlers = {
   "engagement.ended": onEnded,
   availability: onAvailability,
   "engagement.watchers": onWatchers,
+  // A supervisor's act on my work: say who did it, so a chat leaving my list is never a mystery.
+  "supervision.taken_over": (frame) => toast(`${frame.by_name} took over this conversation.`),
+  "supervision.forced_offline": (frame) =>
+    toast(`${frame.by_name} set you offline: your chats went back to the queue.`, "error"),
   "queues.changed": (frame) => renderQueues(frame.queues),
   error: (frame) => toast(frame.message || "Something went wrong.", "error"),
   "session.ended": () => {

@@ -225,7 +225,9 @@ function renderMonitorHeader() {
     option.value = `queue:${q.id}`;
     options.push(option);
   });
+  const picked = select.value; // the wallboard redraws live: keep the supervisor's pick
   select.replaceChildren(...options);
+  select.value = options.some((option) => option.value === picked) ? picked : "";
   renderCompose();
 }
 
@@ -286,13 +288,20 @@ $("[data-act=take_over]").addEventListener("click", () => {
   act({ type: "take_over", engagement_id: state.monitoring, expected_owner_id: engagement ? engagement.owner_id : null });
 });
 $("[data-act=stop]").addEventListener("click", stopMonitor);
-$("[data-role=reassign]").addEventListener("change", (event) => {
-  const [kind, id] = event.target.value.split(":");
-  if (!id) return;
+// An explicit Reassign, not the select's change: arrowing through a closed select fires change
+// on every option, which would have reassigned the chat to each in turn.
+$("[data-role=reassign-form]").addEventListener("submit", (event) => {
+  event.preventDefault();
+  const select = $("[data-role=reassign]");
+  const [kind, id] = select.value.split(":");
+  if (!id) {
+    toast("Choose an operator or a queue to reassign to.", "error");
+    return;
+  }
   const frame = { type: "reassign", engagement_id: state.monitoring };
   frame[kind === "queue" ? "queue_id" : "operator_id"] = Number(id);
   act(frame);
-  event.target.value = "";
+  select.value = "";
 });
 
 const DONE = {
