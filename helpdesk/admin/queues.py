@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.db.models import Count, Q
 
 from helpdesk.models import Engagement, Queue
+from helpdesk.services.offline import reschedule_offline_messages
 
 from .hours import HOURS_INLINES
 from .organisation import teams_of_site_only
@@ -57,6 +58,13 @@ class QueueAdmin(SiteScopedAdmin):
             .select_related("site")
             .annotate(waiting=Count("engagements", filter=Q(engagements__state=Engagement.State.QUEUED)))
         )
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # The hours are inlines: only now are they saved, and waiting offline messages follow them.
+        moved = reschedule_offline_messages(queue=form.instance)
+        if moved:
+            self.message_user(request, f"{moved} waiting offline message(s) now go to an operator at the new opening.")
 
     @admin.display(description="waiting now", ordering="waiting")
     def waiting_now(self, queue):

@@ -3,7 +3,8 @@
 The message becomes a waiting engagement of kind "offline message" in the queue, with the
 visitor's text as its first line, a system note naming the e-mail address to answer, and
 `route_after` set to the queue's next opening: routing leaves it alone until then, and the
-routing beat sweep hands it to an operator of the queue once that moment has passed.
+routing beat sweep hands it to an operator of the queue once that moment has passed. When a manager
+changes the hours, the waiting messages take the new next opening (`reschedule_offline_messages`).
 """
 
 from __future__ import annotations
@@ -74,3 +75,21 @@ def leave_offline_message(*, queue: Queue, name: object, email: object, body: ob
         )
         events.queues_changed(queue.site_id)
     return engagement
+
+
+def reschedule_offline_messages(*, queue: Queue, now=None) -> int:
+    """The queue's hours changed (admin): offline messages still waiting for it take its new next
+    opening (now, if it is open now), so none waits for an opening that no longer exists or past
+    one that came earlier. Returns how many were moved."""
+    now = now or timezone.now()
+    opening = opening_of(queue=queue, now=now)
+    waiting = Engagement.objects.filter(
+        queue=queue, kind=Engagement.Kind.OFFLINE_MESSAGE, state=Engagement.State.QUEUED, route_after__isnull=False
+    ).exclude(route_after=opening.next_opening)
+    moved = waiting.update(
+        route_after=opening.next_opening,
+        overflow_at=overflow_at_for(queue=queue, queued_at=opening.next_opening or now),
+    )
+    if moved:
+        events.queues_changed(queue.site_id)
+    return moved

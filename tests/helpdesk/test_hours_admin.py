@@ -158,3 +158,40 @@ def test_other_queue_of_another_media_or_another_site_is_refused(manager_client,
     )
     assert "Select a valid choice" in errors_of(response)  # another site's queue is not even offered
     assert not QueueOverflow.objects.exists()
+
+
+def test_changed_hours_move_the_offline_messages_waiting_for_the_old_opening(manager_client, queue):
+    """Closed now (open one minute a day, an hour from now), a message waits for that opening; the
+    manager then opens the queue all week (no slot left: always open): the message may go now."""
+    from datetime import time, timedelta
+
+    from django.utils import timezone
+
+    from helpdesk.models import Engagement
+    from helpdesk.services.offline import leave_offline_message
+    from tests.factories import QueueHoursFactory
+
+    QueueHoursFactory(queue=queue, time_zone="UTC")
+    opens = (timezone.now() + timedelta(hours=1)).replace(second=0, microsecond=0)
+    for weekday in OpeningSlot.Weekday.values:
+        OpeningSlotFactory(queue=queue, weekday=weekday, opens_at=opens.time(), closes_at=time(opens.hour, 59, 59))
+    message = leave_offline_message(queue=queue, name="Vera", email="vera@example.com", body="Refund?")
+    assert message.route_after > timezone.now()
+
+    data = page_data(manager_client, queue)  # the slots come back as initial rows: delete them all
+    slots = list(OpeningSlot.objects.filter(queue=queue).order_by("pk"))
+    data["opening_slots-TOTAL_FORMS"] = data["opening_slots-INITIAL_FORMS"] = str(len(slots))
+    for index, slot in enumerate(slots):
+        data.update({f"opening_slots-{index}-id": str(slot.pk), f"opening_slots-{index}-DELETE": "on"})
+        data.update(
+            {f"opening_slots-{index}-{key}": str(getattr(slot, key)) for key in ("weekday", "opens_at", "closes_at")}
+        )
+    hours = QueueHours.objects.get(queue=queue)
+    data.update({"hours-TOTAL_FORMS": "1", "hours-INITIAL_FORMS": "1", "hours-0-id": str(hours.pk)})
+    data.update(
+        {"hours-0-time_zone": "UTC", "hours-0-closed_action": hours.closed_action, "hours-0-queue": str(queue.pk)}
+    )
+    response = post(manager_client, queue, data)
+    assert response.status_code == 302, errors_of(response)
+    assert not OpeningSlot.objects.filter(queue=queue).exists()
+    assert Engagement.objects.get(pk=message.pk).route_after is None
