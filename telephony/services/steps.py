@@ -35,8 +35,8 @@ from helpdesk.services.routing import release_ownership, route_if_available, sch
 from .. import events
 from ..errors import CallError
 from ..models import Call, Leg
-from ..providers import get_provider
-from .provider_requests import _end_provider_call_later, _provider_later
+from ..providers import SupervisorAudio, get_provider
+from .provider_requests import _audio_later, _end_provider_call_later, _provider_later
 
 logger = logging.getLogger(__name__)
 
@@ -343,6 +343,16 @@ def _pass_to_target(locked: LockedCall, *, owner_reason: str) -> None:
     if consult.state == Leg.State.CONNECTED and customer.state == Leg.State.HELD:
         _move_leg(customer, Leg.State.CONNECTED)
         _provider_later("unhold", customer)
+    _recoach(locked)
+
+
+def _recoach(locked: LockedCall) -> None:
+    """The call has a new owner leg: supervisors coaching keep coaching whoever owns the call now
+    (Twilio's CallSidToCoach names one participant)."""
+    owner_leg = locked.owner_leg
+    for leg in locked.legs:
+        if leg.kind == Leg.Kind.SUPERVISOR and leg.is_open and leg.role == Leg.Role.COACH and owner_leg is not None:
+            _audio_later(leg, SupervisorAudio(coach_provider_leg_id=owner_leg.provider_leg_id))
 
 
 def _ring_out(locked: LockedCall, leg: Leg, *, reason: str, away: bool) -> None:

@@ -26,7 +26,7 @@ from ..errors import CallError
 from ..models import Call, Leg
 from ..providers import SupervisorAudio
 from .provider_requests import _audio_later, _dial_later, _provider_later
-from .steps import LockedCall, _dial_target, _end_leg, _move_leg, _require_open, lock_call
+from .steps import LockedCall, _dial_target, _end_leg, _move_leg, _recoach, _require_open, lock_call
 
 
 def _supervisor_leg(locked: LockedCall, supervisor) -> Leg | None:
@@ -159,10 +159,12 @@ def take_over_call(*, call_id: int, supervisor, operator: Operator, expected_own
                 connected_at=now,
             )
             leg.call = locked.call
+            locked.legs.append(leg)
             _dial_later(leg, to=_dial_target(leg), ring_timeout=settings.CONSULT_RING_TIMEOUT_SECONDS)
         customer = locked.customer
         if customer.state == Leg.State.HELD:
             _move_leg(customer, Leg.State.CONNECTED)
             _provider_later("unhold", customer)
+        _recoach(locked)
         events.call_changed(call_id)
     return locked.call

@@ -184,6 +184,22 @@ def test_on_twilio_take_over_drops_the_operator_and_unmutes_the_supervisor(centr
     ]
 
 
+def test_on_twilio_a_coach_follows_the_call_to_its_new_owner(centre, lead, twilio_http):  # noqa: F811
+    call = centre.consulting()
+    Call.objects.filter(pk=call.pk).update(provider_call_id="CF-1")
+    Leg.objects.filter(call=call, kind="operator").update(provider_leg_id="CA-ALICE")
+    Leg.objects.filter(call=call, kind="consult").update(provider_leg_id="CA-BOB")
+    services.supervise_call(call_id=call.pk, supervisor=lead.user, role="coach")
+    Leg.objects.filter(call=call, kind="supervisor").update(provider_leg_id="CA-SAM")
+    twilio_http.requests.clear()
+    services.hang_up(leg_id=centre.leg_of(call, centre.a).pk, operator=centre.a)  # Bob takes the call
+    assert (
+        "POST",
+        "/Conferences/CF-1/Participants/CA-SAM.json",
+        {"Muted": "false", "Coaching": "true", "CallSidToCoach": "CA-BOB"},
+    ) in requests_made(twilio_http)
+
+
 def test_a_supervisor_leg_the_provider_reports_ended_ends_alone(centre, lead, twilio_answered):
     from telephony.providers import ProviderEventData
 
