@@ -59,3 +59,21 @@ def test_a_new_import_circle_in_the_core_breaks_the_contract(tmp_path):
     result = lint_imports(tree)
     assert result.returncode != 0
     assert "helpdesk.frames" in result.stdout and "helpdesk.events" in result.stdout
+
+
+def product_modules() -> list[str]:
+    """Every Python and JS module of the product (tests, migrations, benchmarks and packages' empty
+    `__init__.py` aside), as a path from the repository's root."""
+    found = []
+    for package in PACKAGES:
+        found += [p for p in (ROOT / package).rglob("*.py") if "migrations" not in p.parts and p.name != "__init__.py"]
+    found += list((ROOT / "static" / "js").rglob("*.js"))
+    return sorted(str(p.relative_to(ROOT)) for p in found)
+
+
+def test_architecture_md_names_every_module():
+    """ARCHITECTURE.md is the map of the tree, one line per module: a module it does not name is
+    one a newcomer cannot place (a line may name several modules of one folder by file name)."""
+    text = (ROOT / "ARCHITECTURE.md").read_text()
+    missing = [path for path in product_modules() if path not in text and f"`{Path(path).name}`" not in text]
+    assert not missing, f"add a line to ARCHITECTURE.md for: {missing}"
