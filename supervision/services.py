@@ -40,6 +40,12 @@ def _supervised_engagement(user, engagement_id: int, *, lock: bool = False) -> E
     return engagement
 
 
+def _refuse_call(engagement: Engagement) -> None:
+    """A call's barge and take over move its legs too: they are supervision/voice.py's acts."""
+    if engagement.media == Media.VOICE:
+        raise SupervisionError("is_call", "This is a call: barge or take over from Live calls.")
+
+
 def _open_watch(user, engagement: Engagement) -> Watch | None:
     return Watch.objects.filter(supervisor=user, engagement=engagement, ended_at__isnull=True).first()
 
@@ -109,6 +115,7 @@ def join_conversation(*, supervisor, engagement_id: int) -> Watch:
     told once, with a system line."""
     with transaction.atomic():
         engagement = _supervised_engagement(supervisor, engagement_id, lock=True)
+        _refuse_call(engagement)
         if engagement.state != Engagement.State.ACTIVE:
             raise SupervisionError("not_active", "You can join a conversation while someone handles it.")
         watch = _open_watch(supervisor, engagement)
@@ -157,6 +164,7 @@ def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None =
         # Permission first: another site's manager learns nothing about the engagement or themselves.
         engagement = _supervised_engagement(supervisor, engagement_id, lock=True)
         operator = getattr(supervisor, "operator", None)
+        _refuse_call(engagement)
         if operator is None:
             raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
         if engagement.state != Engagement.State.ACTIVE:

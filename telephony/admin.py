@@ -14,7 +14,7 @@ class LegInline(ReadOnlyScopedInline):
     model = Leg
     site_path = "call__engagement__site"
     fields = [
-        "kind", "party", "state", "end_reason", "initiated_at", "ringing_at", "connected_at", "held_at",
+        "kind", "role", "party", "state", "end_reason", "initiated_at", "ringing_at", "connected_at", "held_at",
         "ended_at", "ring_deadline", "provider_leg_id",
     ]  # fmt: skip
     readonly_fields = fields

@@ -129,6 +129,49 @@ def test_every_call_act_is_refused_to_an_operator_and_another_sites_manager_and_
     assert not SupervisorAct.objects.exists() and not Watch.objects.exists()
 
 
+def test_the_chat_barge_and_take_over_refuse_a_call_which_has_its_own(floor, call):
+    from supervision import services
+
+    for act in (services.join_conversation, services.take_over):
+        with pytest.raises(SupervisionError) as refused:
+            act(supervisor=floor.lead.user, engagement_id=call.engagement_id)
+        assert refused.value.code == "is_call"
+    assert Engagement.objects.get(pk=call.engagement_id).owner == floor.alice
+    assert not SupervisorAct.objects.exists()
+
+
+def test_take_over_racing_the_operators_hang_up_leaves_one_consistent_outcome(floor, call):
+    from telephony import services as telephony
+
+    alice_leg = Leg.objects.get(call=call, operator=floor.alice)
+    outcomes = []
+
+    def take():
+        try:
+            voice.take_over(supervisor=floor.lead.user, call_id=call.pk, expected_owner_id=floor.alice.pk)
+            outcomes.append("taken")
+        except (SupervisionError, CallError) as error:
+            outcomes.append(error.code)
+
+    def hang_up():
+        try:
+            telephony.hang_up(leg_id=alice_leg.pk, operator=floor.alice)
+            outcomes.append("hung_up")
+        except CallError as error:
+            outcomes.append(error.code)
+
+    assert not run_in_threads([take, hang_up])
+    engagement = Engagement.objects.get(pk=call.engagement_id)
+    if engagement.state == "ended":  # Alice hung up first: nothing to take over
+        assert sorted(outcomes) == ["ended", "hung_up"] or sorted(outcomes) == ["hung_up", "not_active"]
+        assert not Leg.objects.filter(call=call, state__in=Leg.OPEN_STATES).exists()
+        assert not SupervisorAct.objects.exists()
+    else:  # the take over won: Alice's hang-up finds her leg already ended
+        assert sorted(outcomes) == ["ended", "taken"]
+        assert engagement.owner == floor.lead
+        assert Leg.objects.filter(call=call, state__in=Leg.OPEN_STATES).count() == 2  # customer and Sam
+
+
 def test_an_unknown_call_is_not_found(floor):
     with pytest.raises(SupervisionError) as refused:
         voice.listen(supervisor=floor.lead.user, call_id=999999)
