@@ -3,12 +3,11 @@
 Like the chat sockets it only parses frames, checks them, calls a service or selector and
 forwards what the services publish. The wallboard is pushed, never polled: any frame on a
 supervised site's group (queues, presence, watchers) schedules one fresh `wallboard` frame,
-at most every WALLBOARD_DEBOUNCE seconds. Every frame is in docs/realtime.md, "Supervisor socket".
+at most every WALLBOARD_DEBOUNCE seconds, read once for all of the process's sockets on the same
+sites (supervision/boards.py). Every frame is in docs/realtime.md, "Supervisor socket".
 """
 
 from __future__ import annotations
-
-import asyncio
 
 from channels.db import database_sync_to_async
 from django.utils import timezone
@@ -20,11 +19,12 @@ from helpdesk.realtime import engagement_group, site_group
 from helpdesk.selectors import engagement_detail
 from telephony.events import call_group
 
-from . import frames, selectors, services, voice
+from . import boards, frames, selectors, services, voice
+from .boards import WALLBOARD_DEBOUNCE  # noqa: F401  (re-exported: the documented name)
 from .events import supervisors_group, watchers_group
 from .permissions import supervised_site_ids
 
-WALLBOARD_DEBOUNCE = 0.2
+OFF_THE_BOARD = {"typing", "note"}  # frames of watched chats that change nothing the wallboard shows
 
 
 @database_sync_to_async
@@ -82,32 +82,22 @@ class SupervisorConsumer(ChatConsumer):
             await self.join(supervisors_group(site_id))
         self.watching: set[int] = set()
         self.on_calls: set[int] = set()
-        self.refresh_pending = False
         for call_id in await database_sync_to_async(selectors.calls_supervised_by)(self.user):
             await self.follow_call(call_id)
         await self.accept()
         await self.send_frame(await wallboard_frame(self.user))
+        self.board = boards.join(self.site_ids, self, lambda text: self.send(text_data=text))
 
     async def disconnect(self, code):
+        if getattr(self, "board", None) is not None:
+            boards.leave(self.board, self)
         for engagement_id in list(getattr(self, "watching", ())):
             await database_sync_to_async(services.stop_watching)(supervisor=self.user, engagement_id=engagement_id)
         await super().disconnect(code)
 
     async def on_frame_forwarded(self, frame: dict) -> None:
-        self.schedule_wallboard()
-
-    def schedule_wallboard(self) -> None:
-        """One refresh for a burst of changes: the first schedules it, the rest ride along."""
-        if self.refresh_pending:
-            return
-        self.refresh_pending = True
-
-        async def refresh():
-            await asyncio.sleep(WALLBOARD_DEBOUNCE)
-            self.refresh_pending = False
-            await self.send_frame(await wallboard_frame(self.user))
-
-        asyncio.get_running_loop().create_task(refresh())
+        if frame.get("type") not in OFF_THE_BOARD and getattr(self, "board", None) is not None:
+            self.board.request()
 
     async def handle_wallboard_refresh(self, frame: dict) -> None:
         await self.send_frame(await wallboard_frame(self.user))
