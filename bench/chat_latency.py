@@ -60,6 +60,22 @@ def parse_args() -> argparse.Namespace:
         help="channel layer of the Daphne this script starts (default: pubsub, the product's setting)",
     )
     parser.add_argument("--conn-max-age", default=os.environ.get("CONN_MAX_AGE", "60"), help="Daphne's CONN_MAX_AGE")
+    parser.add_argument(
+        "--server",
+        default="daphne",
+        help=f"ASGI server(s) to start, comma-separated, each measured in turn in this run: {', '.join(SERVERS)} "
+        "(default daphne, what make run uses)",
+    )
+    parser.add_argument(
+        "--watchers",
+        type=int,
+        default=0,
+        help="N supervisor sockets monitoring chats (monitor.start): the chat phase runs twice, on two sites of "
+        "the same size, first without watchers, then with them (default 0: once)",
+    )
+    parser.add_argument(
+        "--watch-each", type=int, default=0, help="chats each watcher monitors (default: the chats spread over them)"
+    )
     parser.add_argument("--skip-relay", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
@@ -141,6 +157,8 @@ def build_population(args) -> dict:
     if unrouted:
         raise SystemExit(f"{len(unrouted)} engagements were not routed")
     return {
+        "site": site.pk,
+        "queue": queue.pk,
         "cookies": cookies,
         "engagements": [
             {
@@ -153,6 +171,27 @@ def build_population(args) -> dict:
     }
 
 
+def make_supervisors(site_id: int, count: int) -> list[str]:
+    """`count` managers of the site (each supervises it, docs/realtime.md "Supervisor socket"): their cookies."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from helpdesk.models import Site
+
+    site = Site.objects.get(pk=site_id)
+    cookies = []
+    for i in range(count):
+        user = get_user_model().objects.create(username=f"bench-sup-{site_id}-{i}", first_name=f"Supervisor {i}")
+        site.managers.add(user)
+        session = SessionStore()
+        session[SESSION_KEY] = str(user.pk)
+        session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        session.save()
+        cookies.append(f"sessionid={session.session_key}")
+    return cookies
+
+
 # --- Daphne -------------------------------------------------------------------------------------
 
 
@@ -162,21 +201,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-class Daphne:
-    def __init__(self, args):
+SERVERS = ("daphne", "uvicorn", "granian")
+
+
+def server_command(kind: str, port: int) -> list[str]:
+    """One process of the ASGI server `kind` serving bench.relay_asgi on 127.0.0.1:`port`."""
+    app = "bench.relay_asgi:application"
+    if kind == "daphne":  # what `make run` and the Procfile use
+        return ["-m", "daphne", "-b", "127.0.0.1", "-p", str(port), app]
+    if kind == "uvicorn":  # uvicorn[standard]: uvloop, httptools, websockets
+        return [
+            "-m", "uvicorn", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+            "--ws", "websockets", "--lifespan", "off", "--no-access-log", "--log-level", "warning", app,
+        ]  # fmt: skip
+    if kind == "granian":  # one worker, its Rust HTTP/WebSocket stack, uvloop
+        return [
+            "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+            "--loop", "uvloop", "--ws", "--log-level", "warning", app,
+        ]  # fmt: skip
+    raise ValueError(kind)
+
+
+class Server:
+    """An ASGI server process (Daphne by default) serving bench/relay_asgi.py on a free port."""
+
+    def __init__(self, args, kind: str = "daphne"):
+        self.kind = kind
         self.port = free_port()
-        self.log = tempfile.NamedTemporaryFile(prefix="bench-daphne-", suffix=".log", delete=False)  # noqa: SIM115
+        self.log = tempfile.NamedTemporaryFile(prefix=f"bench-{kind}-", suffix=".log", delete=False)  # noqa: SIM115
         env = dict(os.environ, CONN_MAX_AGE=str(args.conn_max_age), PYTHONUNBUFFERED="1")
         profile = ["-m", "cProfile", "-o", os.environ["BENCH_PROFILE"]] if os.environ.get("BENCH_PROFILE") else []
-        server = ["-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "bench.relay_asgi:application"]
-        self.command = [sys.executable, *profile, *server]
+        self.command = [sys.executable, *profile, *server_command(kind, self.port)]
         self.process = subprocess.Popen(
             self.command, cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
         )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise SystemExit(f"Daphne exited:\n{Path(self.log.name).read_text()}")
+                raise SystemExit(f"{kind} exited:\n{Path(self.log.name).read_text()}")
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
                     break
@@ -185,9 +247,16 @@ class Daphne:
         self.url = f"http://127.0.0.1:{self.port}"
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time Daphne has used so far (from /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time the server's processes (its process group) have used so far (/proc)."""
+        total = 0
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.process.pid:  # process group
+                total += int(fields[11]) + int(fields[12])
+        return total / os.sysconf("SC_CLK_TCK")
 
     def errors(self) -> list[str]:
         text = Path(self.log.name).read_text(errors="replace")
@@ -200,6 +269,9 @@ class Daphne:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
+
+
+Daphne = Server  # the name other benches import
 
 
 # --- measuring ------------------------------------------------------------------------------------
@@ -414,25 +486,67 @@ async def sockets_phase(session, base: str, population: dict, args) -> dict:
     }
 
 
-async def run(args, base: str, population: dict, daphne: Daphne | None) -> dict:
+async def open_watchers(session, base: str, population: dict, cookies: list[str], args) -> tuple[list, dict]:
+    """Supervisor sockets, each monitoring its share of the chats; a reader counts what they get."""
+    ws_base = base.replace("http", "ws", 1)
+    counts = {"message": 0, "wallboard": 0, "error": 0, "other": 0}
+    engagements = [e["id"] for e in population["engagements"]]
+    each = args.watch_each or -(-len(engagements) // len(cookies))
+    sockets = []
+    for i, cookie in enumerate(cookies):
+        ws = await session.ws_connect(f"{ws_base}/ws/supervisor/", headers={"Origin": base, "Cookie": cookie})
+        assert json.loads((await ws.receive()).data)["type"] == "wallboard"
+        mine = [engagements[(i * each + k) % len(engagements)] for k in range(each)]
+        for ref, engagement_id in enumerate(mine):
+            await ws.send_str(json.dumps({"type": "monitor.start", "engagement_id": engagement_id, "ref": ref}))
+        pending = set(range(len(mine)))
+        while pending:
+            frame = json.loads((await asyncio.wait_for(ws.receive(), 30)).data)
+            if frame["type"] == "engagement.detail":
+                pending.discard(frame.get("ref"))
+            elif frame["type"] == "error":
+                raise SystemExit(f"monitor.start refused: {frame}")
+        sockets.append(ws)
+
+    def on_frame(data: str) -> None:
+        kind = json.loads(data)["type"]
+        counts[kind if kind in counts else "other"] += 1
+
+    readers = [asyncio.ensure_future(reader(ws, on_frame)) for ws in sockets]
+    return sockets + readers, counts
+
+
+async def run(args, base: str, population: dict, server: Server | None, watched: dict | None = None) -> dict:
     import aiohttp
 
     def cpu() -> float | None:
-        return daphne.cpu_seconds() if daphne else None
+        return server.cpu_seconds() if server else None
+
+    def per_message(before, figures) -> None:
+        if server:
+            figures["server_cpu_ms_per_message"] = (cpu() - before) * 1000 / max(1, figures["sent"])
 
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector) as session:
+        results = {"load_chat": os.getloadavg()}
         before = cpu()
-        results = {"chat": await chat_phase(session, base, population, args)}
-        if daphne:
-            results["chat"]["server_cpu_ms_per_message"] = (cpu() - before) * 1000 / max(1, results["chat"]["sent"])
+        results["chat"] = await chat_phase(session, base, population, args)
+        per_message(before, results["chat"])
+        if watched:
+            opened, counts = await open_watchers(session, base, watched["population"], watched["cookies"], args)
+            await asyncio.sleep(2)  # the monitor.start burst's wallboard refreshes settle
+            results["load_watched"] = os.getloadavg()
+            before = cpu()
+            results["watched"] = await chat_phase(session, base, watched["population"], args)
+            per_message(before, results["watched"])
+            results["watched"]["watcher_frames"] = dict(counts)
+            for item in opened:
+                await item.close() if hasattr(item, "close") else item.cancel()
         if not args.skip_relay:
+            results["load_relay"] = os.getloadavg()
             before = cpu()
             results["relay"] = await relay_phase(session, base, args)
-            if daphne:
-                results["relay"]["server_cpu_ms_per_message"] = (
-                    (cpu() - before) * 1000 / max(1, results["relay"]["sent"])
-                )
+            per_message(before, results["relay"])
         if args.sockets:
             results["sockets"] = await sockets_phase(session, base, population, args)
     return results
@@ -442,60 +556,93 @@ def fmt(value) -> str:
     return "–" if value is None else f"{value:.1f}"
 
 
-def row(name: str, figures: dict) -> str:
+def row(name: str, figures: dict, load=None) -> str:
     return (
-        f"  {name:8} {figures['sent']:>7} {figures['lost']:>5} "
+        f"  {name:22} {figures['sent']:>7} {figures['lost']:>5} "
         f"{fmt(figures['p50']):>8} {fmt(figures['p99']):>8} {fmt(figures['max']):>8} "
-        f"{fmt(figures.get('server_cpu_ms_per_message')):>10}"
+        f"{fmt(figures.get('server_cpu_ms_per_message')):>10}" + (f" {load[0]:>6.2f}" if load else "")
     )
+
+
+def measure(args, kind: str) -> dict:
+    """One server's figures: its own site(s), so no engagement carries lines of an earlier phase."""
+    population = build_population(args)
+    watched = None
+    if args.watchers:
+        watched = {"population": build_population(args)}
+        watched["cookies"] = make_supervisors(watched["population"]["site"], args.watchers)
+    server = None if args.url else Server(args, kind)
+    base = args.url or server.url
+    try:
+        results = asyncio.run(run(args, base, population, server, watched))
+    finally:
+        results_errors = server.errors() if server else []
+        if server:
+            server.stop()
+    results["server_errors"] = results_errors
+    return results
 
 
 def main() -> None:
     args = parse_args()
+    kinds = [k.strip() for k in args.server.split(",") if k.strip()]
+    if unknown := set(kinds) - set(SERVERS):
+        raise SystemExit(f"unknown --server {', '.join(sorted(unknown))} (choose from {', '.join(SERVERS)})")
     setup_django(args)
     load_before = os.getloadavg()
-    population = build_population(args)
-    daphne = None if args.url else Daphne(args)
-    base = args.url or daphne.url
-    try:
-        results = asyncio.run(run(args, base, population, daphne))
-    finally:
-        server_errors = daphne.errors() if daphne else []
-        if daphne:
-            daphne.stop()
+    by_server = {kind: measure(args, kind) for kind in (kinds if not args.url else ["url"])}
     load_after = os.getloadavg()
-    chat, relay = results["chat"], results.get("relay")
     print(f"\nchat_latency: {args.engagements} engagements × {args.rate:g} msg/s for {args.duration:g} s, "
-          f"layer={args.layer}, one Daphne process, {os.cpu_count()} CPUs")  # fmt: skip
+          f"layer={args.layer}, one server process each, {os.cpu_count()} CPUs (shared box: see load)")  # fmt: skip
     print(f"  load average before {load_before[0]:.2f}, after {load_after[0]:.2f} (1 min)")
-    print(f"  {'':8} {'sent':>7} {'lost':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'cpu ms/msg':>10}")
-    print(row("chat", chat) + f"   (duplicates {chat['duplicates']}, error frames {chat['errors']}, "
-          f"{chat['sockets']} sockets)")  # fmt: skip
-    if relay:
-        print(row("relay", relay))
-        if relay["p50"]:
-            results["ratio_p50"] = chat["p50"] / relay["p50"]
-            print(f"  chat p50 / relay p50 = {results['ratio_p50']:.2f}")
-    if "sockets" in results:
-        s = results["sockets"]
-        print(f"  sockets: {s['open']}/{s['asked']} open (in {s['opened_in_s']} s), "
-              f"{s['answered_ping']} answered a ping, {s['failures']} failed {s['first_failures'] or ''}")  # fmt: skip
-    print(f"  server errors logged: {len(server_errors)}" + (f" e.g. {server_errors[:3]}" if server_errors else ""))
-    budget_ok = (
-        chat["lost"] == 0
-        and chat["p99"] is not None
-        and chat["p99"] <= 50
-        and (not relay or not relay["p50"] or chat["p50"] <= 2 * relay["p50"])
-        and (not args.sockets or results["sockets"]["open"] == args.sockets)
-        and not server_errors
-    )
-    results.update(load_before=load_before, load_after=load_after, server_errors=server_errors, budget_ok=budget_ok)
-    print(f"  budget (0 lost, p99 ≤ 50 ms, p50 ≤ 2× relay, all sockets open, no server error): "
-          f"{'MET' if budget_ok else 'NOT MET'}")  # fmt: skip
+    print(f"  {'':22} {'sent':>7} {'lost':>5} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} {'cpu ms/msg':>10} {'load':>6}")
+    all_ok = True
+    for kind, results in by_server.items():
+        chat, relay, watched = results["chat"], results.get("relay"), results.get("watched")
+        print(row(f"{kind} chat", chat, results["load_chat"]) + f"   (duplicates {chat['duplicates']}, "
+              f"error frames {chat['errors']}, {chat['sockets']} sockets)")  # fmt: skip
+        if watched:
+            print(row(f"{kind} chat, {args.watchers} watchers", watched, results["load_watched"]) +
+                  f"   (duplicates {watched['duplicates']}, error frames {watched['errors']}; "
+                  f"watchers got {watched['watcher_frames']})")  # fmt: skip
+            if chat["p99"] and watched["p99"]:
+                results["watched_p99_ratio"] = watched["p99"] / chat["p99"]
+                print(f"  {kind}: chat p99 with watchers / without = {results['watched_p99_ratio']:.2f} "
+                      f"(budget ≤ 1.10); p50 {watched['p50'] / chat['p50']:.2f}")  # fmt: skip
+        if relay:
+            print(row(f"{kind} relay", relay, results["load_relay"]))
+            if relay["p50"]:
+                results["ratio_p50"] = chat["p50"] / relay["p50"]
+                print(f"  {kind}: chat p50 / relay p50 = {results['ratio_p50']:.2f}")
+        if "sockets" in results:
+            s = results["sockets"]
+            print(
+                f"  {kind} sockets: {s['open']}/{s['asked']} open (in {s['opened_in_s']} s), "
+                f"{s['answered_ping']} answered a ping, {s['failures']} failed {s['first_failures'] or ''}"
+            )
+        server_errors = results["server_errors"]
+        print(
+            f"  {kind} server errors logged: {len(server_errors)}"
+            + (f" e.g. {server_errors[:3]}" if server_errors else "")
+        )
+        budget_ok = (
+            chat["lost"] == 0
+            and chat["p99"] is not None
+            and chat["p99"] <= 50
+            and (not relay or not relay["p50"] or chat["p50"] <= 2 * relay["p50"])
+            and (not args.sockets or results["sockets"]["open"] == args.sockets)
+            and not server_errors
+            and (not watched or (watched["lost"] == 0 and results.get("watched_p99_ratio", 99) <= 1.10))
+        )
+        results["budget_ok"] = budget_ok
+        all_ok = all_ok and budget_ok
+        print(f"  {kind} budget (0 lost, p99 ≤ 50 ms, p50 ≤ 2× relay, all sockets open, no server error"
+              f"{', watchers add ≤ 10 % to p99' if watched else ''}): {'MET' if budget_ok else 'NOT MET'}")  # fmt: skip
     env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("DATABASE_URL", "REDIS_URL") if k in os.environ)
     print(f"\nreproduce: {env} {sys.executable} {' '.join(shlex.quote(a) for a in sys.argv)}")
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+        figures = {"load_before": load_before, "load_after": load_after, "budget_ok": all_ok, "servers": by_server}
+        Path(args.json).write_text(json.dumps(figures, indent=2, default=str))
 
 
 if __name__ == "__main__":
