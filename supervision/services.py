@@ -209,6 +209,11 @@ def reassign(
     if (to_operator_id is None) == (to_queue_id is None):
         raise SupervisionError("no_target", "Pick one operator or one queue.", http_status=400)
     engagement = _supervised_engagement(supervisor, engagement_id)
+    if engagement.media == Media.VOICE and (to_queue_id is None or engagement.state != Engagement.State.QUEUED):
+        # A call's owner changes with its legs (ringing, the owner's leg): routing and Take over do that.
+        raise SupervisionError(
+            "is_call", "A call goes to an operator by routing or Take over; a waiting call can move to another queue."
+        )
     with transaction.atomic():
         try:
             if to_queue_id is not None:

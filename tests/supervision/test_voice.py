@@ -262,3 +262,27 @@ def test_another_sites_manager_is_refused_call_acts_over_the_socket(floor, call)
     asyncio.run(scenario())
     assert not SupervisorAct.objects.exists()
     assert not Leg.objects.filter(call=call, kind="supervisor").exists()
+
+
+def test_the_chat_reassign_refuses_an_answered_call_or_giving_a_call_to_an_operator(floor, call):
+    """A call's owner changes with its legs: routing and Take over do that, not the chat's reassign."""
+    from supervision import services
+
+    for target in ({"to_operator_id": floor.bob.pk}, {"to_queue_id": floor.centre.resolution.pk}):
+        with pytest.raises(SupervisionError) as refused:
+            services.reassign(supervisor=floor.lead.user, engagement_id=call.engagement_id, **target)
+        assert refused.value.code == "is_call"
+    engagement = Engagement.objects.get(pk=call.engagement_id)
+    assert (engagement.owner, engagement.queue) == (floor.alice, floor.centre.sales)
+    assert not SupervisorAct.objects.exists()
+
+
+def test_a_call_that_ends_closes_the_supervisors_watch(floor, call):
+    from telephony import services as telephony
+
+    voice.listen(supervisor=floor.lead.user, call_id=call.pk)
+    assert open_watch(floor.lead.user) is not None
+    customer = Leg.objects.get(call=call, kind=Leg.Kind.CUSTOMER)
+    telephony.hang_up(leg_id=customer.pk)  # the caller hangs up
+    assert Engagement.objects.get(pk=call.engagement_id).state == "ended"
+    assert open_watch(floor.lead.user) is None
