@@ -210,6 +210,8 @@ async def run(args, base: str, population: dict, supervisor_cookies: list[str], 
         cpu_before = server.cpu_seconds() if server else None
         latencies: dict[str, list[float]] = {kind: [] for kind in kinds}
         missed = 0
+        first: list[float] = []  # per change: commit → the first supervisor shows it
+        spread: list[float] = []  # per change: first → last supervisor
         started = time.perf_counter()
         for index in range(args.changes):
             kind = kinds[index % len(kinds)]
@@ -222,6 +224,9 @@ async def run(args, base: str, population: dict, supervisor_cookies: list[str], 
                 await asyncio.sleep(0.01)
             missed += sum(1 for at in shown if at is None)
             latencies[kind] += [(at - committed) * 1000 for at in shown if at is not None]
+            if arrived := [at for at in shown if at is not None]:
+                first.append((min(arrived) - committed) * 1000)
+                spread.append((max(arrived) - min(arrived)) * 1000)
             await asyncio.sleep(random.uniform(0.3, 1.0))
         elapsed = time.perf_counter() - started
         cpu = (server.cpu_seconds() - cpu_before) if server else None
@@ -234,6 +239,8 @@ async def run(args, base: str, population: dict, supervisor_cookies: list[str], 
     return {
         "all": summary(latencies["queue"] + latencies["availability"]),
         "by_kind": {kind: summary(values) for kind, values in latencies.items()},
+        "first_supervisor": summary(first),
+        "spread": summary(spread),
         "missed": missed,
         "wallboard_frames_per_supervisor": statistics.median(len(log) for log in logs),
         "server_cpu_ms_per_change": cpu * 1000 / args.changes if cpu is not None else None,
@@ -266,8 +273,10 @@ def main() -> None:
     print(
         f"  load average {results['load_start'][0]:.2f} at the start, {results['load_end'][0]:.2f} at the end (1 min)"
     )
-    print(f"  {'commit → wallboard shows it':30} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}")
+    print(f"  {'commit → wallboard shows it':33} {'n':>5} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'max ms':>7}")
     rows = [("all changes", results["all"])] + [(f"  {k}", s) for k, s in results["by_kind"].items()]
+    rows += [("per change: the first to show it", results["first_supervisor"])]
+    rows += [("per change: first → last", results["spread"])]
     for name, s in rows:
         print(
             f"  {name:30} {s['count']:>5} {fmt(s['p50']):>7} {fmt(s['p95']):>7} {fmt(s['p99']):>7} {fmt(s['max']):>7}"
