@@ -19,6 +19,11 @@ delivery times, the loss count, the ratio to the relay, and the command that rep
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_bench REDIS_URL=redis://127.0.0.1:6379/3 \\
         .venv/bin/python bench/chat_latency.py --engagements 200 --duration 30 --sockets 1000
 
+--watchers N runs the chat phase a second time, on a second site of the same size, while N
+supervisor sockets monitor its chats (monitor.start), and prints chat p99 with / without and the
+ratio. --server daphne,uvicorn,granian measures each server in turn in the same run (uvicorn and
+granian come from requirements-dev.txt).
+
 With --url it uses a Daphne you started yourself (serving bench.relay_asgi:application with
 the same DATABASE_URL, REDIS_URL and CHANNEL_LAYER_PREFIX as this script).
 """
