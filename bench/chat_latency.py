@@ -179,6 +179,19 @@ def build_population(args) -> dict:
     }
 
 
+def retire_site(site_id: int) -> None:
+    """End the bench site's live engagements (a bulk update, no events): left live, every run added
+    hundreds to the live set that the next run's indexes and the wallboard's reads wade through."""
+    from django.utils import timezone
+
+    from helpdesk.models import Engagement
+
+    live = [Engagement.State.QUEUED, Engagement.State.ACTIVE]
+    Engagement.objects.filter(site_id=site_id, state__in=live).update(
+        state=Engagement.State.ENDED, ended_at=timezone.now()
+    )
+
+
 def make_supervisors(site_id: int, count: int) -> list[str]:
     """`count` managers of the site (each supervises it, docs/realtime.md "Supervisor socket"): their cookies."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
@@ -594,6 +607,9 @@ def measure(args, kind: str) -> dict:
         if server:
             server.stop()
     results["server_errors"] = results_errors
+    retire_site(population["site"])
+    if watched:
+        retire_site(watched["population"]["site"])
     return results
 
 

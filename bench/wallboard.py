@@ -41,7 +41,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.chat_latency import LAYERS, SERVERS, Server, build_population, make_supervisors, reader, setup_django  # noqa: E402
+from bench.chat_latency import (  # noqa: E402
+    LAYERS,
+    SERVERS,
+    Server,
+    build_population,
+    make_supervisors,
+    reader,
+    retire_site,
+    setup_django,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -267,6 +276,7 @@ def main() -> None:
         if server:
             server.stop()
     results["selector"] = selector_ms(population["site"])
+    retire_site(population["site"])
     results["server_errors"] = errors
     print(f"\nwallboard: {args.chats} live chats, {args.supervisors} supervisor sockets, {args.changes} changes, "
           f"{args.server if not args.url else args.url}, {os.cpu_count()} CPUs (shared box: see load)")  # fmt: skip
