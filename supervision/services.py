@@ -153,6 +153,26 @@ def say_in_conversation(*, supervisor, engagement_id: int, body: object, client_
     )
 
 
+def taker_of(supervisor, engagement: Engagement, *, expected_owner_id: int | None, what: str) -> Operator:
+    """The operator profile a take over gives the engagement to, once the act may go ahead: the
+    supervisor has a profile, someone handles the engagement, and nobody took it over already (nor
+    does anyone but `expected_owner_id`, when given, own it). Call holding the engagement's lock."""
+    operator = getattr(supervisor, "operator", None)
+    if operator is None:
+        raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
+    if engagement.state != Engagement.State.ACTIVE:
+        raise SupervisionError("not_active", f"Only a {what} someone is handling can be taken over.")
+    if engagement.owner_id == operator.pk:
+        return operator
+    taken_over_already = Ownership.objects.filter(
+        engagement=engagement, ended_at__isnull=True, started_because=Ownership.Start.TAKEN_OVER
+    ).exists()
+    if taken_over_already or (expected_owner_id is not None and engagement.owner_id != expected_owner_id):
+        owner = Operator.objects.get(pk=engagement.owner_id)
+        raise SupervisionError("already_taken", f"{owner.display_name} has this {what} now.")
+    return operator
+
+
 def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None = None) -> Engagement:
     """The supervisor becomes the owner: the operator is released and the visitor sees one clear line.
 
@@ -163,20 +183,10 @@ def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None =
     with transaction.atomic():
         # Permission first: another site's manager learns nothing about the engagement or themselves.
         engagement = _supervised_engagement(supervisor, engagement_id, lock=True)
-        operator = getattr(supervisor, "operator", None)
         _refuse_call(engagement)
-        if operator is None:
-            raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
-        if engagement.state != Engagement.State.ACTIVE:
-            raise SupervisionError("not_active", "Only a conversation someone is handling can be taken over.")
+        operator = taker_of(supervisor, engagement, expected_owner_id=expected_owner_id, what="conversation")
         if engagement.owner_id == operator.pk:
             return engagement
-        taken_over_already = Ownership.objects.filter(
-            engagement=engagement, ended_at__isnull=True, started_because=Ownership.Start.TAKEN_OVER
-        ).exists()
-        if taken_over_already or (expected_owner_id is not None and engagement.owner_id != expected_owner_id):
-            owner = Operator.objects.get(pk=engagement.owner_id)
-            raise SupervisionError("already_taken", f"{owner.display_name} has this conversation now.")
         previous_owner_id = engagement.owner_id
         try:
             hand_over(engagement_id=engagement.pk, to_operator_id=operator.pk, because=Ownership.Start.TAKEN_OVER)

@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from helpdesk.lock_objects import lock_engagement
-from helpdesk.models import Engagement, Media, Operator, Ownership
+from helpdesk.models import Engagement, Media
 from telephony import services as telephony
 from telephony.models import Call, Leg
 
@@ -26,7 +26,7 @@ from . import events
 from .errors import SupervisionError
 from .models import Act, Watch, WatchMode
 from .permissions import require_supervisor_of
-from .services import record
+from .services import record, taker_of
 
 ROLE_ACTS = {
     Leg.Role.LISTEN: (Act.LISTEN, WatchMode.LISTEN),
@@ -132,19 +132,10 @@ def take_over(*, supervisor, call_id: int, expected_owner_id: int | None = None)
     with transaction.atomic():
         # Permission first: another site's manager learns nothing about the call or themselves.
         engagement = _supervised_call(supervisor, call_id)
-        operator = getattr(supervisor, "operator", None)
-        if operator is None:
-            raise SupervisionError("no_operator_profile", "Only a supervisor with an operator profile can take over.")
-        if engagement.state != Engagement.State.ACTIVE:
-            raise SupervisionError("not_active", "Only a call someone is handling can be taken over.")
+        # The owner check is telephony's, under the call lock (`expected_owner_id` below).
+        operator = taker_of(supervisor, engagement, expected_owner_id=None, what="call")
         if engagement.owner_id == operator.pk:
             return engagement
-        taken_over_already = Ownership.objects.filter(
-            engagement=engagement, ended_at__isnull=True, started_because=Ownership.Start.TAKEN_OVER
-        ).exists()
-        if taken_over_already:
-            owner = Operator.objects.get(pk=engagement.owner_id)
-            raise SupervisionError("already_taken", f"{owner.display_name} has this call now.")
         previous_owner_id = engagement.owner_id
         telephony.take_over_call(
             call_id=call_id,
