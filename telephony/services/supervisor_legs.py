@@ -29,6 +29,14 @@ from .provider_requests import _audio_later, _dial_later, _provider_later
 from .steps import LockedCall, _dial_target, _end_leg, _move_leg, _recoach, _require_open, lock_call
 
 
+def _connected_leg(locked, **fields) -> Leg:
+    """A supervisor's leg joins already connected (the provider dials their client on commit)."""
+    now = timezone.now()
+    leg = Leg.objects.create(call=locked.call, state=Leg.State.CONNECTED, ringing_at=now, connected_at=now, **fields)
+    leg.call = locked.call
+    return leg
+
+
 def _supervisor_leg(locked: LockedCall, supervisor) -> Leg | None:
     return next(
         (
@@ -75,17 +83,7 @@ def supervise_call(*, call_id: int, supervisor, role: str) -> tuple[Leg, bool]:
         leg = _supervisor_leg(locked, supervisor)
         audio = _audio(locked, role)
         if leg is None:
-            now = timezone.now()
-            leg = Leg.objects.create(
-                call=locked.call,
-                kind=Leg.Kind.SUPERVISOR,
-                supervisor=supervisor,
-                role=role,
-                state=Leg.State.CONNECTED,
-                ringing_at=now,
-                connected_at=now,
-            )
-            leg.call = locked.call
+            leg = _connected_leg(locked, kind=Leg.Kind.SUPERVISOR, supervisor=supervisor, role=role)
             _dial_later(
                 leg,
                 to=f"client:supervisor-{supervisor.pk}",
@@ -148,17 +146,7 @@ def take_over_call(*, call_id: int, supervisor, operator: Operator, expected_own
             leg.kind, leg.operator, leg.role = Leg.Kind.OPERATOR, operator, ""
             _audio_later(leg, SupervisorAudio())
         else:
-            now = timezone.now()
-            leg = Leg.objects.create(
-                call=locked.call,
-                kind=Leg.Kind.OPERATOR,
-                operator=operator,
-                supervisor=supervisor,
-                state=Leg.State.CONNECTED,
-                ringing_at=now,
-                connected_at=now,
-            )
-            leg.call = locked.call
+            leg = _connected_leg(locked, kind=Leg.Kind.OPERATOR, operator=operator, supervisor=supervisor)
             locked.legs.append(leg)
             _dial_later(leg, to=_dial_target(leg), ring_timeout=settings.CONSULT_RING_TIMEOUT_SECONDS)
         customer = locked.customer
