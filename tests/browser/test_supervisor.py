@@ -81,6 +81,7 @@ def test_supervisor_monitors_whispers_barges_and_takes_over(new_page, floor):
     board2.get_by_test_id("monitor").get_by_role("button", name="Take over").click()
     expect(board2.locator("#toasts")).to_contain_text("Sam Lead has this conversation now")
     expect(visitor.locator("#transcript")).to_contain_text("You are now talking to Sam Lead")
+    expect(operator.locator("#toasts")).to_contain_text("Sam Lead took over this conversation.")
     screenshot(board, "supervisor-wallboard")
     screenshot(operator, "supervisor-operator-after-take-over")
 
