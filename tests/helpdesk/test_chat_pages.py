@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from helpdesk.models import Engagement, Message
 from helpdesk.services.engagements import add_note, post_message, start_chat
-from helpdesk.visitor_tokens import make_visitor_token
+from helpdesk.visitor_tokens import engagement_id_from_token, make_visitor_token
 from tests.factories import OperatorFactory, QueueFactory, SiteFactory, TeamFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -60,7 +60,10 @@ def test_visitor_start_lists_chat_queues_and_starts_a_chat(client):
     assert response.status_code == 302
     engagement = Engagement.objects.get()
     assert engagement.visitor.name == "Vera" and engagement.queue == queue
-    assert response["Location"] == reverse("visitor_chat", args=[token_for(engagement)])
+    # The token is timestamped, so one made here may differ by a second: check what it opens.
+    match = resolve(response["Location"])
+    assert match.url_name == "visitor_chat"
+    assert engagement_id_from_token(match.kwargs["token"]) == engagement.pk
 
 
 def test_visitor_start_uses_the_site_default_queue_when_none_is_picked(client):
