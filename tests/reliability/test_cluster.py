@@ -130,11 +130,12 @@ def test_workers_killed_with_a_transfer_pending_expire_it_once_when_a_worker_is_
 
     site = SiteFactory()
     team = TeamFactory(site=site)
-    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    # The answer window is the queue's (made here); the setting only gives new queues their default.
+    queue = QueueFactory(site=site, teams=[team], is_default=True, accept_timeout_seconds=5)
     alice = OperatorFactory(site=site, teams=[team], available=[Media.CHAT], display_name="Alice")
     bob = OperatorFactory(site=site, teams=[team], display_name="Bob")
     desk = SimpleNamespace(site=site, queue=queue, alice=alice, bob=bob)
-    cluster = Cluster(private_redis, beat=True, TRANSFER_ACCEPT_TIMEOUT_SECONDS="5", TRANSFER_SWEEP_SECONDS="1")
+    cluster = Cluster(private_redis, beat=True, TRANSFER_SWEEP_SECONDS="1")
     cluster.start()
     try:
         with use_redis(private_redis.url):
@@ -225,18 +226,13 @@ def test_redis_restarted_with_a_transfer_pending_the_beat_sweep_expires_it_once(
 
     site = SiteFactory()
     team = TeamFactory(site=site)
-    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    accept_timeout = 8
+    # The answer window is the queue's (made here); the setting only gives new queues their default.
+    queue = QueueFactory(site=site, teams=[team], is_default=True, accept_timeout_seconds=accept_timeout)
     alice = OperatorFactory(site=site, teams=[team], available=[Media.CHAT], display_name="Alice")
     bob = OperatorFactory(site=site, teams=[team], display_name="Bob")
     desk = SimpleNamespace(site=site, queue=queue, alice=alice, bob=bob)
-    accept_timeout = 8
-    cluster = Cluster(
-        private_redis,
-        workers=1,
-        beat=True,
-        TRANSFER_ACCEPT_TIMEOUT_SECONDS=str(accept_timeout),
-        TRANSFER_SWEEP_SECONDS="1",
-    )
+    cluster = Cluster(private_redis, workers=1, beat=True, TRANSFER_SWEEP_SECONDS="1")
     cluster.start()
     try:
         with use_redis(private_redis.url):
