@@ -15,6 +15,7 @@ from collections.abc import Callable
 import redis.exceptions
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,48 @@ async def group_send(group: str, message: dict) -> None:
             await get_channel_layer().group_send(group, message)
 
     await asyncio.wait_for(twice(), timeout=SEND_TIMEOUT_SECONDS)
+
+
+async def group_send_many(messages: list[tuple[str, dict]]) -> None:
+    """Many `group_send`s at once, tried twice and bounded by SEND_TIMEOUT_SECONDS like one.
+
+    On the Redis pub/sub layer they go as one pipeline of PUBLISHes per shard: its own group_send
+    holds a per-connection lock for a round trip each, so 600 frames of a bulk expiry took ~100 ms
+    one after another; pipelined they take a few (docs/performance.md). This reaches into
+    channels_redis 4.3's RedisPubSubChannelLayer (`_get_layer`, its shards' `_lock` and client),
+    which requirements.txt pins; tests/helpdesk/test_realtime.py fails if that changes. Other
+    layers get the sends in parallel.
+    """
+    layer = get_channel_layer()
+
+    async def all_of_them() -> None:
+        if isinstance(layer, RedisPubSubChannelLayer):
+            await _publish_pipelined(layer, messages)
+        else:
+            await asyncio.gather(*(layer.group_send(group, message) for group, message in messages))
+
+    async def twice() -> None:
+        try:
+            await all_of_them()
+        except (redis.exceptions.ConnectionError, ConnectionError, OSError):
+            await all_of_them()  # these frames carry states, not increments: one sent twice draws the same
+
+    await asyncio.wait_for(twice(), timeout=SEND_TIMEOUT_SECONDS)
+
+
+async def _publish_pipelined(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]) -> None:
+    loop_layer = layer._get_layer()
+    by_shard: dict[object, list[tuple[str, bytes]]] = {}
+    for group, message in messages:
+        channel = loop_layer._get_group_channel_name(group)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, layer.serialize(message)))
+    for shard, publishes in by_shard.items():
+        async with shard._lock:
+            shard._ensure_redis()
+            pipeline = shard._redis.pipeline(transaction=False)
+            for channel, data in publishes:
+                pipeline.publish(channel, data)
+            await pipeline.execute()
 
 
 def send(group: str, frame: dict) -> None:
@@ -164,17 +207,15 @@ def send_after_commit(group: str, build: Callable[[], dict | None]) -> None:
 
 
 def publish_many(pairs: list[tuple[str, dict]]) -> None:
-    """Send many (group, frame) pairs on commit in one trip to the channel layer, in parallel.
+    """Send many (group, frame) pairs on commit in one trip to the channel layer (`group_send_many`).
 
     For acts that touch many rows at once (the bulk transfer expiry); delivery as `publish`.
     """
-
-    async def send_all() -> None:
-        await asyncio.gather(*(group_send(group, {"type": "frame.send", "frame": frame}) for group, frame in pairs))
+    messages = [(group, {"type": "frame.send", "frame": frame}) for group, frame in pairs]
 
     def send_batch() -> None:
         try:
-            async_to_sync(send_all)()
+            async_to_sync(group_send_many)(messages)
         except Exception:  # a dead Redis must not undo a committed change; consoles resync on hello
             logger.exception("Could not publish %s frames", len(pairs))
 

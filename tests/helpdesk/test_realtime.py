@@ -1,0 +1,58 @@
+"""Delivery of many frames at once (helpdesk.realtime.group_send_many) on the real Redis pub/sub layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
+
+from helpdesk.realtime import group_send_many, operator_group
+
+
+@pytest.fixture
+def layer():
+    layer = get_channel_layer()
+    assert isinstance(layer, RedisPubSubChannelLayer), "the product's default layer is the one pipelined"
+    return layer
+
+
+def test_many_frames_reach_every_group_in_order_in_one_pipeline(layer):
+    groups = [operator_group(900_000 + i) for i in range(50)]
+    messages = [(group, {"type": "frame.send", "frame": {"n": n, "to": group}}) for n in range(4) for group in groups]
+
+    async def scenario():
+        channels = {}
+        for group in groups:
+            channels[group] = await layer.new_channel()
+            await layer.group_add(group, channels[group])
+        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
+        shard._ensure_redis()
+        sent_commands = []
+        original = shard._redis.pipeline
+
+        def counting_pipeline(*args, **kwargs):
+            pipeline = original(*args, **kwargs)
+            sent_commands.append(pipeline)
+            return pipeline
+
+        shard._redis.pipeline = counting_pipeline
+        try:
+            await group_send_many(messages)
+        finally:
+            del shard._redis.pipeline
+        received = {}
+        for group, channel in channels.items():
+            received[group] = [(await asyncio.wait_for(layer.receive(channel), 5))["frame"] for _ in range(4)]
+            await layer.group_discard(group, channel)
+        return received, sent_commands
+
+    received, pipelines = asyncio.run(scenario())
+    assert len(pipelines) == 1, "one pipeline for the one shard"
+    for group in groups:
+        assert received[group] == [{"n": n, "to": group} for n in range(4)]
+
+
+def test_nothing_to_send_sends_nothing(layer):
+    asyncio.run(group_send_many([]))
