@@ -15,7 +15,7 @@ from ..models import Engagement, Media, Message, Note, Operator, Ownership, Queu
 from ..signals import engagement_ended
 from .hours import queue_taking_contacts
 from .overflow import overflow_at_for
-from .routing import release_ownership, schedule_routing, take_ownership
+from .routing import release_ownership, route_if_available, schedule_routing, take_ownership
 from .wrapup import begin_wrap_up
 
 VISITOR_NAME_MAX_LENGTH = 100
@@ -220,7 +220,7 @@ def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownersh
             raise ChatError("same_owner", "That operator already owns this engagement.")
         if because == Ownership.Start.TRANSFERRED:
             begin_wrap_up(engagement=engagement)  # the old owner's after-contact work, if the queue asks
-        release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because])
+        freed = release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because], route_freed=False)
         availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
         try:
             with transaction.atomic():
@@ -228,6 +228,10 @@ def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownersh
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None
         events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)
+        # After commit the new owner's frames (and the history) go first; the old owner's next
+        # waiting chat, a routing transaction of its own, after them (docs/performance.md).
+        if freed is not None:
+            route_if_available(freed)
     return engagement
 
 

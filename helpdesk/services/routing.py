@@ -88,15 +88,21 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
     return ownership
 
 
-def release_ownership(*, engagement: Engagement, because: str) -> None:
-    """End the current owner's stretch and free their capacity; caller holds the engagement lock."""
+def release_ownership(*, engagement: Engagement, because: str, route_freed: bool = True) -> Availability | None:
+    """End the current owner's stretch and free their capacity; caller holds the engagement lock.
+
+    The freed operator is given waiting work after commit; with `route_freed` False the caller does
+    that (`route_if_available` on the returned availability) once its own frames are queued.
+    """
     if not engagement.owner_id:
-        return
+        return None
     now = timezone.now()
     Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).update(ended_at=now, ended_because=because)
     availability = free_capacity(operator_id=engagement.owner_id, media=engagement.media)
     events.engagement_released(engagement, operator_id=engagement.owner_id, reason=because)
-    route_if_available(availability)
+    if route_freed:
+        route_if_available(availability)
+    return availability
 
 
 def route_if_available(availability: Availability) -> None:
