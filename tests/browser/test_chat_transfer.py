@@ -614,3 +614,56 @@ def test_accepted_transfer_not_handed_over_in_time_is_cancelled_and_both_are_tol
     expect(console_a.locator("#transfer-dialog")).to_be_visible()
     expect(console_a.locator("[data-testid=transfer-banner]")).to_be_hidden()
     expect(visitor.locator("#status-title")).to_have_text("Alice Archer")
+
+
+def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_first(new_page, company):
+    """The console learns a transfer's end from its frame, but the history panel may read the ended
+    transfer first (its request was answered before the frame came). The popup must open anyway:
+    here Alice's socket holds the `declined` frame back until the panel has shown "Declined"."""
+    from transfers import services as transfer_services
+
+    alice, bob = company["alice"], company["bob"]
+    held, routes = [], []
+
+    def hold_the_decline(route):
+        server = route.connect_to_server()
+        routes.append(route)
+
+        def from_server(message):
+            if '"transfer.updated"' in message and '"state": "declined"' in message:
+                held.append(message)
+            else:
+                route.send(message)
+
+        server.on_message(from_server)
+
+    console_a = new_page(user=alice.user, path=None)
+    console_a.route_web_socket(re.compile(r"/ws/operator/"), hold_the_decline)
+    console_a.goto("/console/")
+    expect(console_a.locator("#conn")).to_contain_text("Connected")
+    start_visitor(new_page, "Rita Race")
+    expect(console_a.locator("#visitor-name")).to_have_text("Rita Race")
+    open_dialog(console_a)
+    operator_row(console_a, "Bob Baker").click()
+    console_a.click("[data-testid=transfer-start]")
+    expect(console_a.locator("#transfer-dialog")).to_be_hidden()
+    transfer = Transfer.objects.get()
+    run_off_the_page_thread(
+        lambda: transfer_services.decline_transfer(transfer_id=transfer.pk, operator=bob, reason="Busy")
+    )
+    for _ in range(200):  # Playwright runs the route handler while the page waits
+        if held:
+            break
+        console_a.wait_for_timeout(50)
+    assert held, "the declined frame reached the socket route"
+
+    with console_a.expect_response(lambda r: f"/transfers/engagements/{transfer.engagement_id}/" in r.url):
+        console_a.click(f"[data-engagement-id='{transfer.engagement_id}']")  # reselecting refreshes the history
+    expect(console_a.locator(".transfer-history-item[data-state=declined]")).to_be_visible()
+    result = console_a.locator("[data-testid=transfer-result]")
+    expect(result).to_be_hidden()
+
+    routes[0].send(held[0])
+    expect(result).to_be_visible()
+    expect(result).to_contain_text("Transfer declined")
+    expect(result).to_contain_text("Bob Baker declined the transfer.")

@@ -52,17 +52,21 @@ resultDialog.addEventListener("click", (event) => {
 // --- frames for the initiator ----------------------------------------------------------------------
 
 export function onInitiatorUpdate(transfer, { quiet = false } = {}) {
-  const known = state.byEngagement.get(transfer.engagement_id);
-  const sameAsKnown = known && known.id === transfer.id && known.state === transfer.state;
+  // News is a state this console has not handled yet, whatever it already knows: the history
+  // panel's refresh may have read the ended transfer before its frame came, and the popup must
+  // still open (it did not, once, in CI). A frame repeating a handled state announces nothing.
+  const key = `${transfer.id}:${transfer.state}`;
+  const news = !state.handled.has(key);
   const current = remember(transfer);
   if (current !== transfer) return;
+  state.handled.add(key);
   if (transfer.state === "completed") {
     saveDraft(transfer.engagement_id, "");
-    if (!sameAsKnown) {
+    if (news) {
       showReadOnly(transfer);
       loadRecent();
     }
-  } else if (!OPEN.has(transfer.state) && !sameAsKnown) {
+  } else if (!OPEN.has(transfer.state) && news) {
     const byMe = transfer.end_reason === "initiator_cancelled";
     const ended = transfer.end_reason === "visitor_left" || transfer.end_reason === "engagement_ended";
     if (byMe) {
@@ -72,7 +76,7 @@ export function onInitiatorUpdate(transfer, { quiet = false } = {}) {
     } else {
       showResult(transfer);
     }
-  } else if (transfer.state === "accepted" && !sameAsKnown && !quiet) {
+  } else if (transfer.state === "accepted" && news && !quiet) {
     notifyAccepted(transfer);
   }
   renderBanner();

@@ -20,6 +20,7 @@ export const state = {
   targets: null,
   snapshots: new Map(), // engagement id -> {nodes, visitor}
   history: new Map(), // engagement id -> rows
+  handled: new Set(), // "transfer id:state" this console has announced (or was told by its own act)
   recent: [], // my transfers completed lately: rows of /transfers/recent/
   readonlyOpener: null, // the "Transferred recently" button that opened the read-only copy
   lastFocus: null,
