@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 import weakref
+from collections import deque
 from collections.abc import Callable
 
 import redis.exceptions
@@ -44,14 +46,6 @@ def bind_server_loop(loop: asyncio.AbstractEventLoop) -> None:
     """Called by socket consumers on connect, from the server's loop."""
     global _server_loop
     _server_loop = loop
-
-
-def _log_failure(group: str, message: dict):
-    def check(future) -> None:
-        if not future.cancelled() and future.exception() is not None:
-            logger.error("Could not deliver %s to %s: %r", describe(message), group, future.exception())
-
-    return check
 
 
 def _in_an_event_loop() -> bool:
@@ -129,19 +123,61 @@ def send(group: str, frame: dict) -> None:
 
 
 def deliver(group: str, message: dict) -> None:
-    """Send a channel message now. In a server worker thread the send is queued on the server's loop,
+    """Send a channel message now. In a server worker thread the send is handed to the server's loop,
     not awaited: the thread goes back to work at once, and messages still leave in the order they were
-    queued. Consumers put chat lines back in seq order anyway (a late one is filled from the database).
+    handed over. Consumers put chat lines back in seq order anyway (a late one is filled from the database).
     """
     loop = _server_loop
-    if loop is not None and loop.is_running() and not _in_an_event_loop():
-        future = asyncio.run_coroutine_threadsafe(group_send(group, message), loop)
-        future.add_done_callback(_log_failure(group, message))
+    if loop is not None and loop.is_running() and not _in_an_event_loop() and _hand_to_loop(loop, group, message):
         return
     try:
         async_to_sync(group_send)(group, message)
     except Exception:  # a dead Redis must not undo a committed change; clients resume by seq
         logger.exception("Could not deliver %s to %s", describe(message), group)
+
+
+# Messages worker threads handed to the server's loop, sent in the order they came, each burst as
+# one pipeline (`group_send_many`): an act's commit callbacks hand over several frames within
+# microseconds, and the layer's own group_send would send them one round trip after another,
+# each behind its per-connection lock (Transfer Now's new owner waited for three frames to the
+# old owner first; docs/performance.md). While a pipeline is out, the next burst gathers.
+_handed: deque[tuple[str, dict]] = deque()
+_handed_lock = threading.Lock()
+_flushing_on: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled or running on
+
+
+def _hand_to_loop(loop: asyncio.AbstractEventLoop, group: str, message: dict) -> bool:
+    """Queue a message for the loop's flush (scheduling one if none is); False if the loop is closing."""
+    global _flushing_on
+    with _handed_lock:
+        _handed.append((group, message))
+        if _flushing_on is loop:
+            return True
+        _flushing_on = loop
+    try:
+        loop.call_soon_threadsafe(lambda: loop.create_task(_flush_handed(loop)))
+    except RuntimeError:  # the loop closed between the check and now: send from this thread instead
+        with _handed_lock:
+            _handed.remove((group, message))
+            _flushing_on = None
+        return False
+    return True
+
+
+async def _flush_handed(loop: asyncio.AbstractEventLoop) -> None:
+    global _flushing_on
+    while True:
+        with _handed_lock:
+            batch = list(_handed)
+            _handed.clear()
+            if not batch:
+                _flushing_on = None
+                return
+        try:
+            await group_send_many(batch)
+        except Exception as error:  # a committed change stands; clients resume by seq
+            kinds = ", ".join(sorted({describe(message) for _, message in batch}))
+            logger.error("Could not deliver %s messages (%s): %r", len(batch), kinds, error)
 
 
 def describe(message: dict) -> str:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 
 import pytest
 from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
+from helpdesk import realtime
 from helpdesk.realtime import group_send_many, operator_group
 
 
@@ -56,3 +58,55 @@ def test_many_frames_reach_every_group_in_order_in_one_pipeline(layer):
 
 def test_nothing_to_send_sends_nothing(layer):
     asyncio.run(group_send_many([]))
+
+
+def test_frames_handed_over_by_a_worker_thread_leave_in_order_as_one_pipeline(layer, monkeypatch):
+    """An act's commit callbacks run in a Daphne worker thread and hand their frames to the server's
+    loop: they leave in the order they came, a burst as one pipeline instead of a round trip each."""
+    groups = [operator_group(910_000 + i) for i in range(3)]
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, daemon=True)
+    thread.start()
+    pipelines = []
+
+    def on_loop(coroutine, timeout=10):
+        return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
+
+    async def subscribe():
+        channels = {group: await layer.new_channel() for group in groups}
+        for group, channel in channels.items():
+            await layer.group_add(group, channel)
+        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
+        shard._ensure_redis()
+        original = shard._redis.pipeline
+
+        def counting_pipeline(*args, **kwargs):
+            pipelines.append(original(*args, **kwargs))
+            return pipelines[-1]
+
+        shard._redis.pipeline = counting_pipeline
+        return channels, shard
+
+    async def collect(channels, shard):
+        received = {}
+        for group, channel in channels.items():
+            received[group] = [(await asyncio.wait_for(layer.receive(channel), 5))["frame"]["n"] for _ in range(10)]
+            await layer.group_discard(group, channel)
+        del shard._redis.pipeline
+        return received
+
+    try:
+        channels, shard = on_loop(subscribe())
+        monkeypatch.setattr(realtime, "_server_loop", loop)
+        hold = threading.Event()
+        loop.call_soon_threadsafe(hold.wait, 5)  # the loop is busy while the burst is handed over
+        for n in range(10):
+            for group in groups:
+                realtime.send(group, {"n": n})
+        hold.set()
+        received = on_loop(collect(channels, shard))
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(5)
+    assert received == {group: list(range(10)) for group in groups}
+    assert len(pipelines) == 1, "the burst of 30 frames went as one pipeline"
