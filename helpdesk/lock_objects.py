@@ -16,7 +16,13 @@ def lock_availabilities(availability_ids: list[int]) -> list[Availability]:
 
 
 def lock_availability(*, operator_id: int, media: str) -> Availability:
-    return Availability.objects.select_for_update().get(operator_id=operator_id, media=media)
+    """The row of an operator's media, locked; its operator comes along (every capacity change
+    announces it with the operator's site), without locking the operator's row."""
+    return (
+        Availability.objects.select_for_update(of=("self",))
+        .select_related("operator")
+        .get(operator_id=operator_id, media=media)
+    )
 
 
 def free_availabilities(queryset: QuerySet[Availability]) -> QuerySet[Availability]:

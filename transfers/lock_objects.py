@@ -15,7 +15,13 @@ def lock_transfer(transfer_id: int) -> Transfer:
     """
     Transfer.objects.select_for_update().only("pk").get(pk=transfer_id)
     return Transfer.objects.select_related(
-        "engagement", "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to"
+        "engagement",
+        "engagement__visitor",
+        "initiator",
+        "target_operator",
+        "target_queue",
+        "offered_to",
+        "accepted_by",
     ).get(pk=transfer_id)
 
 

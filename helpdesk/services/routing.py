@@ -79,7 +79,7 @@ def take_ownership(*, engagement: Engagement, availability: Availability, becaus
         # A hand-over's new owner has the history in front of them; a newly answered one has read nothing.
         last_read_seq=engagement.last_seq if because in HANDED_OVER else 0,
     )
-    engagement.owner_id = availability.operator_id
+    engagement.owner = availability.operator  # kept on the instance: the frames name the new owner
     engagement.state = Engagement.State.ACTIVE
     if engagement.answered_at is None:
         engagement.answered_at = now

@@ -57,7 +57,7 @@ def begin_wrap_up(*, engagement: Engagement) -> WrapUp | None:
     """
     if not engagement.owner_id:
         return None
-    queue = Queue.objects.get(pk=engagement.queue_id)
+    queue = engagement.queue  # kept on the instance: the frames of the same act name the queue
     if queue.wrap_up_mode == WrapUpMode.NONE:
         return None
     ownership = Ownership.objects.filter(engagement=engagement, ended_at__isnull=True).first()
