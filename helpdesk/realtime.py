@@ -105,9 +105,12 @@ async def group_send_many(messages: list[tuple[str, dict]]) -> None:
 async def _publish_pipelined(layer: RedisPubSubChannelLayer, messages: list[tuple[str, dict]]) -> None:
     loop_layer = layer._get_layer()
     by_shard: dict[object, list[tuple[str, bytes]]] = {}
+    serialized: dict[int, bytes] = {}  # a frame sent to several groups is packed once
     for group, message in messages:
         channel = loop_layer._get_group_channel_name(group)
-        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, layer.serialize(message)))
+        if id(message) not in serialized:
+            serialized[id(message)] = layer.serialize(message)
+        by_shard.setdefault(loop_layer._get_shard(channel), []).append((channel, serialized[id(message)]))
     for shard, publishes in by_shard.items():
         async with shard._lock:
             shard._ensure_redis()
@@ -201,8 +204,13 @@ def send_soon(sends: list[tuple[str, dict]], *, order_key: object) -> None:
     """From async code that has already committed: send in the background, never making the caller wait.
 
     The socket that posted a chat line must answer its sender at once even when Redis is slow or
-    gone; sends sharing `order_key` still leave in order (each waits for the one before it).
+    gone; sends sharing `order_key` still leave in order (each waits for the one before it). The
+    sends of one call go as one pipeline (a chat line's two groups: one round trip, not two).
     """
+    wrapped: dict[int, dict] = {}  # one message per frame, so a frame for two groups is packed once
+    messages = [
+        (group, wrapped.setdefault(id(frame), {"type": "frame.send", "frame": frame})) for group, frame in sends
+    ]
     loop = asyncio.get_running_loop()
     chains = _send_chains.setdefault(loop, {})
     previous = chains.get(order_key)
@@ -210,11 +218,11 @@ def send_soon(sends: list[tuple[str, dict]], *, order_key: object) -> None:
     async def run() -> None:
         if previous is not None:
             await asyncio.wait({previous})
-        for group, frame in sends:
-            try:
-                await group_send(group, {"type": "frame.send", "frame": frame})
-            except Exception as error:  # a committed change stands; clients resume by seq
-                logger.error("Could not publish %s to %s: %r", frame.get("type"), group, error)
+        try:
+            await group_send_many(messages)
+        except Exception as error:  # a committed change stands; clients resume by seq
+            groups = ", ".join(group for group, _ in messages)
+            logger.error("Could not publish %s to %s: %r", describe(messages[0][1]), groups, error)
 
     task = loop.create_task(run())
     chains[order_key] = task

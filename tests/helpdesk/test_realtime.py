@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from helpdesk import realtime
-from helpdesk.realtime import group_send_many, operator_group
+from helpdesk.realtime import engagement_group, group_send_many, operator_group
 
 
 @pytest.fixture
@@ -110,3 +110,46 @@ def test_frames_handed_over_by_a_worker_thread_leave_in_order_as_one_pipeline(la
         thread.join(5)
     assert received == {group: list(range(10)) for group in groups}
     assert len(pipelines) == 1, "the burst of 30 frames went as one pipeline"
+
+
+def test_a_chat_lines_groups_get_it_in_one_pipeline_and_lines_keep_their_order(layer):
+    """`send_soon` (the async chat path): a line for the visitor's and the owner's group goes as one
+    pipeline, packed once; lines of one engagement leave in the order they were posted."""
+    groups = [engagement_group(920_001), operator_group(920_002)]
+
+    async def scenario():
+        channels = {group: await layer.new_channel() for group in groups}
+        for group, channel in channels.items():
+            await layer.group_add(group, channel)
+        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
+        shard._ensure_redis()
+        pipelines, packed = [], []
+        original_pipeline, original_serialize = shard._redis.pipeline, layer.serialize
+
+        def counting_pipeline(*args, **kwargs):
+            pipelines.append(original_pipeline(*args, **kwargs))
+            return pipelines[-1]
+
+        def counting_serialize(message):
+            packed.append(message["frame"]["seq"])
+            return original_serialize(message)
+
+        shard._redis.pipeline, layer.serialize = counting_pipeline, counting_serialize
+        try:
+            for seq in range(1, 6):
+                line = {"type": "message", "seq": seq}
+                realtime.send_soon([(group, line) for group in groups], order_key=920_001)
+            received = {
+                group: [(await asyncio.wait_for(layer.receive(channel), 5))["frame"]["seq"] for _ in range(5)]
+                for group, channel in channels.items()
+            }
+        finally:
+            del shard._redis.pipeline, layer.serialize
+        for group, channel in channels.items():
+            await layer.group_discard(group, channel)
+        return received, pipelines, packed
+
+    received, pipelines, packed = asyncio.run(scenario())
+    assert received == {group: [1, 2, 3, 4, 5] for group in groups}
+    assert len(pipelines) == 5, "one pipeline per line, both groups in it"
+    assert packed == [1, 2, 3, 4, 5], "each line packed once for its two groups"
