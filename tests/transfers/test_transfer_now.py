@@ -42,6 +42,17 @@ def test_transfer_now_moves_ownership_and_the_new_owner_has_history_and_note(eng
     assert frames.to(bob, "transfer.updated")[-1]["transfer"]["state"] == "completed"
 
 
+def test_transfer_now_is_one_short_transaction(engagement, alice, bob, frames, django_assert_max_num_queries):
+    """Transfer Now is on the path to the new owner's screen (issue 16): 28 statements in the
+    test's transaction (savepoints included; 33 before the accepted operator, the availability's
+    operator, the queue and the new owner were kept from the rows already read)."""
+    transfer = request_to(bob, engagement, alice)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    with django_assert_max_num_queries(28):
+        services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    assert Engagement.objects.get(pk=engagement.pk).owner == bob
+
+
 def test_transfer_now_twice_hands_over_once(engagement, alice, bob, frames):
     transfer = request_to(bob, engagement, alice)
     services.accept_transfer(transfer_id=transfer.pk, operator=bob)
