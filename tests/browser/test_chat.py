@@ -270,3 +270,42 @@ def test_live_socket_backs_off_exponentially_with_jitter(new_page, chat_site):
     assert all(gap <= ceiling + 150 for gap, ceiling in zip(gaps, ceilings, strict=True)), (gaps, ceilings)
     assert len({round(g, -1) for g in gaps[3:]}) > 1, "waits are randomised"
     assert delays["url"].endswith("/ws/nowhere/?resume=12:5")
+
+
+def test_a_long_history_opens_at_its_newest_line_and_the_oldest_render_when_scrolled_to(new_page):
+    """The console lays out only the bubbles in view (content-visibility, for a 200-line hand-over):
+    opening the chat must still land on the newest line, and scrolling up shows the oldest."""
+    from helpdesk.services.engagements import post_message
+    from tests.factories import SiteFactory, UserFactory
+    from tests.transfers.conftest import give_engagement
+
+    site = SiteFactory(name="London")
+    team = TeamFactory(site=site)
+    queue = QueueFactory(site=site, teams=[team], is_default=True)
+    alice = OperatorFactory(
+        site=site, teams=[team], display_name="Alice Archer", user=UserFactory(username="alice"), available=["chat"]
+    )
+    engagement = give_engagement(owner=alice, queue=queue, visitor_name="Lena Long")
+    for n in range(200):
+        # Lines of different lengths, so a bubble's real height differs from the placeholder's.
+        post_message(engagement_id=engagement.pk, sender="visitor", body=f"Line {n}: " + "words " * (n % 23))
+    page = new_page(user=alice.user, path="/console/")
+    transcript = page.locator("#transcript")
+    expect(transcript.locator(".msg")).to_have_count(200)
+    newest, oldest = transcript.locator(".msg").last, transcript.locator(".msg").first
+
+    def in_view(bubble) -> bool:
+        box, frame = bubble.bounding_box(), transcript.bounding_box()
+        return (
+            box["height"] > 20
+            and frame["y"] - 1 <= box["y"]
+            and box["y"] + box["height"] <= frame["y"] + frame["height"] + 1
+        )
+
+    page.wait_for_timeout(200)  # a frame or two: whatever was laid out late has its size
+    assert in_view(newest), "the newest line is on screen"
+    screenshot(page, "console-long-history-newest")
+    transcript.evaluate("node => { node.scrollTop = 0; }")
+    page.wait_for_timeout(200)
+    expect(oldest).to_contain_text("Line 0:")
+    assert in_view(oldest), "the oldest line, scrolled to, is laid out and on screen"
