@@ -1,4 +1,4 @@
-"""Transfer Now → the new owner's console shows the full history. Budget: p99 ≤ 200 ms with 200 messages.
+"""Transfer Now → the new owner's console shows the full history. Budget (issue 16): p99 ≤ 50 ms with 200 messages.
 
 For each round: Alice owns a chat with --messages lines of history and a transfer Bob has
 accepted; Bob's real console is open in Chromium (Playwright) with nothing selected. The clock
@@ -28,6 +28,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transfer_common as common  # noqa: E402
+
+BUDGET_P99_MS = 50
 
 WATCH = """(expected) => {
   window.__shownAt = null;
@@ -136,7 +138,7 @@ def main() -> None:
                 services.accept_transfer(transfer_id=transfer.pk, operator=bob)
                 return engagement, transfer
 
-            totals, answers, assigned, detail = [], [], [], []
+            totals, answers, assigned, detail, rendered = [], [], [], [], []
             for round_number in range(args.rounds + args.warmup):
                 engagement, transfer = django.submit(prepare, round_number).result()
                 page.wait_for_function("!document.querySelector('[data-testid=transfer-prompt]')")
@@ -154,6 +156,7 @@ def main() -> None:
                     answers.append(answered - started)
                     assigned.append(arrivals["engagement.assigned"] - started)
                     detail.append(arrivals["engagement.detail"] - started)
+                    rendered.append(shown - arrivals["engagement.detail"])
 
                 django.submit(
                     end_engagement, engagement_id=engagement.pk, reason="operator_ended", operator=bob
@@ -171,8 +174,9 @@ def main() -> None:
             "transfer_now_http_answer_ms": common.summary(answers),
             "assigned_frame_arrived_ms": common.summary(assigned),
             "detail_frame_arrived_ms": common.summary(detail),
-            "budget_p99_ms": 200,
-            "within_budget": common.percentile(totals, 99) <= 200,
+            "shown_after_the_detail_arrived_ms": common.summary(rendered),  # the console's render
+            "budget_p99_ms": BUDGET_P99_MS,
+            "within_budget": common.percentile(totals, 99) <= BUDGET_P99_MS,
             "machine": common.load_note(),
         }
     finally:
