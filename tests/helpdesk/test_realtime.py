@@ -20,6 +20,22 @@ def layer():
     return layer
 
 
+def count_pipelines(layer, group: str):
+    """Record the pipelines the shard serving `group` opens (from the loop that sends); `del
+    shard._redis.pipeline` afterwards puts the shard back."""
+    shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(group))
+    shard._ensure_redis()
+    opened = []
+    original = shard._redis.pipeline
+
+    def counting_pipeline(*args, **kwargs):
+        opened.append(original(*args, **kwargs))
+        return opened[-1]
+
+    shard._redis.pipeline = counting_pipeline
+    return shard, opened
+
+
 def test_many_frames_reach_every_group_in_order_in_one_pipeline(layer):
     groups = [operator_group(900_000 + i) for i in range(50)]
     messages = [(group, {"type": "frame.send", "frame": {"n": n, "to": group}}) for n in range(4) for group in groups]
@@ -29,17 +45,7 @@ def test_many_frames_reach_every_group_in_order_in_one_pipeline(layer):
         for group in groups:
             channels[group] = await layer.new_channel()
             await layer.group_add(group, channels[group])
-        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
-        shard._ensure_redis()
-        sent_commands = []
-        original = shard._redis.pipeline
-
-        def counting_pipeline(*args, **kwargs):
-            pipeline = original(*args, **kwargs)
-            sent_commands.append(pipeline)
-            return pipeline
-
-        shard._redis.pipeline = counting_pipeline
+        shard, sent_commands = count_pipelines(layer, groups[0])
         try:
             await group_send_many(messages)
         finally:
@@ -67,7 +73,6 @@ def test_frames_handed_over_by_a_worker_thread_leave_in_order_as_one_pipeline(la
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
     thread.start()
-    pipelines = []
 
     def on_loop(coroutine, timeout=10):
         return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)
@@ -76,16 +81,8 @@ def test_frames_handed_over_by_a_worker_thread_leave_in_order_as_one_pipeline(la
         channels = {group: await layer.new_channel() for group in groups}
         for group, channel in channels.items():
             await layer.group_add(group, channel)
-        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
-        shard._ensure_redis()
-        original = shard._redis.pipeline
-
-        def counting_pipeline(*args, **kwargs):
-            pipelines.append(original(*args, **kwargs))
-            return pipelines[-1]
-
-        shard._redis.pipeline = counting_pipeline
-        return channels, shard
+        shard, opened = count_pipelines(layer, groups[0])
+        return channels, shard, opened
 
     async def collect(channels, shard):
         received = {}
@@ -96,7 +93,7 @@ def test_frames_handed_over_by_a_worker_thread_leave_in_order_as_one_pipeline(la
         return received
 
     try:
-        channels, shard = on_loop(subscribe())
+        channels, shard, pipelines = on_loop(subscribe())
         monkeypatch.setattr(realtime, "_server_loop", loop)
         hold = threading.Event()
         loop.call_soon_threadsafe(hold.wait, 5)  # the loop is busy while the burst is handed over
@@ -121,20 +118,14 @@ def test_a_chat_lines_groups_get_it_in_one_pipeline_and_lines_keep_their_order(l
         channels = {group: await layer.new_channel() for group in groups}
         for group, channel in channels.items():
             await layer.group_add(group, channel)
-        shard = layer._get_layer()._get_shard(layer._get_layer()._get_group_channel_name(groups[0]))
-        shard._ensure_redis()
-        pipelines, packed = [], []
-        original_pipeline, original_serialize = shard._redis.pipeline, layer.serialize
-
-        def counting_pipeline(*args, **kwargs):
-            pipelines.append(original_pipeline(*args, **kwargs))
-            return pipelines[-1]
+        shard, pipelines = count_pipelines(layer, groups[0])
+        packed, original_serialize = [], layer.serialize
 
         def counting_serialize(message):
             packed.append(message["frame"]["seq"])
             return original_serialize(message)
 
-        shard._redis.pipeline, layer.serialize = counting_pipeline, counting_serialize
+        layer.serialize = counting_serialize
         try:
             for seq in range(1, 6):
                 line = {"type": "message", "seq": seq}
