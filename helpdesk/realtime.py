@@ -142,8 +142,8 @@ def deliver(group: str, message: dict) -> None:
 # Messages worker threads handed to the server's loop, sent in the order they came, each burst as
 # one pipeline (`group_send_many`): an act's commit callbacks hand over several frames within
 # microseconds, and the layer's own group_send would send them one round trip after another,
-# each behind its per-connection lock (Transfer Now's new owner waited for three frames to the
-# old owner first; docs/performance.md). While a pipeline is out, the next burst gathers.
+# each behind its per-connection lock (a hand-over's frames to the old owner went first, the new
+# owner's waited). While a pipeline is out, the next burst gathers.
 _handed: deque[tuple[str, dict]] = deque()
 _handed_lock = threading.Lock()
 _flushing_on: asyncio.AbstractEventLoop | None = None  # the loop a flush is scheduled or running on
@@ -158,7 +158,7 @@ def _hand_to_loop(loop: asyncio.AbstractEventLoop, group: str, message: dict) ->
             return True
         _flushing_on = loop
     try:
-        loop.call_soon_threadsafe(lambda: loop.create_task(_flush_handed(loop)))
+        loop.call_soon_threadsafe(lambda: loop.create_task(_flush_handed()))
     except RuntimeError:  # the loop closed between the check and now: send from this thread instead
         with _handed_lock:
             _handed.remove((group, message))
@@ -167,7 +167,7 @@ def _hand_to_loop(loop: asyncio.AbstractEventLoop, group: str, message: dict) ->
     return True
 
 
-async def _flush_handed(loop: asyncio.AbstractEventLoop) -> None:
+async def _flush_handed() -> None:
     global _flushing_on
     while True:
         with _handed_lock:
