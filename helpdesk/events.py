@@ -61,15 +61,19 @@ def operator_typing(engagement: Engagement, *, operator: Operator, typing: bool)
 def engagement_assigned(engagement: Engagement, *, operator: Operator, detail_follows: bool = False) -> None:
     """The operator got a new engagement; the visitor learns who is with them.
 
-    With `detail_follows` (a hand-over, whose history matters at once) the new owner's console
-    also gets `engagement.detail`, read after the commit, without asking for it: one round trip
-    less between Transfer Now and the history on screen (docs/performance.md).
+    `detail_follows` (a hand-over, whose history matters at once) tells the new owner's console
+    not to ask for the history: the caller sends it with `detail_to_new_owner`.
     """
     publish_to_operator(operator.pk, frames.engagement_assigned_frame(engagement, detail_follows=detail_follows))
-    if detail_follows:
-        engagement_id, operator_id = engagement.pk, operator.pk
-        send_after_commit(operator_group(operator_id), lambda: _detail_if_still_owner(operator_id, engagement_id))
     publish_to_engagement(engagement.pk, frames.engagement_state_frame(engagement, operator_name=operator.display_name))
+
+
+def detail_to_new_owner(engagement: Engagement, *, operator: Operator) -> None:
+    """After `engagement_assigned(detail_follows=True)`: `engagement.detail`, read after the commit,
+    without the console asking for it: one round trip less between a hand-over and the history on
+    screen (docs/performance.md). Call it after the act's other frames: the read delays what follows."""
+    engagement_id, operator_id = engagement.pk, operator.pk
+    send_after_commit(operator_group(operator_id), lambda: _detail_if_still_owner(operator_id, engagement_id))
 
 
 def _detail_if_still_owner(operator_id: int, engagement_id: int) -> dict | None:

@@ -189,7 +189,12 @@ def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None =
             return engagement
         previous_owner_id = engagement.owner_id
         try:
-            hand_over(engagement_id=engagement.pk, to_operator_id=operator.pk, because=Ownership.Start.TAKEN_OVER)
+            hand_over(
+                engagement_id=engagement.pk,
+                to_operator_id=operator.pk,
+                because=Ownership.Start.TAKEN_OVER,
+                announce=f"You are now talking to {operator.display_name}.",
+            )
         except ChatError as error:
             raise SupervisionError(error.code, error.message) from None
         Watch.objects.filter(engagement=engagement, supervisor=supervisor, ended_at__isnull=True).update(
@@ -202,7 +207,6 @@ def take_over(*, supervisor, engagement_id: int, expected_owner_id: int | None =
             engagement_id=engagement.pk,
             operator_id=previous_owner_id,
         )
-        post_system_message(engagement=engagement, body=f"You are now talking to {operator.display_name}.")
         events.taken_over(engagement, previous_owner_id=previous_owner_id, by=operator)
         events.watchers_changed(engagement)
     return engagement
@@ -259,8 +263,12 @@ def _give_to_operator(engagement_id: int, target: Operator) -> Engagement:
         availability = Availability.objects.filter(operator=target, media=engagement.media).first()
         if availability is None or not availability.has_room:
             raise ChatError("target_unavailable", f"{target.display_name} is not available with room for it right now.")
-        hand_over(engagement_id=engagement_id, to_operator_id=target.pk, because=Ownership.Start.ASSIGNED)
-        post_system_message(engagement=engagement, body=f"You are now chatting with {target.display_name}.")
+        hand_over(
+            engagement_id=engagement_id,
+            to_operator_id=target.pk,
+            because=Ownership.Start.ASSIGNED,
+            announce=f"You are now chatting with {target.display_name}.",
+        )
         return Engagement.objects.get(pk=engagement_id)
 
 

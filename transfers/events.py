@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from helpdesk.realtime import operator_group, publish_many, publish_to_engagement, publish_to_operator
+from helpdesk.realtime import (
+    operator_group,
+    publish_many,
+    publish_to_engagement,
+    publish_to_operator,
+    send_after_commit,
+)
 
 from . import frames
 from .models import Transfer, TransferState
-from .selectors import transfer_view
+from .selectors import history_for_accepted_target, transfer_view
 
 
 def transfer_updated(transfer: Transfer) -> None:
@@ -37,6 +43,17 @@ def transfer_offered(transfer: Transfer) -> None:
 def offer_ended(transfer: Transfer, *, operator_id: int, outcome: str, reason: str = "") -> None:
     """The prompt closes on the operator's console: they answered, or it expired, moved on or was withdrawn."""
     publish_to_operator(operator_id, frames.offer_ended_frame(transfer, outcome=outcome, reason=reason))
+
+
+def history_to_accepted_target(transfer: Transfer) -> None:
+    """The operator who accepted gets the chat so far, read after the commit. Their console holds it
+    and, at Transfer Now, shows the chat the moment `engagement.assigned` comes, without waiting
+    for the `engagement.detail` read after the hand-over (that one still fills in what came since)."""
+    transfer_id, operator_id = transfer.pk, transfer.accepted_by_id
+    send_after_commit(
+        operator_group(operator_id),
+        lambda: history_for_accepted_target(transfer_id=transfer_id, operator_id=operator_id),
+    )
 
 
 def transfers_expired(transfers: list[Transfer]) -> None:

@@ -87,6 +87,16 @@ def offer_ended_frame(transfer: Transfer, *, outcome: str, reason: str = "") -> 
     }
 
 
+def transfer_history_frame(*, transfer_id: int, engagement_id: int, messages: list[dict]) -> dict:
+    """To the operator who accepted: the chat so far, which their console holds until Transfer Now."""
+    return {
+        "type": "transfer.history",
+        "transfer_id": transfer_id,
+        "engagement_id": engagement_id,
+        "messages": messages,
+    }
+
+
 def visitor_transferring_frame(*, to_name: str | None) -> dict:
     """The visitor's side of a transfer: someone accepted it ("Transferring you to …"), or an accepted
     transfer fell through (`to_name` None: the banner goes). Never more than a name."""

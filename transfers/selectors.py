@@ -10,7 +10,7 @@ from django.db.models import Count, Prefetch, Q, QuerySet
 from django.utils import timezone
 
 from helpdesk.models import Availability, Engagement, Media, Operator, Queue, Site
-from helpdesk.selectors import estimated_minutes, queue_stats, wait_averages
+from helpdesk.selectors import estimated_minutes, message_frames_after, queue_stats, wait_averages
 
 from . import frames
 from .models import OPEN_STATES, Transfer, TransferOffer, TransferState
@@ -223,6 +223,20 @@ def may_see_transfers_of(*, operator: Operator, engagement_id: int) -> bool:
         .filter(Q(ownerships__operator=operator) | Q(transfers__offers__operator=operator))
         .exists()
     )
+
+
+def history_for_accepted_target(*, transfer_id: int, operator_id: int) -> dict | None:
+    """The `transfer.history` frame for the operator who accepted, read now; None once the transfer
+    is no longer theirs and open (cancelled, expired or handed over before this ran)."""
+    engagement_id = (
+        Transfer.objects.filter(pk=transfer_id, state=TransferState.ACCEPTED, accepted_by_id=operator_id)
+        .values_list("engagement_id", flat=True)
+        .first()
+    )
+    if engagement_id is None:
+        return None
+    messages = message_frames_after(engagement_id=engagement_id, after_seq=0)
+    return frames.transfer_history_frame(transfer_id=transfer_id, engagement_id=engagement_id, messages=messages)
 
 
 def transcript_before_hand_over(*, transfer: Transfer) -> list:

@@ -205,11 +205,16 @@ HAND_OVER_ENDS = {
 }
 
 
-def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownership.Start.TRANSFERRED) -> Engagement:
+def hand_over(
+    *, engagement_id: int, to_operator_id: int, because: str = Ownership.Start.TRANSFERRED, announce: str = ""
+) -> Engagement:
     """Move ownership to another operator atomically (Transfer Now, a call transfer, a supervisor's take-over).
 
     The old owner's stretch ends as 'transferred' (or 'taken_over') and their capacity frees; the
     new owner's load rises, and the database refuses it past capacity (ChatError 'at_capacity').
+    `announce` is a system line to the visitor ("You are now chatting with …"), posted here so that
+    its frame reaches the new owner before the history is read and sent: a console that already
+    holds the history (an accepted transfer's `transfer.history`) shows the whole chat at once.
     Call inside the caller's transaction if it must be atomic with more writes.
     """
     with transaction.atomic():
@@ -228,6 +233,9 @@ def hand_over(*, engagement_id: int, to_operator_id: int, because: str = Ownersh
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None
         events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)
+        if announce:
+            post_system_message(engagement=engagement, body=announce)
+        events.detail_to_new_owner(engagement, operator=availability.operator)
         # After commit the new owner's frames (and the history) go first; the old owner's next
         # waiting chat, a routing transaction of its own, after them (docs/performance.md).
         if freed is not None:

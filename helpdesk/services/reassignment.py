@@ -75,4 +75,5 @@ def assign_waiting_engagement(*, engagement_id: int, operator_id: int) -> Engage
         take_ownership(engagement=engagement, availability=availability, because=Ownership.Start.ASSIGNED)
         events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)
         events.queues_changed(engagement.site_id)
+        events.detail_to_new_owner(engagement, operator=availability.operator)
     return engagement

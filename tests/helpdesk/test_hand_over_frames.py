@@ -83,3 +83,61 @@ def test_the_new_owner_gets_the_chat_and_its_history_before_the_old_owner_gets_t
     assert order.index(("engagement.detail", handed.pk)) < order.index(("engagement.assigned", waiting.pk))
     assert Engagement.objects.get(pk=waiting.pk).owner_id == alice.pk
     assert Engagement.objects.get(pk=handed.pk).owner_id == bob.pk
+
+
+def test_an_accepted_transfer_brings_its_history_first_and_transfer_now_sends_the_line_before_the_read():
+    """Accepting sends the history so far (`transfer.history`); at Transfer Now the new owner gets
+    `engagement.assigned`, then the hand-over's system line, then `engagement.detail` with what was
+    written in between: a console holding the history shows the whole chat without waiting for the read."""
+    from helpdesk.services.engagements import post_message
+    from transfers import services as transfers
+
+    team = TeamFactory()
+    queue = QueueFactory(site=team.site, teams=[team], is_default=True)
+    alice = OperatorFactory(site=team.site, teams=[team], available=[Media.CHAT])
+    bob = OperatorFactory(site=team.site, teams=[team], available=[Media.CHAT], display_name="Bob Baker")
+    engagement = give_engagement(owner=alice, queue=queue)
+    for body in ("I need help", "with my order"):
+        post_message(engagement_id=engagement.pk, sender="visitor", body=body)
+    transfer = transfers.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+
+    with SharedListener(bob.pk) as listener:
+        transfers.accept_transfer(transfer_id=transfer.pk, operator=bob)
+        listener.wait_for(lambda f: f["type"] == "transfer.history")
+        post_message(engagement_id=engagement.pk, sender="visitor", body="are you there?")  # reaches Alice only
+        transfers.transfer_now(transfer_id=transfer.pk, operator=alice)
+        listener.wait_for(lambda f: f["type"] == "engagement.detail")
+
+    kinds = [kind for kind, _ in listener.frames]
+    [history] = [frame for kind, frame in listener.frames if kind == "transfer.history"]
+    assert history["transfer_id"] == transfer.pk and history["engagement_id"] == engagement.pk
+    assert [m["body"] for m in history["messages"]] == ["I need help", "with my order"]
+    [line] = [frame for kind, frame in listener.frames if kind == "message"]
+    assert line["sender"] == "system" and line["body"] == "You are now chatting with Bob Baker."
+    assert kinds.index("transfer.history") < kinds.index("engagement.assigned") < kinds.index("message")
+    assert kinds.index("message") < kinds.index("engagement.detail")
+    [detail] = [frame for kind, frame in listener.frames if kind == "engagement.detail"]
+    assert [m["body"] for m in detail["messages"]] == [
+        "I need help",
+        "with my order",
+        "are you there?",
+        "You are now chatting with Bob Baker.",
+    ]
+
+
+def test_the_history_is_not_sent_once_the_transfer_is_no_longer_the_accepting_operators():
+    """Built after the commit: a transfer cancelled (or handed over) before the read sends nothing."""
+    from transfers import services as transfers
+    from transfers.selectors import history_for_accepted_target
+
+    team = TeamFactory()
+    queue = QueueFactory(site=team.site, teams=[team], is_default=True)
+    alice = OperatorFactory(site=team.site, teams=[team], available=[Media.CHAT])
+    bob = OperatorFactory(site=team.site, teams=[team], available=[Media.CHAT])
+    engagement = give_engagement(owner=alice, queue=queue)
+    transfer = transfers.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    transfers.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    assert history_for_accepted_target(transfer_id=transfer.pk, operator_id=bob.pk)["messages"] == []
+    assert history_for_accepted_target(transfer_id=transfer.pk, operator_id=alice.pk) is None
+    transfers.cancel_transfer(transfer_id=transfer.pk, operator=alice)
+    assert history_for_accepted_target(transfer_id=transfer.pk, operator_id=bob.pk) is None

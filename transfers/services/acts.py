@@ -12,7 +12,7 @@ from django.utils import timezone
 from helpdesk.errors import ChatError
 from helpdesk.lock_objects import lock_engagement
 from helpdesk.models import Availability, DispositionCode, Engagement, Media, Note, Operator, Queue
-from helpdesk.services.engagements import add_note, clean_text, hand_over, post_system_message
+from helpdesk.services.engagements import add_note, clean_text, hand_over
 from helpdesk.services.wrapup import clean_code
 
 from .. import events
@@ -190,6 +190,7 @@ def accept_transfer(*, transfer_id: int, operator: Operator) -> Transfer:
             )
             events.offer_ended(transfer, operator_id=operator.pk, outcome=TransferOffer.Outcome.ACCEPTED)
             events.transfer_updated(transfer)
+            events.history_to_accepted_target(transfer)
             schedule_hand_over_expiry(transfer)
     if refusal is not None:
         raise refusal
@@ -239,17 +240,20 @@ def _hand_over_now(transfer: Transfer, engagement: Engagement) -> TransferError 
     Returns the refusal to raise once the transaction commits (the target filled up), or None.
     """
     new_owner = transfer.accepted_by
+    now = timezone.now()  # before the hand-over's system line: the initiator's copy ends here, without it
     try:
         with transaction.atomic():
-            hand_over(engagement_id=engagement.pk, to_operator_id=new_owner.pk)
+            hand_over(
+                engagement_id=engagement.pk,
+                to_operator_id=new_owner.pk,
+                announce=f"You are now chatting with {new_owner.display_name}.",
+            )
     except ChatError as error:
         if error.code != "at_capacity":
             raise TransferError(TransferErrorCode.NO_LONGER_OPEN, error.message) from None
         cancel_open_transfer(transfer, reason=EndReason.AT_CAPACITY)
         return TransferError(TransferErrorCode.AT_CAPACITY, f"{new_owner.display_name} has reached their capacity.")
-    now = timezone.now()
     move(transfer, TransferState.COMPLETED, completed_at=now, ended_at=now)
-    post_system_message(engagement=engagement, body=f"You are now chatting with {new_owner.display_name}.")
     events.transfer_updated(transfer)
     return None
 
