@@ -667,3 +667,59 @@ def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_fir
     expect(result).to_be_visible()
     expect(result).to_contain_text("Transfer declined")
     expect(result).to_contain_text("Bob Baker declined the transfer.")
+
+
+def test_transfer_now_shows_the_history_accepting_brought_and_fills_in_what_came_since(new_page, company):
+    """Accepting brings Bob the chat so far; at Transfer Now his console shows it at once, before the
+    `engagement.detail` read after the hand-over (held back here at his socket). The line the visitor
+    wrote between accept and Transfer Now comes with that detail, in its place, each line once."""
+    alice, bob = company["alice"], company["bob"]
+    held, routes = [], []
+
+    def hold_the_detail(route):
+        server = route.connect_to_server()
+        routes.append(route)
+
+        def from_server(message):
+            if '"type": "engagement.detail"' in message and not held:
+                held.append(message)
+            else:
+                route.send(message)
+
+        server.on_message(from_server)
+
+    console_a = console_of(new_page, alice)
+    console_b = new_page(user=bob.user, path=None)
+    console_b.route_web_socket(re.compile(r"/ws/operator/"), hold_the_detail)
+    console_b.goto("/console/")
+    expect(console_b.locator("#conn")).to_contain_text("Connected")
+    visitor = start_visitor(new_page, "Hana Held")
+    expect(console_a.locator("#visitor-name")).to_have_text("Hana Held")
+    send(visitor, "My card was charged twice")
+    send(console_a, "Let me get Bob from billing")
+    expect(visitor.locator("#transcript")).to_contain_text("Let me get Bob")
+
+    transfer_to_bob_and_accept(console_a, console_b)
+    send(visitor, "Is anyone there?")  # after the accept: only Alice sees it until the hand-over
+    expect(console_a.locator("#transcript")).to_contain_text("Is anyone there?")
+    console_a.click("[data-testid=transfer-now]")
+
+    transcript_b = console_b.locator("#transcript")
+    expect(console_b.locator("#visitor-name")).to_have_text("Hana Held")
+    expect(transcript_b.locator(".msg")).to_have_text(
+        [re.compile("My card was charged twice"), re.compile("Let me get Bob"), "You are now chatting with Bob Baker."]
+    )
+    assert held, "the detail was held at Bob's socket"
+    routes[0].send(held[0])
+    expect(transcript_b.locator(".msg")).to_have_text(
+        [
+            re.compile("My card was charged twice"),
+            re.compile("Let me get Bob"),
+            re.compile("Is anyone there\\?"),
+            "You are now chatting with Bob Baker.",
+        ]
+    )
+    expect(console_b.locator("#owners")).to_contain_text("Alice Archer")  # the panels come with the detail
+    send(console_b, "Hi Hana, Bob here")
+    expect(visitor.locator("#transcript")).to_contain_text("Bob here")
+    expect(transcript_b.locator(".msg")).to_have_count(5)

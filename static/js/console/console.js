@@ -9,7 +9,7 @@ import { LiveSocket } from "../core/socket.js";
 import { alertOperator, askNotificationPermission } from "./alerts.js";
 import {
   renderAvailability, renderConversation, renderDetails, renderLine, renderList, renderMessage, renderNotes,
-  renderQueues, renderTitle, renderTyping, useOutbox,
+  renderPanels, renderQueues, renderTitle, renderTyping, useOutbox,
 } from "./render.js";
 import { addEngagement, entry, lastSeqOf, state } from "./state.js";
 import { applyWatchersFrame, forgetWatchers, renderWatchers, resyncWatchers } from "./watchers.js";
@@ -47,6 +47,11 @@ const handlers = {
   "engagement.ended": onEnded,
   availability: onAvailability,
   "engagement.watchers": onWatchers,
+  // Accepted a transfer: its history now, shown the moment Transfer Now hands the chat over.
+  "transfer.history": (frame) => state.held.set(Number(frame.engagement_id), frame.messages),
+  "transfer.offer_ended": (frame) => {
+    if (frame.outcome !== "accepted") state.held.delete(Number(frame.engagement_id)); // it will not come
+  },
   // A supervisor's act on my work: say who did it, so a chat leaving my list is never a mystery.
   "supervision.taken_over": (frame) => toast(`${frame.by_name} took over this conversation.`),
   "supervision.forced_offline": (frame) =>
@@ -138,6 +143,14 @@ function onTyping(frame) {
 
 function onAssigned(frame) {
   const item = addEngagement(frame.engagement, 0);
+  const held = state.held.get(item.summary.id);
+  if (held && frame.detail_follows) {
+    // Drawn now from what accepting brought; the detail that follows adds only what came since.
+    state.held.delete(item.summary.id);
+    held.forEach((message) => item.messages.set(message.seq, message));
+    if (held.length) item.preview = held[held.length - 1];
+    item.drawnFromHeld = true;
+  }
   renderList();
   alertOperator(`New chat: ${frame.engagement.visitor_name}`, true);
   if (frame.detail_follows) resyncWatchers(redrawWatchers); // handed over: someone may watch it already
@@ -149,6 +162,8 @@ function onAssigned(frame) {
 
 function onDetail(frame) {
   const item = addEngagement(frame.engagement, entry(frame.engagement.id)?.unread || 0);
+  const onScreen = state.current === Number(frame.engagement.id);
+  const added = frame.messages.filter((message) => !item.messages.has(message.seq));
   frame.messages.forEach((message) => item.messages.set(message.seq, message));
   if (frame.messages.length) item.preview = frame.messages[frame.messages.length - 1];
   item.summary.last_seq = Math.max(item.summary.last_seq || 0, lastSeqOf(item));
@@ -158,10 +173,12 @@ function onDetail(frame) {
   item.queuedAt = frame.queued_at;
   item.answeredAt = frame.answered_at;
   item.loaded = true;
-  if (state.current === Number(frame.engagement.id)) {
-    renderConversation();
-    if (!document.hidden) markRead(item);
-  }
+  if (onScreen && item.drawnFromHeld) {
+    added.forEach(renderMessage); // the transcript is up already: no redraw of 200 lines
+    renderPanels(item);
+  } else if (onScreen) renderConversation();
+  item.drawnFromHeld = false;
+  if (onScreen && !document.hidden) markRead(item);
 }
 
 function onReleased(frame) {

@@ -66,10 +66,15 @@ export function renderConversation() {
   transcript.replaceChildren(...[...item.messages.keys()].sort((a, b) => a - b).map((seq) => messageBubble(item.messages.get(seq))));
   if (outbox) outbox.lines(summary.id).forEach(renderLine);
   transcript.scrollTop = transcript.scrollHeight;
+  renderPanels(item);
+}
+
+// Everything of the engagement on screen around its transcript.
+export function renderPanels(item) {
   renderNotes(item);
   renderOwners(item);
   renderDetails(item);
-  renderWatchers(summary.id);
+  renderWatchers(item.summary.id);
   renderTyping();
 }
 
