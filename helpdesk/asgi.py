@@ -4,6 +4,9 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from helpdesk import web_process
+
+web_process.serving = True  # before the settings load: this process pools its database connections
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 django_asgi_app = get_asgi_application()
 

@@ -9,6 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
+from helpdesk import web_process
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -93,8 +95,22 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=8)
+    if web_process.serving and DATABASE_POOL_SIZE > 0:
+        # Under ASGI, Django runs each HTTP request's sync code in a thread of its own, and a
+        # connection belongs to its thread: CONN_MAX_AGE never hands one request's connection
+        # to the next, so every request connected afresh (~3-5 ms, and a new backend plans its
+        # first statements slowly; docs/performance.md). The web process takes them from a pool:
+        # open and warm, at most DATABASE_POOL_SIZE, each checked before use (CONN_HEALTH_CHECKS).
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": min(2, DATABASE_POOL_SIZE),
+            "max_size": DATABASE_POOL_SIZE,
+            "timeout": 10,  # a request waits at most this for a free connection, then fails cleanly
+        }
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them open; Django refuses both
+    else:
+        DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Redis: channel layer, Celery broker, caches --------------------------------

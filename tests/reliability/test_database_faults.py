@@ -64,10 +64,16 @@ def assert_clean_error_page(response: requests.Response) -> None:
         assert leak not in response.text, f"error page shows internals ({leak}): {response.text[:500]}"
 
 
-@pytest.fixture(params=["0", "60"], ids=["connection-per-request", "persistent-connections"])
+WEB_PROCESS_DATABASE = {
+    "pooled": {},  # the default: the web process's connections come from its pool
+    "connection-per-request": {"DATABASE_POOL_SIZE": "0", "CONN_MAX_AGE": "0"},
+}
+
+
+@pytest.fixture(params=list(WEB_PROCESS_DATABASE), ids=list(WEB_PROCESS_DATABASE))
 def web_process(transactional_db, request):
-    """Daphne with a connection per request (the default) or kept open (CONN_MAX_AGE, to save connects)."""
-    server = DaphneServer(CONN_MAX_AGE=request.param).start()
+    """Daphne with its pool of connections (the default) or, with the pool off, one per request."""
+    server = DaphneServer(**WEB_PROCESS_DATABASE[request.param]).start()
     yield server
     server.stop()
 
@@ -105,14 +111,27 @@ def test_connection_killed_in_the_middle_of_a_request_fails_it_cleanly_and_the_n
     assert Availability.objects.get(operator=operator, media=Media.CHAT).status == Availability.Status.OFFLINE
 
 
-@pytest.mark.parametrize("web_process", ["60"], indirect=True, ids=["persistent-connections"])
-def test_idle_persistent_connection_killed_between_requests_is_replaced_transparently(web_process):
+@pytest.mark.parametrize("web_process", ["pooled"], indirect=True)
+def test_requests_one_after_another_reuse_the_pools_connections(web_process):
+    """Each request runs in a thread of its own: without the pool each one connected afresh."""
+    server = web_process
+    manager = ManagerFactory()
+    session, _ = signed_in(server, manager)
+    first = set(other_backends())
+    assert first, "the pool should keep its connections open between requests"
+    for _ in range(10):
+        assert session.get(f"{server.url}/", allow_redirects=False, timeout=10).status_code == 302
+    assert set(other_backends()) == first, "a request opened a connection of its own"
+
+
+@pytest.mark.parametrize("web_process", ["pooled"], indirect=True)
+def test_idle_pooled_connections_killed_between_requests_are_replaced_transparently(web_process):
     server = web_process
     manager = ManagerFactory()  # lands on the admin: a page that reads the session and user rows
     session, _ = signed_in(server, manager)
     assert session.get(f"{server.url}/", allow_redirects=False, timeout=10).status_code == 302
     kept = other_backends()
-    assert kept, "the web process should keep its connection open between requests"
+    assert kept, "the web process should keep its connections open between requests"
     terminate(kept)
     wait_until(lambda: not set(kept) & set(other_backends()), message="backends gone")
 
