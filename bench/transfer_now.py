@@ -69,6 +69,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=40)
     parser.add_argument("--messages", type=int, default=200)
     parser.add_argument("--warmup", type=int, default=3, help="rounds not counted (default 3)")
+    parser.add_argument(
+        "--conn-max-age",
+        default=os.environ.get("CONN_MAX_AGE", "60"),
+        help="Daphne's CONN_MAX_AGE (default 60, as docs/deploy.md runs it)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
 
@@ -106,6 +111,7 @@ def main() -> None:
     alice_session, bob_session = common.session_cookie(alice.user), common.session_cookie(bob.user)
     csrf = "benchcsrftokenbenchcsrftoken0123"  # 32 characters: the unmasked secret form Django accepts
 
+    os.environ["CONN_MAX_AGE"] = str(args.conn_max_age)  # Daphne inherits the environment
     port = common.free_port()
     daphne = common.Child(
         "daphne",
@@ -150,6 +156,8 @@ def main() -> None:
                 assert status == 200, status
                 page.wait_for_function("window.__shownAt !== null", timeout=10_000, polling=5)
                 shown = page.evaluate("window.__shownAt")
+                # The history can be on screen before engagement.detail arrives (held since accept).
+                page.wait_for_function("'engagement.detail' in window.__arrivals", timeout=10_000, polling=5)
                 arrivals = page.evaluate("window.__arrivals")
                 if round_number >= args.warmup:
                     totals.append(shown - started)
@@ -170,6 +178,7 @@ def main() -> None:
             "benchmark": "transfer_now",
             "messages": args.messages,
             "rounds": args.rounds,
+            "conn_max_age": args.conn_max_age,
             "transfer_now_to_history_shown_ms": common.summary(totals),
             "transfer_now_http_answer_ms": common.summary(answers),
             "assigned_frame_arrived_ms": common.summary(assigned),
