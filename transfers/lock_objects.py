@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from helpdesk.models import Operator
+
 from .models import Transfer
+
+OPERATOR_RELATIONS = ("initiator", "target_operator", "offered_to", "accepted_by")
 
 
 def lock_transfer(transfer_id: int) -> Transfer:
@@ -14,15 +18,15 @@ def lock_transfer(transfer_id: int) -> Transfer:
     but `offered_to` None). The second statement sees everything as committed once we hold the lock.
     """
     Transfer.objects.select_for_update().only("pk").get(pk=transfer_id)
-    return Transfer.objects.select_related(
-        "engagement",
-        "engagement__visitor",
-        "initiator",
-        "target_operator",
-        "target_queue",
-        "offered_to",
-        "accepted_by",
-    ).get(pk=transfer_id)
+    transfer = Transfer.objects.select_related("engagement", "engagement__visitor", "target_queue").get(pk=transfer_id)
+    # Its operators come in one more statement: joined into the one above they made an
+    # eight-table join whose planning alone took ~4 ms on every call (this one plans in ~1 ms).
+    ids = {getattr(transfer, f"{name}_id") for name in OPERATOR_RELATIONS} - {None}
+    operators = Operator.objects.in_bulk(ids)
+    for name in OPERATOR_RELATIONS:
+        if (operator_id := getattr(transfer, f"{name}_id")) is not None:
+            setattr(transfer, name, operators[operator_id])
+    return transfer
 
 
 def lock_open_transfers_of(engagement_id: int) -> list[Transfer]:
