@@ -616,6 +616,26 @@ def test_accepted_transfer_not_handed_over_in_time_is_cancelled_and_both_are_tol
     expect(visitor.locator("#status-title")).to_have_text("Alice Archer")
 
 
+def holding_back(matches, *, once: bool = False):
+    """A WebSocket route handler that keeps back the server's frames that `matches` (only the first,
+    with `once`) and passes the others on; the test sends the kept ones itself with `routes[0].send`."""
+    held, routes = [], []
+
+    def handler(route):
+        server = route.connect_to_server()
+        routes.append(route)
+
+        def from_server(message):
+            if matches(message) and not (once and held):
+                held.append(message)
+            else:
+                route.send(message)
+
+        server.on_message(from_server)
+
+    return handler, held, routes
+
+
 def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_first(new_page, company):
     """The console learns a transfer's end from its frame, but the history panel may read the ended
     transfer first (its request was answered before the frame came). The popup must open anyway:
@@ -623,20 +643,9 @@ def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_fir
     from transfers import services as transfer_services
 
     alice, bob = company["alice"], company["bob"]
-    held, routes = [], []
-
-    def hold_the_decline(route):
-        server = route.connect_to_server()
-        routes.append(route)
-
-        def from_server(message):
-            if '"transfer.updated"' in message and '"state": "declined"' in message:
-                held.append(message)
-            else:
-                route.send(message)
-
-        server.on_message(from_server)
-
+    hold_the_decline, held, routes = holding_back(
+        lambda message: '"transfer.updated"' in message and '"state": "declined"' in message
+    )
     console_a = new_page(user=alice.user, path=None)
     console_a.route_web_socket(re.compile(r"/ws/operator/"), hold_the_decline)
     console_a.goto("/console/")
@@ -674,20 +683,7 @@ def test_transfer_now_shows_the_history_accepting_brought_and_fills_in_what_came
     `engagement.detail` read after the hand-over (held back here at his socket). The line the visitor
     wrote between accept and Transfer Now comes with that detail, in its place, each line once."""
     alice, bob = company["alice"], company["bob"]
-    held, routes = [], []
-
-    def hold_the_detail(route):
-        server = route.connect_to_server()
-        routes.append(route)
-
-        def from_server(message):
-            if '"type": "engagement.detail"' in message and not held:
-                held.append(message)
-            else:
-                route.send(message)
-
-        server.on_message(from_server)
-
+    hold_the_detail, held, routes = holding_back(lambda message: '"type": "engagement.detail"' in message, once=True)
     console_a = console_of(new_page, alice)
     console_b = new_page(user=bob.user, path=None)
     console_b.route_web_socket(re.compile(r"/ws/operator/"), hold_the_detail)
