@@ -636,6 +636,15 @@ def holding_back(matches, *, once: bool = False):
     return handler, held, routes
 
 
+def wait_for_held(page, held: list, seconds: float = 10) -> None:
+    """Until the route kept a frame back: Playwright runs the route handler only while the page waits."""
+    for _ in range(int(seconds * 20)):
+        if held:
+            return
+        page.wait_for_timeout(50)
+    raise AssertionError("no frame was kept back at the socket route")
+
+
 def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_first(new_page, company):
     """The console learns a transfer's end from its frame, but the history panel may read the ended
     transfer first (its request was answered before the frame came). The popup must open anyway:
@@ -660,11 +669,7 @@ def test_the_result_popup_opens_even_when_the_history_panel_read_the_outcome_fir
     run_off_the_page_thread(
         lambda: transfer_services.decline_transfer(transfer_id=transfer.pk, operator=bob, reason="Busy")
     )
-    for _ in range(200):  # Playwright runs the route handler while the page waits
-        if held:
-            break
-        console_a.wait_for_timeout(50)
-    assert held, "the declined frame reached the socket route"
+    wait_for_held(console_a, held)
 
     with console_a.expect_response(lambda r: f"/transfers/engagements/{transfer.engagement_id}/" in r.url):
         console_a.click(f"[data-engagement-id='{transfer.engagement_id}']")  # reselecting refreshes the history
@@ -705,7 +710,7 @@ def test_transfer_now_shows_the_history_accepting_brought_and_fills_in_what_came
     expect(transcript_b.locator(".msg")).to_have_text(
         [re.compile("My card was charged twice"), re.compile("Let me get Bob"), "You are now chatting with Bob Baker."]
     )
-    assert held, "the detail was held at Bob's socket"
+    wait_for_held(console_b, held)
     routes[0].send(held[0])
     expect(transcript_b.locator(".msg")).to_have_text(
         [
