@@ -106,7 +106,7 @@ else:
         DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
             "min_size": min(2, DATABASE_POOL_SIZE),
             "max_size": DATABASE_POOL_SIZE,
-            "timeout": 10,  # a request waits at most this for a free connection, then fails cleanly
+            "timeout": 10,  # a request waits at most this for a free connection, then fails (a 500)
         }
         DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps them open; Django refuses both
     else:
