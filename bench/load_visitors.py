@@ -16,8 +16,11 @@ What one run does:
    and the visitor's own echo), the operator's answer both as well.
 
 Printed: connect times, messages sent and stored, missing and duplicated deliveries, error
-frames, delivery latency p50/p95/p99/max (send to the other party's socket), the CPU and
-memory of each Daphne and of Redis, and the command to reproduce.
+frames, delivery latency p50/p95/p99/max (send to the other party's socket) and its p99 per 5 s
+of sending (a slow patch that recovers, or a backlog that only drains once the load stops), how
+busy the whole machine and this load generator itself were while sending, the CPU and memory of
+each Daphne and of Redis, and the command to reproduce. (`/usr/bin/time` on this script counts
+the Daphnes and Redis too: they are its children.)
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_bench \\
         .venv/bin/python bench/load_visitors.py --visitors 1000 --operators 100 --duration 300
@@ -180,6 +183,8 @@ class Stats:
         self.drain_seconds = 0.0
         self.connect_all = 0.0
         self.cross = 0
+        self.latency_by_send_time: list[tuple[float, float]] = []
+        self.sending_cpu = (0.0, 0.0, 0.0)  # while sending: seconds, this process's CPU, the machine's busy CPU
 
     def expect(self, key: str, recipients: set[str]) -> None:
         self.sent[key] = (time.monotonic(), recipients)
@@ -188,6 +193,7 @@ class Stats:
         self.received[key][recipient] += 1
         if other_party and self.received[key][recipient] == 1 and key in self.sent:
             self.latency.append(time.monotonic() - self.sent[key][0])
+            self.latency_by_send_time.append((self.sent[key][0], self.latency[-1]))
 
 
 class Socket:
@@ -314,7 +320,7 @@ async def run_load(args, urls: list[str], operators: list[dict], visitors: list[
                 await socket.send({"type": "message.send", "body": f"{key} hello"})
                 await asyncio.sleep(max(0.0, min(args.interval, end - time.monotonic())))
 
-        t_start = time.monotonic()
+        t_start, own_cpu_start, machine_start = time.monotonic(), time.process_time(), machine_busy_seconds()
         loops = [
             visitor_loop(engagement_id, socket, random.random() * args.interval)
             for engagement_id, socket in visitor_sockets.items()
@@ -322,6 +328,11 @@ async def run_load(args, urls: list[str], operators: list[dict], visitors: list[
         progress = asyncio.create_task(report_progress(stats, t_start, args.duration))
         await asyncio.gather(*loops)
         stats.sending = False
+        stats.sending_cpu = (
+            time.monotonic() - t_start,
+            time.process_time() - own_cpu_start,
+            machine_busy_seconds() - machine_start,
+        )
         sending_ended = time.monotonic()
         await drain(stats, args.drain)
         stats.drain_seconds = time.monotonic() - sending_ended
@@ -330,6 +341,23 @@ async def run_load(args, urls: list[str], operators: list[dict], visitors: list[
             socket.closing = True
             await socket.ws.close()
     return stats
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores, /proc/stat; idle and iowait not counted)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def p99_per_window(stats: Stats, seconds: float = 5) -> str:
+    """p99 of the messages sent in each `seconds` of the run: does a slow patch recover under load?"""
+    if not stats.latency_by_send_time:
+        return "-"
+    first = min(sent for sent, _ in stats.latency_by_send_time)
+    windows: dict[int, list[float]] = defaultdict(list)
+    for sent, latency in stats.latency_by_send_time:
+        windows[int((sent - first) // seconds)].append(latency)
+    return " ".join(f"{quantile(values, 0.99) * 1000:.0f}" for _, values in sorted(windows.items()))
 
 
 def deliveries(stats: Stats) -> int:
@@ -474,6 +502,13 @@ def report(args, stats: Stats, visitors, daphnes, cpu_before, redis, redis_cpu_b
             f"delivery latency to the other party (n={len(latency)}): p50 {quantile(latency, 0.5) * 1000:.0f} ms, "
             f"p95 {quantile(latency, 0.95) * 1000:.0f} ms, p99 {quantile(latency, 0.99) * 1000:.0f} ms, "
             f"max {max(latency) * 1000:.0f} ms, mean {statistics.mean(latency) * 1000:.0f} ms"
+        )
+        print(f"p99 of the messages sent in each 5 s, in ms: {p99_per_window(stats)}")
+    sending_wall, own_cpu, machine_cpu = stats.sending_cpu
+    if sending_wall:
+        print(
+            f"while sending: the machine busy {100 * machine_cpu / sending_wall / os.cpu_count():.0f}% "
+            f"of its {os.cpu_count()} cores; this load generator {100 * own_cpu / sending_wall:.0f}% of a core"
         )
     for process in daphnes:
         used = cpu_seconds(process.pid) - cpu_before[process.pid]

@@ -70,6 +70,8 @@ def conninfo() -> str:
         "password": db.get("PASSWORD") or "",
         "host": db.get("HOST") or "",
         "port": str(db.get("PORT") or ""),
+        # Times come back in UTC, as the ORM reads them, whatever the server's own time zone.
+        "options": "-c TimeZone=UTC",
     }
     return psycopg.conninfo.make_conninfo(**{k: v for k, v in parts.items() if v})
 

@@ -23,7 +23,7 @@ from .models import Engagement, Message, Operator
 from .rate_limits import aoperator_frame_refused, avisitor_frame_refused
 from .realtime import bind_server_loop, engagement_group, operator_group, site_group
 from .services import engagements as engagement_services
-from .services.messages_async import PostedLine, apost_message
+from .services.messages_async import PostedLine, amessage_frames_between, apost_message
 from .services.presence import set_availability
 from .signals import visitor_hello as visitor_hello_signal
 from .visitor_tokens import engagement_id_from_token, token_opens
@@ -77,10 +77,17 @@ def frame_int(frame: dict, key: str) -> int:
     return value
 
 
-@database_sync_to_async
-def messages_between(*, engagement_id: int, after_seq: int, before_seq: int) -> list[dict]:
-    """Committed messages strictly between two seqs (a later seq commits only after the earlier ones)."""
-    return selectors.message_frames_after(engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq)
+async def messages_between(*, engagement_id: int, after_seq: int, before_seq: int) -> list[dict]:
+    """Committed messages strictly between two seqs (a later seq commits only after the earlier ones).
+
+    On the event loop with PostgreSQL, else in the chat's threads: never in Django's one sync
+    thread, where under load every socket's fill waited for all the others (amessage_frames_between).
+    """
+    if async_db.available():
+        return await amessage_frames_between(engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq)
+    return await in_chat_pool(selectors.message_frames_after)(
+        engagement_id=engagement_id, after_seq=after_seq, before_seq=before_seq
+    )
 
 
 class ChatConsumer(AsyncWebsocketConsumer):
