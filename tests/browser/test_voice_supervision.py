@@ -66,6 +66,7 @@ def test_supervisor_listens_coaches_barges_and_takes_over_a_call(new_page, voice
     listen.focus()
     listen.press("Enter")
     expect(listen).to_have_attribute("aria-pressed", "true")
+    expect(listen).to_be_focused()  # the board redrew the row with the new state: the keyboard keeps its place
     expect(banner).to_contain_text("You are listening to Pat Caller's call with Alice Archer")
     expect(banner).to_contain_text("nobody on the call hears you")
     expect(supervisor_on_phone).to_contain_text("Supervisor Sam Lead listening")

@@ -90,7 +90,11 @@ export function renderCalls(live, me, act) {
     tr.append(empty);
     rows.push(tr);
   }
-  $("[data-role=calls]").replaceChildren(...rows);
+  // Redrawn on every wallboard frame: a supervisor who tabbed to a button keeps their place.
+  const table = $("[data-role=calls]");
+  const focused = table.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
+  table.replaceChildren(...rows);
+  if (focused) [...table.querySelectorAll("button")].find((node) => node.getAttribute("aria-label") === focused)?.focus();
   const banner = $("[data-role=my-call]");
   banner.hidden = !myLeg;
   if (myLeg) {
