@@ -289,11 +289,11 @@ def catch_up(*, engagement_ids_after: dict[int, int], operator: Operator | None 
 
 
 @database_sync_to_async
-def engagement_detail(*, engagement_id: int, operator: Operator) -> dict:
+def engagement_detail(*, engagement_id: int, operator: Operator, after_seq: int = 0) -> dict:
     engagement = Engagement.objects.select_related("visitor", "queue", "owner").get(pk=engagement_id)
     if engagement.owner_id != operator.pk:
         raise NotAllowed("not_owner", "You do not own this engagement.")
-    return selectors.engagement_detail(engagement)
+    return selectors.engagement_detail(engagement, after_seq=after_seq)
 
 
 class OperatorConsumer(ChatConsumer):
@@ -378,7 +378,11 @@ class OperatorConsumer(ChatConsumer):
         )
 
     async def handle_engagement_open(self, frame: dict) -> None:
-        detail = await engagement_detail(engagement_id=frame_int(frame, "engagement_id"), operator=self.operator)
+        # `after_seq`: the console holds the lines up to it (an accepted transfer's history).
+        after_seq = frame_int(frame, "after_seq") if "after_seq" in frame else 0
+        detail = await engagement_detail(
+            engagement_id=frame_int(frame, "engagement_id"), operator=self.operator, after_seq=after_seq
+        )
         if detail["messages"]:
             engagement_id, last = detail["engagement"]["id"], detail["messages"][-1]["seq"]
             self.set_baseline(engagement_id, last)

@@ -258,11 +258,12 @@ def notes_of(*, engagement_id: int) -> list[Note]:
     )
 
 
-def engagement_detail(engagement: Engagement) -> dict:
-    """The `engagement.detail` frame of an engagement: its whole history, notes and owners, read now."""
+def engagement_detail(engagement: Engagement, *, after_seq: int = 0) -> dict:
+    """The `engagement.detail` frame of an engagement: its history (after `after_seq`, for a console
+    that holds the lines before), notes and owners, read now."""
     return frames.engagement_detail_frame(
         engagement,
-        messages=message_frames_after(engagement_id=engagement.pk, after_seq=0),
+        messages=message_frames_after(engagement_id=engagement.pk, after_seq=after_seq),
         notes=notes_of(engagement_id=engagement.pk),
         owners=owner_history(engagement_id=engagement.pk),
     )

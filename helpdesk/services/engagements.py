@@ -206,15 +206,23 @@ HAND_OVER_ENDS = {
 
 
 def hand_over(
-    *, engagement_id: int, to_operator_id: int, because: str = Ownership.Start.TRANSFERRED, announce: str = ""
+    *,
+    engagement_id: int,
+    to_operator_id: int,
+    because: str = Ownership.Start.TRANSFERRED,
+    announce: str = "",
+    push_detail: bool = True,
 ) -> Engagement:
     """Move ownership to another operator atomically (Transfer Now, a call transfer, a supervisor's take-over).
 
     The old owner's stretch ends as 'transferred' (or 'taken_over') and their capacity frees; the
     new owner's load rises, and the database refuses it past capacity (ChatError 'at_capacity').
-    `announce` is a system line to the visitor ("You are now chatting with …"), posted here so that
-    its frame reaches the new owner before the history is read and sent: a console that already
-    holds the history (an accepted transfer's `transfer.history`) shows the whole chat at once.
+    `announce` is a system line to the visitor ("You are now chatting with …"); its frame reaches
+    the new owner just before `engagement.assigned`, so a console that holds the history (an
+    accepted transfer's `transfer.history`) draws the whole chat, that line included, in one go
+    (a console without it drops the line: the detail has it). `push_detail=False` (Transfer Now,
+    whose new owner holds that history) sends no `engagement.detail`: their console asks for the
+    few lines since, and the 200-line read stays off the hand-over's path.
     Call inside the caller's transaction if it must be atomic with more writes.
     """
     with transaction.atomic():
@@ -232,10 +240,11 @@ def hand_over(
                 take_ownership(engagement=engagement, availability=availability, because=because)
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None
-        events.engagement_assigned(engagement, operator=availability.operator, detail_follows=True)
         if announce:
-            post_system_message(engagement=engagement, body=announce)
-        events.detail_to_new_owner(engagement, operator=availability.operator)
+            engagement.last_seq = post_system_message(engagement=engagement, body=announce).seq
+        events.engagement_assigned(engagement, operator=availability.operator, detail_follows=push_detail)
+        if push_detail:
+            events.detail_to_new_owner(engagement, operator=availability.operator)
         # After commit the new owner's frames (and the history) go first; the old owner's next
         # waiting chat, a routing transaction of its own, after them (docs/performance.md).
         if freed is not None:

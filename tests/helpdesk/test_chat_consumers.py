@@ -359,6 +359,17 @@ def test_console_features_over_the_socket():
         assert [(o["operator_name"], o["started_because"]) for o in detail["owners"]] == [
             (operator.display_name, "routed")
         ]
+        # A console holding the lines up to a seq asks for the rest only; a bad seq is refused.
+        await send(console, {"type": "engagement.open", "engagement_id": engagement.pk, "after_seq": 1, "ref": "r1"})
+        since = await receive_until(console, "engagement.detail")
+        assert since["ref"] == "r1" and [m["body"] for m in since["messages"]] == ["two"]
+        assert [n["body"] for n in since["notes"]] == ["VIP customer"]
+        await send(console, {"type": "engagement.open", "engagement_id": engagement.pk, "after_seq": 2})
+        assert (await receive_until(console, "engagement.detail"))["messages"] == []
+        for bad in (-1, "1", None, True):
+            await send(console, {"type": "engagement.open", "engagement_id": engagement.pk, "after_seq": bad})
+            error = await receive_until(console, "error")
+            assert error["code"] == "bad_frame" and "after_seq" in error["message"]
 
         await send(console, {"type": "engagement.end", "engagement_id": engagement.pk})
         ended = await receive_until(console, "engagement.ended")

@@ -85,10 +85,12 @@ def test_the_new_owner_gets_the_chat_and_its_history_before_the_old_owner_gets_t
     assert Engagement.objects.get(pk=handed.pk).owner_id == bob.pk
 
 
-def test_an_accepted_transfer_brings_its_history_first_and_transfer_now_sends_the_line_before_the_read():
-    """Accepting sends the history so far (`transfer.history`); at Transfer Now the new owner gets
-    `engagement.assigned`, then the hand-over's system line, then `engagement.detail` with what was
-    written in between: a console holding the history shows the whole chat without waiting for the read."""
+def test_an_accepted_transfer_brings_its_history_first_and_transfer_now_sends_the_line_then_the_assignment():
+    """Accepting sends the history so far (`transfer.history`). At Transfer Now the new owner gets the
+    hand-over's system line, then `engagement.assigned` (no `detail_follows`) and no 200-line
+    `engagement.detail`: their console holds the history and the line, draws the chat in one go,
+    and asks only for what was written in between (`engagement.open` with `after_seq`)."""
+    from helpdesk.selectors import engagement_detail
     from helpdesk.services.engagements import post_message
     from transfers import services as transfers
 
@@ -106,7 +108,8 @@ def test_an_accepted_transfer_brings_its_history_first_and_transfer_now_sends_th
         listener.wait_for(lambda f: f["type"] == "transfer.history")
         post_message(engagement_id=engagement.pk, sender="visitor", body="are you there?")  # reaches Alice only
         transfers.transfer_now(transfer_id=transfer.pk, operator=alice)
-        listener.wait_for(lambda f: f["type"] == "engagement.detail")
+        listener.wait_for(lambda f: f["type"] == "engagement.assigned")
+        threading.Event().wait(0.3)  # anything else the hand-over sent has arrived by now
 
     kinds = [kind for kind, _ in listener.frames]
     [history] = [frame for kind, frame in listener.frames if kind == "transfer.history"]
@@ -114,15 +117,15 @@ def test_an_accepted_transfer_brings_its_history_first_and_transfer_now_sends_th
     assert [m["body"] for m in history["messages"]] == ["I need help", "with my order"]
     [line] = [frame for kind, frame in listener.frames if kind == "message"]
     assert line["sender"] == "system" and line["body"] == "You are now chatting with Bob Baker."
-    assert kinds.index("transfer.history") < kinds.index("engagement.assigned") < kinds.index("message")
-    assert kinds.index("message") < kinds.index("engagement.detail")
-    [detail] = [frame for kind, frame in listener.frames if kind == "engagement.detail"]
-    assert [m["body"] for m in detail["messages"]] == [
-        "I need help",
-        "with my order",
-        "are you there?",
-        "You are now chatting with Bob Baker.",
-    ]
+    assert kinds.index("transfer.history") < kinds.index("message") < kinds.index("engagement.assigned")
+    [assigned] = [frame for kind, frame in listener.frames if kind == "engagement.assigned"]
+    assert assigned["detail_follows"] is False
+    assert assigned["engagement"]["last_seq"] == line["seq"] == 4
+    assert "engagement.detail" not in kinds
+    # What the console asks for: the lines after the history it holds.
+    detail = engagement_detail(Engagement.objects.get(pk=engagement.pk), after_seq=history["messages"][-1]["seq"])
+    assert [m["body"] for m in detail["messages"]] == ["are you there?", "You are now chatting with Bob Baker."]
+    assert [o["operator_id"] for o in detail["owners"]] == [alice.pk, bob.pk]
 
 
 def test_the_history_is_not_sent_once_the_transfer_is_no_longer_the_accepting_operators():

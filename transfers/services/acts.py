@@ -247,6 +247,7 @@ def _hand_over_now(transfer: Transfer, engagement: Engagement) -> TransferError 
                 engagement_id=engagement.pk,
                 to_operator_id=new_owner.pk,
                 announce=f"You are now chatting with {new_owner.display_name}.",
+                push_detail=False,  # they hold the history since accepting (`transfer.history`)
             )
     except ChatError as error:
         if error.code != "at_capacity":

@@ -48,7 +48,9 @@ const handlers = {
   availability: onAvailability,
   "engagement.watchers": onWatchers,
   // Accepted a transfer: its history now, shown the moment Transfer Now hands the chat over.
-  "transfer.history": (frame) => state.held.set(Number(frame.engagement_id), frame.messages),
+  "transfer.history": (frame) => state.held.set(Number(frame.engagement_id), {
+    messages: frame.messages, through: frame.messages.length ? frame.messages[frame.messages.length - 1].seq : 0,
+  }),
   "transfer.offer_ended": (frame) => {
     if (frame.outcome !== "accepted") state.held.delete(Number(frame.engagement_id)); // it will not come
   },
@@ -104,7 +106,12 @@ function redrawWatchers(ids, { announceEnd = false } = {}) {
 
 function onMessage(frame) {
   const item = entry(frame.engagement_id);
-  if (!item) return;
+  if (!item) {
+    // Transfer Now's announcing line comes just before its engagement.assigned: held with the history.
+    const held = state.held.get(Number(frame.engagement_id));
+    if (held && !held.messages.some((message) => message.seq === frame.seq)) held.messages.push(frame);
+    return;
+  }
   item.messages.set(frame.seq, frame);
   item.summary.last_seq = Math.max(item.summary.last_seq || 0, frame.seq);
   if (!item.preview || frame.seq >= item.preview.seq) item.preview = frame;
@@ -144,20 +151,22 @@ function onTyping(frame) {
 function onAssigned(frame) {
   const item = addEngagement(frame.engagement, 0);
   const held = state.held.get(item.summary.id);
-  if (held && frame.detail_follows) {
-    // Drawn now from what accepting brought; the detail that follows adds only what came since.
+  if (held) {
+    // Transfer Now of a transfer I accepted: drawn now from what accepting brought.
     state.held.delete(item.summary.id);
-    held.forEach((message) => item.messages.set(message.seq, message));
-    if (held.length) item.preview = held[held.length - 1];
+    held.messages.forEach((message) => item.messages.set(message.seq, message));
+    if (held.messages.length) item.preview = held.messages[held.messages.length - 1];
     item.drawnFromHeld = true;
   }
   renderList();
   alertOperator(`New chat: ${frame.engagement.visitor_name}`, true);
-  if (frame.detail_follows) resyncWatchers(redrawWatchers); // handed over: someone may watch it already
-  // A hand-over's history comes on its own (detail_follows): asking again would only repeat it.
+  if (frame.detail_follows || held) resyncWatchers(redrawWatchers); // handed over: someone may watch it already
+  // The detail: sent on its own after other hand-overs (detail_follows); after Transfer Now only
+  // the lines since the history accepting brought are asked for; a routed chat's is asked for whole.
+  const afterSeq = held ? held.through : 0;
   const fetch = !frame.detail_follows;
-  if (!state.current) selectEngagement(frame.engagement.id, { fetch });
-  else if (state.current === item.summary.id && fetch) openEngagement(item.summary.id);
+  if (!state.current) selectEngagement(frame.engagement.id, { fetch, afterSeq });
+  else if (state.current === item.summary.id && fetch) openEngagement(item.summary.id, afterSeq);
 }
 
 function onDetail(frame) {
@@ -218,20 +227,21 @@ function onAvailability(frame) {
 
 // --- acts ------------------------------------------------------------------------------------
 
-function selectEngagement(id, { fetch = true } = {}) {
+function selectEngagement(id, { fetch = true, afterSeq = 0 } = {}) {
   id = Number(id);
   if (!entry(id)) return;
   state.current = id;
   renderList();
   renderConversation();
-  if (fetch) openEngagement(id);
-  $("#composer-input").focus();
+  if (fetch) openEngagement(id, afterSeq);
+  $("#composer-input").focus({ preventScroll: true }); // always in view: no layout to scroll it there
   emit("engagement-selected", { engagementId: id });
 }
 on("engagement-select", ({ engagementId }) => selectEngagement(engagementId));
 
-function openEngagement(id) {
-  socket.send({ type: "engagement.open", engagement_id: Number(id) });
+// `afterSeq`: the console holds the lines up to it already and asks only for what came since.
+function openEngagement(id, afterSeq = 0) {
+  socket.send({ type: "engagement.open", engagement_id: Number(id), ...(afterSeq ? { after_seq: afterSeq } : {}) });
 }
 
 function markRead(item) {

@@ -9,7 +9,7 @@ export const state = {
   queues: [],
   served: new Set(),
   watchers: new Map(), // engagement id -> its watchers now (rows of engagement.watchers), watchers.js
-  held: new Map(), // engagement id -> its history (message frames), sent when I accepted its transfer
+  held: new Map(), // engagement id -> {messages, through: the last seq accepting brought}, from accepting its transfer
 };
 
 export function entry(id) {
