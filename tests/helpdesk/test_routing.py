@@ -113,3 +113,19 @@ def test_operator_ending_a_chat_gets_the_oldest_waiting_engagement(team, queue, 
     assert (oldest.state, oldest.owner_id) == (Engagement.State.ACTIVE, operator.pk)
     assert (newer.state, newer.owner_id) == (Engagement.State.QUEUED, None)
     assert load_of(operator) == 1
+
+
+def test_a_freed_operator_with_nothing_waiting_on_the_media_costs_one_read(team, queue, django_assert_num_queries):
+    """The usual case (someone free, no queue) is one indexed read, no transaction and no lock;
+    a chat waiting only on another media does not change that, one on theirs is routed."""
+    from helpdesk.services.routing import route_waiting_for_operator
+
+    operator = OperatorFactory(site=team.site, teams=[team], available=["chat"], chat_capacity=2)
+    voice_queue = QueueFactory(site=team.site, teams=[team], media=Media.VOICE)
+    EngagementFactory(queue=voice_queue, media=Media.VOICE)
+    with django_assert_num_queries(1):
+        assert route_waiting_for_operator(operator_id=operator.pk, media=Media.CHAT) == 0
+    waiting = EngagementFactory(queue=queue)
+    assert route_waiting_for_operator(operator_id=operator.pk, media=Media.CHAT) == 1
+    waiting.refresh_from_db()
+    assert (waiting.state, waiting.owner_id) == (Engagement.State.ACTIVE, operator.pk)
