@@ -1,5 +1,5 @@
 // Drawing the operator console from its state (state.js). User text only ever via textContent.
-import { $, duration, el, timeOfDay as time } from "../core/dom.js";
+import { $, duration, el, nearEnd, scrollToEnd, timeOfDay as time } from "../core/dom.js";
 import { markBubble, placeBefore } from "../core/outbox.js";
 import { entry, state } from "./state.js";
 import { listBadge, renderWatchers, watchersOf, watchersText } from "./watchers.js";
@@ -61,11 +61,11 @@ export function renderConversation() {
   $("#ended-text").textContent = REASONS[item.endReason] || "This conversation has ended.";
   $("#composer").hidden = item.ended;
   $("#end-engagement").hidden = item.ended;
-  // The whole history in one pass and one layout: bubbles built off-document, scrolled once.
+  // The whole history in one pass and one layout: bubbles built off-document, scrolled in the frame.
   const transcript = $("#transcript");
   transcript.replaceChildren(...[...item.messages.keys()].sort((a, b) => a - b).map((seq) => messageBubble(item.messages.get(seq))));
   if (outbox) outbox.lines(summary.id).forEach(renderLine);
-  transcript.scrollTop = transcript.scrollHeight;
+  scrollToEnd(transcript);
   renderPanels(item);
 }
 
@@ -101,9 +101,9 @@ export function renderMessage(frame) {
   const after = !last || (!last.dataset.sendState && Number(last.dataset.seq) < frame.seq)
     ? null
     : placeBefore(transcript, frame.seq);
-  const atBottom = transcript.scrollHeight - transcript.scrollTop - transcript.clientHeight < 80;
+  const atBottom = nearEnd(transcript);
   transcript.insertBefore(messageBubble(frame), after);
-  if (atBottom || mine) transcript.scrollTop = transcript.scrollHeight;
+  if (atBottom || mine) scrollToEnd(transcript);
 }
 
 // A line of the outbox on the engagement on screen: shown at once, marked until stored.
@@ -126,10 +126,10 @@ export function renderLine(line) {
     bubble = el("div", "msg mine");
     bubble.append(el("span", "meta", `You · ${time(line.createdAt)}`), document.createTextNode(line.body));
     transcript.append(bubble);
-    transcript.scrollTop = transcript.scrollHeight;
+    scrollToEnd(transcript);
   }
   markBubble(bubble, line, (clientId) => outbox.retry(clientId));
-  if (line.state === "failed") transcript.scrollTop = transcript.scrollHeight; // its Retry in view
+  if (line.state === "failed") scrollToEnd(transcript); // its Retry in view
 }
 
 export function renderNotes(item) {

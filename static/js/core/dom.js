@@ -17,6 +17,26 @@ const timeFormat = new Intl.DateTimeFormat([], { hour: "2-digit", minute: "2-dig
 /** "10:42" (the viewer's locale) for an ISO time; "" for none. */
 export const timeOfDay = (iso) => (iso ? timeFormat.format(new Date(iso)) : "");
 
+// Scrollers to put at their end in the next frame. Reading scrollHeight now would force a layout
+// of everything just drawn (~9 ms for a 200-line transcript, then laid out again for the paint);
+// in requestAnimationFrame the frame's one layout serves both, and several calls make one scroll.
+const toEnd = new Set();
+
+/** Scroll `scroller` to its end before the next paint. */
+export function scrollToEnd(scroller) {
+  if (toEnd.has(scroller)) return;
+  toEnd.add(scroller);
+  requestAnimationFrame(() => {
+    toEnd.delete(scroller);
+    scroller.scrollTop = scroller.scrollHeight;
+  });
+}
+
+/** Is `scroller` at (or about to be put at) its end, within `slack` pixels? */
+export function nearEnd(scroller, slack = 80) {
+  return toEnd.has(scroller) || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < slack;
+}
+
 /** Seconds as "m:ss", or "h:mm:ss" from an hour. */
 export function duration(seconds) {
   seconds = Math.max(0, Math.floor(seconds));
