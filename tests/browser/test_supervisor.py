@@ -92,6 +92,32 @@ def test_supervisor_monitors_whispers_barges_and_takes_over(new_page, floor):
     assert SupervisorAct.objects.filter(act="take_over").count() == 1
 
 
+def test_a_supervisor_tabbed_to_a_wallboard_button_keeps_it_while_the_board_moves(new_page, floor):
+    """The live and operator tables are redrawn on every wallboard frame: keyboard focus stays on
+    the same button (it used to fall back to the page), and Enter then does what it says."""
+    alice, lead, _ = floor
+    board = new_page(user=lead.user, path="/supervisor/")
+    expect(board.get_by_test_id("live-status")).to_have_attribute("data-status", "open")
+    send(start_visitor(new_page, "Vera Visitor"), "My parcel never came")
+    live = board.locator("[data-role=live]")
+    monitor_vera = live.get_by_role("button", name="Monitor the chat with Vera Visitor")
+    expect(monitor_vera).to_be_visible()
+
+    monitor_vera.focus()
+    send(start_visitor(new_page, "Walt Visitor"), "Where is my refund?")  # a new row: both tables redrawn
+    expect(live.locator("tr", has_text="Walt Visitor")).to_be_visible()
+    expect(board.locator("[data-role=operators] li", has_text="Bob Baker")).to_contain_text("Busy 1/3")
+    expect(monitor_vera).to_be_focused()
+    board.keyboard.press("Enter")
+    expect(board.get_by_test_id("monitor").locator("[data-role=transcript]")).to_contain_text("My parcel never came")
+
+    force_alice = board.get_by_role("button", name="Force Alice Archer offline")
+    force_alice.focus()
+    send(start_visitor(new_page, "Xena Visitor"), "Hello?")
+    expect(live.locator("tr", has_text="Xena Visitor")).to_be_visible()
+    expect(force_alice).to_be_focused()
+
+
 def test_an_operator_is_refused_the_supervisor_console(new_page, floor):
     alice, _, _ = floor
     page = new_page(user=alice.user, path="/console/")

@@ -37,6 +37,16 @@ export function nearEnd(scroller, slack = 80) {
   return toEnd.has(scroller) || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < slack;
 }
 
+/** Replace `container`'s children, keeping keyboard focus on the same button (found by its
+ * aria-label) if it was inside: a table redrawn on every live frame must not throw a keyboard user
+ * back to the top of the page. */
+export function replaceKeepingFocus(container, nodes) {
+  const active = document.activeElement;
+  const focused = active && container.contains(active) ? active.getAttribute("aria-label") : null;
+  container.replaceChildren(...nodes);
+  if (focused) [...container.querySelectorAll("button")].find((node) => node.getAttribute("aria-label") === focused)?.focus();
+}
+
 /** Seconds as "m:ss", or "h:mm:ss" from an hour. */
 export function duration(seconds) {
   seconds = Math.max(0, Math.floor(seconds));

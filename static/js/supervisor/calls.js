@@ -2,7 +2,7 @@
 // hears you), Barge (three-way), Take over, Leave. Drawn from the wallboard frame's live rows that
 // carry a `call` (supervision/frames.py call_row); every act is a frame on /ws/supervisor/, checked
 // again on the server. Buttons are real <button>s (keyboard: Tab, Enter/Space). Text via textContent.
-import { $, duration, el } from "../core/dom.js";
+import { $, duration, el, replaceKeepingFocus } from "../core/dom.js";
 
 const ROLE_LABEL = { listen: "listening", coach: "coaching", barge: "in the call" };
 const ROLE_HINT = {
@@ -91,10 +91,7 @@ export function renderCalls(live, me, act) {
     rows.push(tr);
   }
   // Redrawn on every wallboard frame: a supervisor who tabbed to a button keeps their place.
-  const table = $("[data-role=calls]");
-  const focused = table.contains(document.activeElement) ? document.activeElement.getAttribute("aria-label") : null;
-  table.replaceChildren(...rows);
-  if (focused) [...table.querySelectorAll("button")].find((node) => node.getAttribute("aria-label") === focused)?.focus();
+  replaceKeepingFocus($("[data-role=calls]"), rows);
   const banner = $("[data-role=my-call]");
   banner.hidden = !myLeg;
   if (myLeg) {

@@ -2,7 +2,7 @@
 // monitor of one engagement with whisper, join (barge), take over and reassign; live calls with
 // listen, coach, barge, take over and leave (calls.js). User text only ever via textContent.
 // Frames: docs/realtime.md, "Supervisor socket".
-import { $, duration, el, timeOfDay, toast } from "../core/dom.js";
+import { $, duration, el, replaceKeepingFocus, timeOfDay, toast } from "../core/dom.js";
 import { LiveSocket } from "../core/socket.js";
 import { CALL_DONE, renderCalls } from "./calls.js";
 
@@ -127,7 +127,7 @@ function renderOperators() {
     }
     return li;
   });
-  $("[data-role=operators]").replaceChildren(...rows);
+  replaceKeepingFocus($("[data-role=operators]"), rows); // redrawn on every frame: keep a tabbed place
 }
 
 function watcherNames(watchers) {
@@ -166,7 +166,7 @@ function renderLive() {
     tr.append(empty);
     rows.push(tr);
   }
-  $("[data-role=live]").replaceChildren(...rows);
+  replaceKeepingFocus($("[data-role=live]"), rows);
 }
 
 function renderBoard() {
