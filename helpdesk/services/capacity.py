@@ -29,8 +29,8 @@ def occupy_capacity(*, availability: Availability) -> Availability:
     Raises IntegrityError (the capacity constraint) when the operator is already full. Taking
     the last slot sends `operator_reached_capacity` (receivers act after commit).
     """
-    Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)
-    availability.refresh_from_db(fields=["load"])
+    Availability.objects.filter(pk=availability.pk).update(load=F("load") + 1)  # the constraint checks it
+    availability.load += 1  # read under the caller's lock: no one else changed it since
     events.availability_changed(availability)
     if availability.load >= availability.capacity:
         operator_reached_capacity.send(sender=Availability, operator=availability.operator, media=availability.media)

@@ -236,7 +236,8 @@ def hand_over(
         freed = release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because], route_freed=False)
         availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
         try:
-            with transaction.atomic():
+            # No savepoint of its own: the refusal leaves hand_over, whose atomic() rolls it all back.
+            with transaction.atomic(savepoint=False):
                 take_ownership(engagement=engagement, availability=availability, because=because)
         except IntegrityError:
             raise ChatError("at_capacity", "The operator has reached their capacity.") from None

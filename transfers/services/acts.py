@@ -241,14 +241,13 @@ def _hand_over_now(transfer: Transfer, engagement: Engagement) -> TransferError 
     """
     new_owner = transfer.accepted_by
     now = timezone.now()  # before the hand-over's system line: the initiator's copy ends here, without it
-    try:
-        with transaction.atomic():
-            hand_over(
-                engagement_id=engagement.pk,
-                to_operator_id=new_owner.pk,
-                announce=f"You are now chatting with {new_owner.display_name}.",
-                push_detail=False,  # they hold the history since accepting (`transfer.history`)
-            )
+    try:  # hand_over's own atomic() is a savepoint here: a refusal undoes only the hand-over
+        hand_over(
+            engagement_id=engagement.pk,
+            to_operator_id=new_owner.pk,
+            announce=f"You are now chatting with {new_owner.display_name}.",
+            push_detail=False,  # they hold the history since accepting (`transfer.history`)
+        )
     except ChatError as error:
         if error.code != "at_capacity":
             raise TransferError(TransferErrorCode.NO_LONGER_OPEN, error.message) from None
