@@ -5,7 +5,9 @@ accepted; Bob's real console is open in Chromium (Playwright) with nothing selec
 starts just before Alice's `POST /transfers/<id>/now/` (HTTP, CSRF, as the console sends it)
 and stops when Bob's page has rendered the whole transcript (every history line plus the
 "You are now chatting with Bob" line), stamped in the page by a MutationObserver with
-Date.now() (same machine, same clock). Between rounds Bob ends the chat and closes it.
+Date.now() (same machine, same clock). `history_painted_ms` stamps, after that, the end of the
+next animation frame's rendering (requestAnimationFrame, then a task): when it is on screen, a
+vsync's wait (up to ~17 ms) included. Between rounds Bob ends the chat and closes it.
 
 It starts its own Daphne (helpdesk.asgi) against DATABASE_URL (created and migrated if needed)
 and REDIS_URL, with a channel-layer prefix of its own:
@@ -33,12 +35,15 @@ BUDGET_P99_MS = 50
 
 WATCH = """(expected) => {
   window.__shownAt = null;
+  window.__paintedAt = null;
   window.__arrivals = {};
   const transcript = document.querySelector('#transcript');
   const check = () => {
     if (window.__shownAt === null && transcript.querySelectorAll('.msg').length >= expected) {
       window.__shownAt = Date.now();
       observer.disconnect();
+      // The frame that paints it: after the next animation frame's rendering (so within a vsync).
+      requestAnimationFrame(() => setTimeout(() => { window.__paintedAt = Date.now(); }, 0));
     }
   };
   const observer = new MutationObserver(check);
@@ -144,7 +149,7 @@ def main() -> None:
                 services.accept_transfer(transfer_id=transfer.pk, operator=bob)
                 return engagement, transfer
 
-            totals, answers, assigned, detail, rendered, drawn = [], [], [], [], [], []
+            totals, painted_after, answers, assigned, detail, rendered, drawn = [], [], [], [], [], [], []
             for round_number in range(args.rounds + args.warmup):
                 engagement, transfer = django.submit(prepare, round_number).result()
                 page.wait_for_function("!document.querySelector('[data-testid=transfer-prompt]')")
@@ -156,11 +161,14 @@ def main() -> None:
                 assert status == 200, status
                 page.wait_for_function("window.__shownAt !== null", timeout=10_000, polling=5)
                 shown = page.evaluate("window.__shownAt")
+                page.wait_for_function("window.__paintedAt !== null", timeout=10_000, polling=5)
+                painted = page.evaluate("window.__paintedAt")
                 # The history can be on screen before engagement.detail arrives (held since accept).
                 page.wait_for_function("'engagement.detail' in window.__arrivals", timeout=10_000, polling=5)
                 arrivals = page.evaluate("window.__arrivals")
                 if round_number >= args.warmup:
                     totals.append(shown - started)
+                    painted_after.append(painted - started)
                     answers.append(answered - started)
                     assigned.append(arrivals["engagement.assigned"] - started)
                     detail.append(arrivals["engagement.detail"] - started)
@@ -181,6 +189,7 @@ def main() -> None:
             "rounds": args.rounds,
             "conn_max_age": args.conn_max_age,
             "transfer_now_to_history_shown_ms": common.summary(totals),
+            "history_painted_ms": common.summary(painted_after),  # the rendering after it, vsync included
             "transfer_now_http_answer_ms": common.summary(answers),
             "assigned_frame_arrived_ms": common.summary(assigned),
             "detail_frame_arrived_ms": common.summary(detail),
