@@ -75,6 +75,66 @@ class InitiatorListener:
         self._thread.join(5)
 
 
+def _stamp_publishes(url: str, channel: str, ready, stop, out) -> None:
+    """In a process of its own: the time each PUBLISH on `channel` reached a subscriber, raw.
+
+    The channel-layer listener above deserializes and queues every frame in Python before it
+    stamps it, one after another: with 300 frames on one group its own work lengthens the tail
+    (the 300th frame waits for the 299 before it in the bench, not in the product, where each
+    initiator's consumer gets only their own). This subscriber only reads the bytes and stamps them.
+    """
+    import redis
+
+    client = redis.Redis.from_url(url)
+    pubsub = client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe(channel)
+    ready.set()
+    stamps = []
+    while not stop.is_set():
+        message = pubsub.get_message(timeout=0.05)
+        if message is not None:
+            stamps.append((time.time(), message["data"]))
+    out.send(stamps)
+
+
+class PublishStamper:
+    """The raw arrival of the initiator's frames on Redis (`_stamp_publishes`), by transfer id."""
+
+    def __init__(self, operator_id: int):
+        import multiprocessing
+
+        from channels.layers import get_channel_layer
+        from django.conf import settings
+
+        from helpdesk.realtime import operator_group
+
+        self.layer = get_channel_layer()
+        channel = self.layer._get_layer()._get_group_channel_name(operator_group(operator_id))
+        url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
+        context = multiprocessing.get_context("spawn")
+        self._ready, self._stop = context.Event(), context.Event()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(
+            target=_stamp_publishes, args=(url, channel, self._ready, self._stop, send), daemon=True
+        )
+
+    def start(self) -> PublishStamper:
+        self._process.start()
+        self._ready.wait(10)
+        return self
+
+    def stop(self) -> dict[int, list[float]]:
+        self._stop.set()
+        stamps = self._receive.recv()
+        self._process.join(5)
+        arrivals: dict[int, list[float]] = {}
+        for stamp, data in stamps:
+            frame = self.layer.deserialize(data)["frame"]
+            if frame.get("type") == "transfer.updated" and frame["transfer"]["state"] == "expired":
+                arrivals.setdefault(frame["transfer"]["id"], []).append(stamp)
+        return arrivals
+
+
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--transfers", type=int, default=100)
@@ -106,9 +166,11 @@ def main() -> None:
     beat = common.Child(
         "beat", [sys.executable, "-m", "celery", "-A", "helpdesk", "beat", "-s", f"/tmp/beat-{stamp}", "-l", "INFO"]
     )
-    lateness, seen_lateness, by = [], [], {"timer": 0, "sweep": 0}
+    lateness, seen_lateness, published_lateness, by = [], [], [], {"timer": 0, "sweep": 0}
     problems = []
     listener = InitiatorListener(alice.pk).start()
+    stamper = PublishStamper(alice.pk).start()
+    deadlines: dict[int, float] = {}  # transfer id -> its deadline (epoch seconds)
     try:
         for round_number in range(args.rounds):
             engagements = [
@@ -142,6 +204,7 @@ def main() -> None:
                     problems.append(f"transfer {transfer_id}: initiator told {len(arrivals)} times")
                     continue
                 seen_lateness.append((arrivals[0] - deadline.timestamp()) * 1000)
+                deadlines[transfer_id] = deadline.timestamp()
             rows = list(
                 Transfer.objects.filter(pk__in=ids).values_list("state", "expires_at", "ended_at", "expired_by")
             )
@@ -154,6 +217,12 @@ def main() -> None:
             offers = TransferOffer.objects.filter(transfer_id__in=ids)
             if offers.count() != len(ids) or offers.exclude(outcome="expired").exists():
                 problems.append("an offer did not expire exactly once")
+        published = stamper.stop()
+        for transfer_id, deadline in deadlines.items():
+            if len(published.get(transfer_id, [])) != 1:
+                problems.append(f"transfer {transfer_id}: published {len(published.get(transfer_id, []))} times")
+            else:
+                published_lateness.append((published[transfer_id][0] - deadline) * 1000)
     finally:
         listener.stop()
         worker.stop()
@@ -165,6 +234,8 @@ def main() -> None:
         "worker_concurrency": args.concurrency,
         "lateness_in_database_ms": common.summary(lateness),
         "lateness_initiator_told_ms": common.summary(seen_lateness),
+        # The same frames stamped as they come off Redis, before any Python work on them (PublishStamper).
+        "lateness_on_redis_ms": common.summary(published_lateness),
         "expired_by": by,
         "problems": problems,
         "budget_p99_ms": 1000,

@@ -19,4 +19,9 @@ fi
 
 python manage.py makemigrations --check --dry-run >/dev/null || {
   echo "Models and migrations differ: run python manage.py makemigrations" >&2; exit 1; }
+# Two workers (pytest-xdist), each test module on one so its browser and fixtures stay together:
+# the suite mostly waits on browsers, servers and timeouts, and those waits overlap. Each worker
+# has its own test database and Redis prefixes (tests/settings.py). TEST_WORKERS=0: one process.
+workers="${TEST_WORKERS:-2}"
+if [ "$workers" != 0 ]; then set -- -n "$workers" --dist loadfile "$@"; fi
 exec python -m pytest "$@"

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from django.db import connection
@@ -66,11 +67,20 @@ class Process:
         if not self.running:
             return
         os.killpg(self.popen.pid, sig)
+        if sig != signal.SIGKILL:
+            os.killpg(self.popen.pid, signal.SIGCONT)  # a paused one (SIGSTOP, `pause`) must run to stop
         try:
             self.popen.wait(timeout)
         except subprocess.TimeoutExpired:
             os.killpg(self.popen.pid, signal.SIGKILL)
             self.popen.wait(5)
+            # A test's own process that ignores a stop is a finding (and costs the suite the timeout):
+            # say which one, with what it printed last, in the run's warnings summary.
+            tail = "\n".join(self.output().splitlines()[-15:])
+            warnings.warn(
+                f"{self.name} did not exit within {timeout:g}s of signal {sig}; killed. Its last output:\n{tail}",
+                stacklevel=2,
+            )
 
     def kill(self) -> None:
         """SIGKILL: the process gets no chance to finish or acknowledge anything."""

@@ -7,6 +7,14 @@ inherited by the Daphne and Celery processes the tests start.
 import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/helpdesk")
+# Under pytest-xdist every worker is a run of its own (pytest-django gives it its own test
+# database): the prefixes the controller set, which its workers inherit through the
+# environment, must not be shared, so each worker makes its own, once. Its Daphne and
+# Celery children inherit the worker's.
+_worker = os.environ.get("PYTEST_XDIST_WORKER")
+if _worker and os.environ.get("HELPDESK_TEST_WORKER") != _worker:
+    os.environ["HELPDESK_TEST_WORKER"] = _worker
+    os.environ["CHANNEL_LAYER_PREFIX"] = os.environ["CACHE_PREFIX"] = f"hdtest{os.getpid()}"
 os.environ.setdefault("CHANNEL_LAYER_PREFIX", f"hdtest{os.getpid()}")
 os.environ.setdefault("CACHE_PREFIX", os.environ["CHANNEL_LAYER_PREFIX"])
 os.environ.setdefault("AXES_ENABLED", "false")
