@@ -109,7 +109,10 @@ class PublishStamper:
         from helpdesk.realtime import operator_group
 
         self.layer = get_channel_layer()
-        channel = self.layer._get_layer()._get_group_channel_name(operator_group(operator_id))
+        async def group_channel() -> str:  # the layer's per-loop half names it
+            return self.layer._get_layer()._get_group_channel_name(operator_group(operator_id))
+
+        channel = asyncio.run(group_channel())
         url = settings.CHANNEL_LAYERS["default"]["CONFIG"]["hosts"][0]
         context = multiprocessing.get_context("spawn")
         self._ready, self._stop = context.Event(), context.Event()
@@ -141,6 +144,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="batches of --transfers, one after the other")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (default 2, as the Procfile)")
     parser.add_argument("--lead", type=float, default=20.0, help="seconds from creation to the common deadline")
+    parser.add_argument(
+        "--conn-max-age",
+        default=os.environ.get("CONN_MAX_AGE", "60"),
+        help="the worker's CONN_MAX_AGE (default 60, as docs/deploy.md runs the workers)",
+    )
     parser.add_argument("--json", help="also write the figures to this file")
     return parser.parse_args()
 
@@ -157,6 +165,9 @@ def main() -> None:
     queue, alice, bob = common.make_company(
         stamp=stamp, accept_timeout=5, initiator_capacity=args.transfers * args.rounds + 5
     )
+    # The worker (and beat) inherit it: with 0 every task connects afresh, to a backend that
+    # plans its first statements slowly; the deployment keeps them (docs/deploy.md).
+    os.environ["CONN_MAX_AGE"] = str(args.conn_max_age)
     worker = common.Child(
         "worker",
         [sys.executable, "-m", "celery", "-A", "helpdesk", "worker", "-l", "INFO", "--concurrency",
@@ -232,6 +243,7 @@ def main() -> None:
         "transfers_per_batch": args.transfers,
         "batches": args.rounds,
         "worker_concurrency": args.concurrency,
+        "conn_max_age": args.conn_max_age,
         "lateness_in_database_ms": common.summary(lateness),
         "lateness_initiator_told_ms": common.summary(seen_lateness),
         # The same frames stamped as they come off Redis, before any Python work on them (PublishStamper).
