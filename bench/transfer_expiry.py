@@ -109,6 +109,7 @@ class PublishStamper:
         from helpdesk.realtime import operator_group
 
         self.layer = get_channel_layer()
+
         async def group_channel() -> str:  # the layer's per-loop half names it
             return self.layer._get_layer()._get_group_channel_name(operator_group(operator_id))
 
