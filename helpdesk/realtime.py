@@ -12,7 +12,7 @@ import logging
 import threading
 import weakref
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import redis.exceptions
 from asgiref.sync import async_to_sync
@@ -134,9 +134,24 @@ def deliver(group: str, message: dict) -> None:
     if loop is not None and loop.is_running() and not _in_an_event_loop() and _hand_to_loop(loop, group, message):
         return
     try:
-        async_to_sync(group_send)(group, message)
+        _send_to_the_end(group_send, group, message)
     except Exception:  # a dead Redis must not undo a committed change; clients resume by seq
         logger.exception("Could not deliver %s to %s", describe(message), group)
+
+
+def _send_to_the_end(send: Callable[..., Awaitable[None]], *args) -> None:
+    """Run an async send from sync code and wait for it (each send is bounded by SEND_TIMEOUT_SECONDS).
+
+    In a server worker thread whose loop has stopped (Daphne shutting down while a socket's last
+    act commits), not through async_to_sync: inside a sync_to_async thread it schedules the send on
+    the server's loop even when that loop no longer runs, and waits for it forever, so the process
+    never exited (Daphne killed after 15 s in tests, a py-spy dump showed the thread). There the
+    send runs on a loop of this thread's own.
+    """
+    if _server_loop is not None and not _server_loop.is_running():
+        asyncio.run(send(*args))
+    else:
+        async_to_sync(send)(*args)
 
 
 # Messages worker threads handed to the server's loop, sent in the order they came, each burst as
@@ -259,7 +274,7 @@ def publish_many(pairs: list[tuple[str, dict]]) -> None:
 
     def send_batch() -> None:
         try:
-            async_to_sync(group_send_many)(messages)
+            _send_to_the_end(group_send_many, messages)
         except Exception:  # a dead Redis must not undo a committed change; consoles resync on hello
             logger.exception("Could not publish %s frames", len(pairs))
 

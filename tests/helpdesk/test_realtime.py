@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 
 import pytest
@@ -144,3 +145,43 @@ def test_a_chat_lines_groups_get_it_in_one_pipeline_and_lines_keep_their_order(l
     assert received == {group: [1, 2, 3, 4, 5] for group in groups}
     assert len(pipelines) == 5, "one pipeline per line, both groups in it"
     assert packed == [1, 2, 3, 4, 5], "each line packed once for its two groups"
+
+
+def test_a_worker_thread_publishing_after_the_server_loop_stopped_sends_and_returns(layer, monkeypatch):
+    """Found in the suite (a Daphne that did not exit on SIGTERM, killed after 15 s; py-spy showed a
+    sync_to_async thread waiting in async_to_sync): a socket's last act commits while Daphne shuts
+    down, and its frame must still leave, from the worker thread, without waiting on the stopped loop."""
+    from asgiref.sync import sync_to_async
+
+    group = operator_group(920_000)
+    server_loop = asyncio.new_event_loop()
+    monkeypatch.setattr(realtime, "_server_loop", server_loop)
+    done = threading.Event()
+
+    def last_act_of_a_socket():
+        # In a sync_to_async thread of the server's loop, which stops now (not closed: shutting down).
+        server_loop.call_soon_threadsafe(server_loop.stop)
+        while server_loop.is_running():
+            pass
+        realtime.send(group, {"n": 1})
+        done.set()
+
+    def serve():
+        with contextlib.suppress(RuntimeError):  # "Event loop stopped before Future completed": the shutdown
+            server_loop.run_until_complete(sync_to_async(last_act_of_a_socket)())
+
+    async def receive_one():
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            threading.Thread(target=serve, daemon=True).start()
+            return (await asyncio.wait_for(layer.receive(channel), 10))["frame"]
+        finally:
+            await layer.group_discard(group, channel)
+
+    try:
+        frame = asyncio.run(receive_one())
+        assert done.wait(5), "the worker thread is still waiting on the stopped loop"
+    finally:
+        server_loop.close()
+    assert frame == {"n": 1}
