@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from .. import events
@@ -216,40 +216,61 @@ def hand_over(
     """Move ownership to another operator atomically (Transfer Now, a call transfer, a supervisor's take-over).
 
     The old owner's stretch ends as 'transferred' (or 'taken_over') and their capacity frees; the
-    new owner's load rises, and the database refuses it past capacity (ChatError 'at_capacity').
+    new owner's load rises; an operator with no room left is refused (ChatError 'at_capacity').
     `announce` is a system line to the visitor ("You are now chatting with …"); its frame reaches
     the new owner just before `engagement.assigned`, so a console that holds the history (an
     accepted transfer's `transfer.history`) draws the whole chat, that line included, in one go
     (a console without it drops the line: the detail has it). `push_detail=False` (Transfer Now,
     whose new owner holds that history) sends no `engagement.detail`: their console asks for the
     few lines since, and the 200-line read stays off the hand-over's path.
-    Call inside the caller's transaction if it must be atomic with more writes.
+    Call inside the caller's transaction if it must be atomic with more writes; a caller that holds
+    the engagement's lock already calls `hand_over_locked`.
     """
     with transaction.atomic():
-        engagement = lock_engagement(engagement_id)
-        if engagement.state == Engagement.State.ENDED:
-            raise ChatError("ended", "This conversation has ended.")
-        if engagement.owner_id == to_operator_id:
-            raise ChatError("same_owner", "That operator already owns this engagement.")
-        if because == Ownership.Start.TRANSFERRED:
-            begin_wrap_up(engagement=engagement)  # the old owner's after-contact work, if the queue asks
-        freed = release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because], route_freed=False)
-        availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
-        try:
-            # No savepoint of its own: the refusal leaves hand_over, whose atomic() rolls it all back.
-            with transaction.atomic(savepoint=False):
-                take_ownership(engagement=engagement, availability=availability, because=because)
-        except IntegrityError:
-            raise ChatError("at_capacity", "The operator has reached their capacity.") from None
-        if announce:
-            engagement.last_seq = post_system_message(engagement=engagement, body=announce).seq
-        events.engagement_assigned(engagement, operator=availability.operator, detail_follows=push_detail)
-        if push_detail:
-            events.detail_to_new_owner(engagement, operator=availability.operator)
-        # After commit the new owner's frames (and the history) go first; the old owner's next
-        # waiting chat, a routing transaction of its own, after them (docs/performance.md).
-        if freed is not None:
-            route_if_available(freed)
+        return hand_over_locked(
+            lock_engagement(engagement_id),
+            to_operator_id=to_operator_id,
+            because=because,
+            announce=announce,
+            push_detail=push_detail,
+        )
+
+
+def hand_over_locked(
+    engagement: Engagement,
+    *,
+    to_operator_id: int,
+    because: str = Ownership.Start.TRANSFERRED,
+    announce: str = "",
+    push_detail: bool = True,
+) -> Engagement:
+    """`hand_over` of an engagement whose row the caller has locked, in the caller's transaction.
+
+    Every refusal (ended, same owner, at capacity) comes before the first write, so a caller
+    that goes on after one (Transfer Now stops the transfer) needs no savepoint.
+    """
+    if engagement.state == Engagement.State.ENDED:
+        raise ChatError("ended", "This conversation has ended.")
+    if engagement.owner_id == to_operator_id:
+        raise ChatError("same_owner", "That operator already owns this engagement.")
+    # The new owner's room, checked under their availability's lock before anything is written
+    # (the database's capacity constraint stays the last word).
+    availability = lock_availability(operator_id=to_operator_id, media=engagement.media)
+    if availability.load >= availability.capacity:
+        raise ChatError("at_capacity", "The operator has reached their capacity.")
+    if because == Ownership.Start.TRANSFERRED:
+        begin_wrap_up(engagement=engagement)  # the old owner's after-contact work, if the queue asks
+    freed = release_ownership(engagement=engagement, because=HAND_OVER_ENDS[because], route_freed=False)
+    take_ownership(engagement=engagement, availability=availability, because=because)
+    if announce:
+        engagement.last_seq = post_system_message(engagement=engagement, body=announce).seq
+    events.engagement_assigned(engagement, operator=availability.operator, detail_follows=push_detail)
+    if push_detail:
+        events.detail_to_new_owner(engagement, operator=availability.operator)
+    # After commit the new owner's frames (and the history) go first; the old owner's next
+    # waiting chat, a routing transaction of its own, after them (docs/performance.md).
+    if freed is not None:
+        route_if_available(freed)
     return engagement
 
 

@@ -12,7 +12,7 @@ from django.utils import timezone
 from helpdesk.errors import ChatError
 from helpdesk.lock_objects import lock_engagement
 from helpdesk.models import Availability, DispositionCode, Engagement, Media, Note, Operator, Queue
-from helpdesk.services.engagements import add_note, clean_text, hand_over
+from helpdesk.services.engagements import add_note, clean_text, hand_over_locked
 from helpdesk.services.wrapup import clean_code
 
 from .. import events
@@ -241,9 +241,9 @@ def _hand_over_now(transfer: Transfer, engagement: Engagement) -> TransferError 
     """
     new_owner = transfer.accepted_by
     now = timezone.now()  # before the hand-over's system line: the initiator's copy ends here, without it
-    try:  # hand_over's own atomic() is a savepoint here: a refusal undoes only the hand-over
-        hand_over(
-            engagement_id=engagement.pk,
+    try:  # every refusal comes before the hand-over writes anything: no savepoint needed
+        hand_over_locked(
+            engagement,
             to_operator_id=new_owner.pk,
             announce=f"You are now chatting with {new_owner.display_name}.",
             push_detail=False,  # they hold the history since accepting (`transfer.history`)
@@ -270,8 +270,10 @@ def transfer_now(*, transfer_id: int, operator: Operator) -> Transfer:
         raise TransferError(TransferErrorCode.INVALID, "That transfer does not exist.")
     refusal: TransferError | None = None
     with transaction.atomic():
-        engagement = lock_engagement(engagement_id)
+        lock_engagement(engagement_id)
         transfer = lock_transfer(transfer_id)
+        # Read with the transfer after both locks, its visitor along: the engagement as it is now.
+        engagement = transfer.engagement
         if transfer.initiator_id != operator.pk:
             raise TransferError(TransferErrorCode.NOT_INITIATOR)
         if transfer.state == TransferState.COMPLETED:
