@@ -114,14 +114,34 @@ def _async_client() -> redis.asyncio.Redis:
     return client
 
 
+# Once Redis has not answered the limiter, it is not asked again for this long (per event loop):
+# with a hung Redis every frame first waited the whole socket timeout, and a socket's frames are
+# handled one after another, so each answer came later than the one before (a console's pings
+# in between cost 2 s each; found by tests/reliability/test_chat_faults.py under load). Meanwhile
+# the callers treat Redis as unusable, as they would after the timeout.
+UNUSABLE_BACKOFF_SECONDS = 5.0
+_unusable_until: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 async def aallow(names: Sequence[str], limits: Sequence[int], *, now: float | None = None) -> int:
-    """`allow` for the event loop: the same counters, through an async Redis client."""
+    """`allow` for the event loop: the same counters, through an async Redis client.
+
+    Raises one of REDIS_UNUSABLE when Redis fails, and at once (without asking it) for
+    UNUSABLE_BACKOFF_SECONDS after that.
+    """
+    loop = asyncio.get_running_loop()
+    if time.monotonic() < _unusable_until.get(loop, 0.0):
+        raise redis.exceptions.ConnectionError("Redis did not answer the rate limiter a moment ago")
     keys, args = _script_call(names, limits, now)
     client = _async_client()
     try:
-        return int(await client.evalsha(SLIDING_WINDOW_SHA, len(keys), *keys, *args))
-    except redis.exceptions.NoScriptError:
-        return int(await client.eval(SLIDING_WINDOW_LUA, len(keys), *keys, *args))
+        try:
+            return int(await client.evalsha(SLIDING_WINDOW_SHA, len(keys), *keys, *args))
+        except redis.exceptions.NoScriptError:
+            return int(await client.eval(SLIDING_WINDOW_LUA, len(keys), *keys, *args))
+    except REDIS_UNUSABLE:
+        _unusable_until[loop] = time.monotonic() + UNUSABLE_BACKOFF_SECONDS
+        raise
 
 
 # --- Visitors -------------------------------------------------------------------------------------

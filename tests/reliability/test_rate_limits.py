@@ -117,3 +117,40 @@ def test_a_redis_that_refuses_writes_counts_as_unusable_not_as_a_failed_frame():
             assert asyncio.run(scenario()) == (None, False)
     finally:
         replica.stop()
+
+
+def test_a_hung_redis_costs_the_limiter_one_timeout_then_it_is_not_asked_until_the_backoff_ends(monkeypatch):
+    """Found under load: with Redis hung (SIGSTOP) each frame of a socket first waited the whole
+    socket timeout, one after another, so an operator's third line got no answer within 8 s. One
+    timeout now; the frames after it are let through at once, and Redis is asked again after
+    the backoff."""
+    import time
+
+    from tests.processes import RedisServer, use_redis
+
+    monkeypatch.setattr(rate_limits, "UNUSABLE_BACKOFF_SECONDS", 1.0)
+    hung = RedisServer().start()
+    try:
+        with use_redis(hung.url):
+
+            async def scenario():
+                hung.pause()
+                took = []
+                for _ in range(3):
+                    started = time.monotonic()
+                    assert await aoperator_frame_refused(operator_id=21, frame_type="ping", now=EDGE + 1) is None
+                    took.append(time.monotonic() - started)
+                hung.resume()
+                await asyncio.sleep(1.1)  # the backoff ends: Redis is asked, and counts, again
+                counted = (
+                    await aallow(["after-backoff"], [1], now=EDGE + 2),
+                    await aallow(["after-backoff"], [1], now=EDGE + 2),
+                )
+                return took, counted
+
+            took, counted = asyncio.run(scenario())
+    finally:
+        hung.stop()
+    assert took[0] >= 1.5, took  # the socket timeout (2 s), once
+    assert max(took[1:]) < 0.1, took  # not asked again within the backoff
+    assert counted == (0, 1), "after the backoff the limiter counts again (the second call is refused)"
