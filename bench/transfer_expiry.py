@@ -1,4 +1,4 @@
-"""Expiry lateness with many transfers expiring together. Budget: p99 ≤ 1 s past the deadline.
+"""Expiry lateness with many transfers expiring together. Budget (issue 16): p99 ≤ 100 ms, 300 together.
 
 It creates --transfers unanswered transfers whose deadlines are the same instant (the service
 runs with its clock pinned to one moment while they are created, so every `expires_at` and
@@ -29,6 +29,9 @@ from unittest import mock
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import transfer_common as common  # noqa: E402
+
+# Issue 16 (it was 1 s with 100 together before): the initiator told within this, at p99.
+BUDGET_P99_MS = 100
 
 
 class InitiatorListener:
@@ -251,8 +254,8 @@ def main() -> None:
         "lateness_on_redis_ms": common.summary(published_lateness),
         "expired_by": by,
         "problems": problems,
-        "budget_p99_ms": 1000,
-        "within_budget": bool(seen_lateness) and common.percentile(seen_lateness, 99) <= 1000 and not problems,
+        "budget_p99_ms": BUDGET_P99_MS,
+        "within_budget": bool(seen_lateness) and common.percentile(seen_lateness, 99) <= BUDGET_P99_MS and not problems,
         "machine": common.load_note(),
     }
     print(json.dumps(figures, indent=2))
