@@ -140,6 +140,29 @@ def test_operator_becoming_available_while_engagements_are_routed_and_written_to
     assert_invariants([operator])
 
 
+def test_an_engagements_router_and_its_operators_router_starting_together_never_both_give_up():
+    """One holds the engagement and skips the operator, the other holds the operator and skips the
+    engagement. On a fixed retry schedule they met again at every retry: a third of 100 rounds ended
+    with neither routing it (the cause of this module's one CI failure). Randomised pauses part them."""
+    team = TeamFactory()
+    queue = QueueFactory(site=team.site, teams=[team])
+    operator = OperatorFactory(site=team.site, teams=[team], available=["chat"], chat_capacity=100)
+    stranded = 0
+    for _ in range(40):
+        engagement = EngagementFactory(queue=queue)  # queued; nothing has routed it yet
+        errors = run_in_threads(
+            [
+                lambda e=engagement: route_engagement(engagement_id=e.pk),
+                lambda: route_waiting_for_operator(operator_id=operator.pk, media=Media.CHAT),
+            ]
+        )
+        assert not errors, errors
+        engagement.refresh_from_db()
+        stranded += engagement.state == Engagement.State.QUEUED
+    assert stranded == 0
+    assert_invariants([operator])
+
+
 def test_routing_in_separate_processes_never_double_assigns():
     """Four Python processes route the same 30 engagements to 4 operators of capacity 3 at once."""
     queue, staff, engagements = build_contact_centre(operators=4, capacity=3, waiting=30)
