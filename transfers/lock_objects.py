@@ -18,7 +18,11 @@ def lock_transfer(transfer_id: int) -> Transfer:
     but `offered_to` None). The second statement sees everything as committed once we hold the lock.
     """
     Transfer.objects.select_for_update().only("pk").get(pk=transfer_id)
-    transfer = Transfer.objects.select_related("engagement", "engagement__visitor", "target_queue").get(pk=transfer_id)
+    # The warm message and the reason come along: every act's frame draws them (transfer_payload),
+    # and read lazily they were two more round trips while the locks are held.
+    transfer = Transfer.objects.select_related(
+        "engagement", "engagement__visitor", "target_queue", "note", "reason"
+    ).get(pk=transfer_id)
     # Its operators come in one more statement: joined into the one above they made an
     # eight-table join whose planning alone took ~4 ms on every call (this one plans in ~1 ms).
     ids = {getattr(transfer, f"{name}_id") for name in OPERATOR_RELATIONS} - {None}

@@ -17,6 +17,19 @@ from .models import OPEN_STATES, Transfer, TransferOffer, TransferState
 
 SEARCH_MAX_LENGTH = 100
 
+# Every relation `frames.transfer_payload` draws. A list of transfers reads them in its own statement;
+# left out, each transfer that has one (a reason, a warm message, an accepting operator) costs a query.
+DRAWN_RELATIONS = (
+    "engagement__visitor",
+    "initiator",
+    "target_operator",
+    "target_queue",
+    "offered_to",
+    "accepted_by",
+    "note",
+    "reason",
+)
+
 
 @dataclass(frozen=True)
 class OperatorOption:
@@ -172,9 +185,7 @@ def transfer_history(*, engagement_id: int) -> list[Transfer]:
     """Every transfer attempt of an engagement with its offers, oldest first (console and reports)."""
     return list(
         Transfer.objects.filter(engagement_id=engagement_id)
-        .select_related(
-            "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "accepted_by", "note"
-        )
+        .select_related(*DRAWN_RELATIONS)
         .prefetch_related(Prefetch("offers", queryset=TransferOffer.objects.select_related("operator")))
         .order_by("requested_at", "pk")
     )
@@ -183,7 +194,7 @@ def transfer_history(*, engagement_id: int) -> list[Transfer]:
 def open_transfer_of(*, engagement_id: int) -> Transfer | None:
     return (
         Transfer.objects.filter(engagement_id=engagement_id, state__in=OPEN_STATES)
-        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .select_related(*DRAWN_RELATIONS)
         .first()
     )
 
@@ -202,7 +213,7 @@ def pending_offers_for(*, operator: Operator) -> list[Transfer]:
     """Transfers offered to the operator and still waiting for their answer (prompts after a reload)."""
     return list(
         Transfer.objects.filter(state=TransferState.REQUESTED, offered_to=operator)
-        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .select_related(*DRAWN_RELATIONS)
         .order_by("expires_at")
     )
 
@@ -211,7 +222,7 @@ def outgoing_transfers_of(*, operator: Operator) -> list[Transfer]:
     """Open transfers the operator started, and accepted ones waiting for them to press Transfer Now."""
     return list(
         Transfer.objects.filter(initiator=operator, state__in=OPEN_STATES)
-        .select_related("engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note")
+        .select_related(*DRAWN_RELATIONS)
         .order_by("requested_at")
     )
 

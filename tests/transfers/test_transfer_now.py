@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from helpdesk.models import Availability, Engagement, Message, Note, Ownership
+from helpdesk.models import Availability, DispositionCode, Engagement, Message, Note, Ownership
+from tests.factories import DispositionCodeFactory
 from tests.transfers.conftest import error_code, request_to
 from transfers import services
 from transfers.errors import TransferError
@@ -49,8 +50,10 @@ def test_transfer_now_is_one_short_transaction(engagement, alice, bob, frames, d
     locked transfer's operators come in a statement of their own, which plans ~4 ms faster; five
     fewer since two redundant savepoints went and the new owner's load is not read back; four
     fewer since the hand-over works on the engagement Transfer Now locked and read with its
-    visitor, and refuses a full operator before writing, so it needs no savepoint)."""
-    transfer = request_to(bob, engagement, alice)
+    visitor, and refuses a full operator before writing, so it needs no savepoint). With a warm
+    message and a reason, as on the floor: both come with the locked transfer, not lazily (+2)."""
+    reason = DispositionCodeFactory(queue=engagement.queue, kind=DispositionCode.Kind.TRANSFER)
+    transfer = request_to(bob, engagement, alice, warm_message="Order 42", reason_id=str(reason.pk))
     services.accept_transfer(transfer_id=transfer.pk, operator=bob)
     with django_assert_max_num_queries(20):
         services.transfer_now(transfer_id=transfer.pk, operator=alice)

@@ -16,6 +16,7 @@ from helpdesk.models import Availability
 from .. import events
 from ..lock_objects import lock_transfer
 from ..models import EndReason, Transfer, TransferOffer, TransferState
+from ..selectors import DRAWN_RELATIONS
 from .reactions import withdraw_offer_at_capacity
 from .steps import cancel_open_transfer, end_offer_and_move_on, offer_to_next_in_queue
 
@@ -92,11 +93,7 @@ def expire_due_operator_transfers(*, by: str, batch_size: int = 500) -> int:
         TransferOffer.objects.filter(transfer_id__in=ids, outcome=TransferOffer.Outcome.PENDING).update(
             outcome=TransferOffer.Outcome.EXPIRED, reason=EndReason.NOT_ANSWERED, answered_at=now
         )
-        expired = list(
-            Transfer.objects.filter(pk__in=ids).select_related(
-                "engagement__visitor", "initiator", "target_operator", "target_queue", "offered_to", "note"
-            )
-        )
+        expired = list(Transfer.objects.filter(pk__in=ids).select_related(*DRAWN_RELATIONS))
         events.transfers_expired(expired)
     return len(expired)
 
