@@ -16,7 +16,7 @@ from helpdesk.models import Availability
 from .. import events
 from ..lock_objects import lock_transfer
 from ..models import EndReason, Transfer, TransferOffer, TransferState
-from ..selectors import DRAWN_RELATIONS
+from ..selectors import drawn_transfers
 from .reactions import withdraw_offer_at_capacity
 from .steps import cancel_open_transfer, end_offer_and_move_on, offer_to_next_in_queue
 
@@ -93,7 +93,7 @@ def expire_due_operator_transfers(*, by: str, batch_size: int = 500) -> int:
         TransferOffer.objects.filter(transfer_id__in=ids, outcome=TransferOffer.Outcome.PENDING).update(
             outcome=TransferOffer.Outcome.EXPIRED, reason=EndReason.NOT_ANSWERED, answered_at=now
         )
-        expired = list(Transfer.objects.filter(pk__in=ids).select_related(*DRAWN_RELATIONS))
+        expired = drawn_transfers(Transfer.objects.filter(pk__in=ids))
         events.transfers_expired(expired)
     return len(expired)
 
