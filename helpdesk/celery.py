@@ -3,9 +3,18 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_process_init
+
+from . import heap
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "helpdesk.settings")
 
 app = Celery("helpdesk")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def keep_start_up_objects_out_of_the_collectors_way(**_) -> None:
+    """Each pool process starts with the worker's loaded Django and tasks (helpdesk/heap.py)."""
+    heap.freeze_start_up_objects()
