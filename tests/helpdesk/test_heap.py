@@ -30,9 +30,12 @@ def test_the_web_application_loads_its_views_then_freezes_what_it_loaded():
 
 
 @pytest.mark.worker
-def test_a_prefork_pool_process_starts_with_the_workers_objects_frozen(tmp_path):
-    worker = CeleryWorker(name="heap")
-    worker.args[worker.args.index("solo")] = "prefork"  # the pool of the Procfile's worker
+@pytest.mark.parametrize("pool", ["prefork", "solo"])
+def test_a_workers_task_runs_with_the_workers_start_up_objects_frozen(pool, tmp_path):
+    """prefork (the Procfile's pool): the pool process froze as it started; solo: the task runs in
+    the main process, which froze once ready (it also holds the ETA timers in a prefork worker)."""
+    worker = CeleryWorker(name=f"heap-{pool}")
+    worker.args[worker.args.index("solo")] = pool
     worker.args += ["--include", "tests.helpdesk.heap_probe"]
     worker.start()
     try:
