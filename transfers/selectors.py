@@ -24,7 +24,8 @@ OPERATOR_RELATIONS = ("initiator", "target_operator", "offered_to", "accepted_by
 
 
 def drawn_transfers(transfers: QuerySet[Transfer]) -> list[Transfer]:
-    """The transfers with everything `frames.transfer_payload` draws, in two statements however many.
+    """The transfers with everything `frames.transfer_payload` draws: two statements however many
+    (and whatever the queryset prefetches).
 
     Their operators come in a statement of their own: a handful of people appear in every transfer
     of a list, and joined they came back once per relation and transfer (900 Operator instances for
