@@ -41,6 +41,12 @@ def drawn_transfers(transfers: QuerySet[Transfer]) -> list[Transfer]:
     return rows
 
 
+def drawn_transfer(transfer_id: int) -> Transfer:
+    """One transfer as it is now, with everything its frame draws (two statements; refreshing an
+    instance instead drops its relations, and drawing it read them one by one: eight statements)."""
+    return drawn_transfers(Transfer.objects.filter(pk=transfer_id))[0]
+
+
 @dataclass(frozen=True)
 class OperatorOption:
     """One row of the dialog's Operators tab."""

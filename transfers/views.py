@@ -27,8 +27,8 @@ def owned_engagement(engagement_id: int, operator) -> Engagement:
 
 
 def answer(transfer) -> JsonResponse:
-    transfer.refresh_from_db()
-    return JsonResponse({"transfer": selectors.transfer_view(transfer)})
+    """The transfer as the act committed it, read afresh: the service's instance may predate its updates."""
+    return JsonResponse({"transfer": selectors.transfer_view(selectors.drawn_transfer(transfer.pk))})
 
 
 @require_GET

@@ -9,8 +9,8 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from helpdesk.models import Availability
-from tests.factories import ManagerFactory, OperatorFactory, SiteFactory, UserFactory
+from helpdesk.models import Availability, DispositionCode
+from tests.factories import DispositionCodeFactory, ManagerFactory, OperatorFactory, SiteFactory, UserFactory
 from tests.transfers.conftest import give_engagement
 from transfers import services
 from transfers.models import Transfer
@@ -75,6 +75,33 @@ def test_whole_flow_over_http(engagement, alice, bob):
     assert history["open"] is None
     assert [row["state"] for row in history["history"]] == ["completed"]
     assert history["history"][0]["offers"][0]["outcome"] == "accepted"
+
+
+def test_an_acts_answer_reads_the_transfer_in_two_statements(
+    engagement, alice, bob, django_assert_max_num_queries, django_assert_num_queries
+):
+    """The answer is drawn after the act commits, while the new owner's console draws the chat
+    (issue 16): refreshing the service's instance dropped its relations, and drawing it then read
+    the engagement, visitor, note and four operators one by one (eight statements after the act)."""
+    from transfers.views import answer
+
+    reason = DispositionCodeFactory(queue=engagement.queue, kind=DispositionCode.Kind.TRANSFER)
+    transfer = services.request_transfer(
+        engagement_id=engagement.pk,
+        initiator=alice,
+        target_operator_id=bob.pk,
+        warm_message="Order 42",
+        reason_id=str(reason.pk),
+    )
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    with django_assert_num_queries(2):
+        drawn = json.loads(answer(transfer).content)["transfer"]
+    assert (drawn["state"], drawn["warm_message"], drawn["accepted_by_name"]) == ("accepted", "Order 42", "Bob Baker")
+    assert drawn["reason_name"] == reason.name
+    client = client_for(alice)
+    with django_assert_max_num_queries(25):  # session, user, operator; the act's 20; the answer's 2
+        done = post(client, f"/transfers/{transfer.pk}/now/").json()["transfer"]
+    assert (done["state"], done["accepted_by_name"]) == ("completed", "Bob Baker")
 
 
 def test_domain_errors_answer_json_with_code_and_status(engagement, alice, bob, carol):
