@@ -724,3 +724,43 @@ def test_transfer_now_shows_the_history_accepting_brought_and_fills_in_what_came
     send(console_b, "Hi Hana, Bob here")
     expect(visitor.locator("#transcript")).to_contain_text("Bob here")
     expect(transcript_b.locator(".msg")).to_have_count(5)
+
+
+def test_the_new_owners_history_panel_reads_once_per_burst_of_frames_and_shows_it_completed(new_page, company):
+    """A hand-over gives Bob's console three reasons to re-read the transfer history: the chat
+    selected and `transfer.updated` in the same few ms, `engagement.detail` a round trip later. It
+    read three times, the first while it drew the chat, the server's work and the answer competing
+    with the drawing (issue 16). Reasons that come together now make one read, sent once the frame
+    is painted; the detail may make a second. The panel still ends current."""
+    alice, bob = company["alice"], company["bob"]
+    console_a = console_of(new_page, alice)
+    console_b = console_of(new_page, bob)
+    visitor = start_visitor(new_page, "Rita Reads")
+    expect(console_a.locator("#visitor-name")).to_have_text("Rita Reads")
+    send(visitor, "Hello, billing question")
+    transfer_to_bob_and_accept(console_a, console_b)
+    engagement = Engagement.objects.get(visitor__name="Rita Reads")
+    # Each read of the history, with how many lines Bob's transcript showed as it was sent.
+    console_b.evaluate(
+        """(url) => {
+          window.__historyReads = [];
+          const native = window.fetch;
+          window.fetch = (resource, ...rest) => {
+            if (String(resource).endsWith(url)) {
+              window.__historyReads.push(document.querySelectorAll('#transcript .msg').length);
+            }
+            return native(resource, ...rest);
+          };
+        }""",
+        f"/transfers/engagements/{engagement.pk}/",
+    )
+    console_a.click("[data-testid=transfer-now]")
+
+    expect(console_b.locator("#transcript .msg")).to_have_count(2)  # the visitor's line and the hand-over's
+    item = console_b.locator("[data-testid=transfer-history] .transfer-history-item")
+    expect(item).to_have_count(1)
+    expect(item).to_contain_text("Completed")
+    console_b.wait_for_timeout(500)  # whatever else the burst of frames asks for
+    reads = console_b.evaluate("window.__historyReads")
+    assert reads and all(lines == 2 for lines in reads), reads  # none before the chat was in the page
+    assert len(reads) <= 2, reads  # three before

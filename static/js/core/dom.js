@@ -32,6 +32,14 @@ export function scrollToEnd(scroller) {
   });
 }
 
+/** Run `fn` once the next frame is rendered: work that can wait, kept off the frame that draws
+ * (requestAnimationFrame runs just before the rendering, a task queued there just after it). A
+ * hidden tab renders no frames: there it runs in the next task. */
+export function afterNextPaint(fn) {
+  if (document.hidden) setTimeout(fn, 0);
+  else requestAnimationFrame(() => setTimeout(fn, 0));
+}
+
 /** Is `scroller` at (or about to be put at) its end, within `slack` pixels? */
 export function nearEnd(scroller, slack = 80) {
   return toEnd.has(scroller) || scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < slack;

@@ -1,5 +1,5 @@
 // The transfer history of the engagement on screen, in the side panel.
-import { $, el, timeOfDay } from "../core/dom.js";
+import { $, afterNextPaint, el, timeOfDay } from "../core/dom.js";
 import { get } from "../core/http.js";
 import { place, renderBanner } from "./banner.js";
 import { currentId, remember, state } from "./state.js";
@@ -8,17 +8,43 @@ const historySection = $("#transfer-history-section");
 
 const OUTCOME_CLASS = { completed: "badge-ok", accepted: "badge-ok", declined: "badge-danger", expired: "badge-warn", cancelled: "badge", requested: "badge-warn" };
 
-export async function refreshHistory(engagementId) {
-  if (!engagementId || Number(engagementId) !== currentId()) return;
+// One read per burst of frames, after the chat is on screen. A hand-over brings three reasons to
+// re-read (the engagement selected, `transfer.updated`, `engagement.detail`) within a few ms; each
+// was a request whose server work and answer competed with drawing the new chat (issue 16). Asked
+// again while a read is out, it reads once more when that one is back: the panel ends current.
+const pending = new Set(); // engagements with a read asked for and not yet sent
+const inFlight = new Map(); // engagement → asked again while its read was out
+
+export function refreshHistory(engagementId) {
+  const id = Number(engagementId);
+  if (!id || id !== currentId() || pending.has(id)) return;
+  if (inFlight.has(id)) {
+    inFlight.set(id, true);
+    return;
+  }
+  pending.add(id);
+  afterNextPaint(() => {
+    pending.delete(id);
+    readHistory(id);
+  });
+}
+
+async function readHistory(id) {
+  if (id !== currentId()) return;
+  inFlight.set(id, false);
   try {
-    const data = await get(`/transfers/engagements/${engagementId}/`);
-    state.history.set(Number(engagementId), data.history);
+    const data = await get(`/transfers/engagements/${id}/`);
+    state.history.set(id, data.history);
     const latest = data.history[data.history.length - 1];
     if (latest) remember(latest);
     renderHistory();
     renderBanner();
   } catch {
     // not ours (anymore): nothing to show
+  } finally {
+    const again = inFlight.get(id);
+    inFlight.delete(id);
+    if (again) refreshHistory(id);
   }
 }
 
