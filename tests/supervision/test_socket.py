@@ -148,8 +148,10 @@ def test_the_wallboard_figures_are_the_reports_figures_for_today(floor):
     answered_fast = EngagementFactory(queue=floor.general, state="ended", owner=floor.alice)
     answered_slow = EngagementFactory(queue=floor.general, state="ended", owner=floor.bob)
     abandoned = EngagementFactory(queue=floor.billing, state="ended")
+    # Half an hour ago, but today even just after midnight (the wallboard counts today's).
+    start_of_today = timezone.localtime(now).replace(hour=0, minute=0, second=0, microsecond=0)
     for engagement, answered_after in ((answered_fast, 5), (answered_slow, 60), (abandoned, None)):
-        created = now - timedelta(minutes=30)
+        created = max(now - timedelta(minutes=30), start_of_today)
         Engagement.objects.filter(pk=engagement.pk).update(
             created_at=created,
             queued_at=created,
