@@ -95,6 +95,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 else:
+    # Django's backend reading timestamps with psycopg's C parser (helpdesk/postgresql/base.py).
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "helpdesk.postgresql"
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", default=8)
     if web_process.serving and DATABASE_POOL_SIZE > 0:

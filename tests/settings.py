@@ -28,6 +28,6 @@ CELERY_BEAT_SCHEDULE_FILENAME = os.environ.get(
 # Tasks of this run go to a queue of its own, so a worker of another run never takes them.
 CELERY_TASK_DEFAULT_QUEUE = os.environ["CHANNEL_LAYER_PREFIX"]
 
-# Django's PostgreSQL backend with a flush that deletes instead of truncating (tests/postgresql/base.py).
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":  # noqa: F405
+# The product's PostgreSQL backend with a flush that deletes instead of truncating (tests/postgresql/base.py).
+if DATABASES["default"]["ENGINE"] == "helpdesk.postgresql":  # noqa: F405
     DATABASES["default"]["ENGINE"] = "tests.postgresql"  # noqa: F405

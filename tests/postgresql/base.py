@@ -5,13 +5,15 @@ transactions see their rows), so Django empties every table after each one. Post
 TRUNCATE creates a new file per table: about 0.1 s for our 45 tables, ~90 s over the suite.
 DELETE on tables a test left nearly empty takes about 1 ms. Django's foreign keys are
 DEFERRABLE INITIALLY DEFERRED, so deleting in any order inside flush's transaction is safe.
-Only the flush differs; everything else is Django's PostgreSQL backend.
+Only the flush differs; everything else is the product's backend (helpdesk/postgresql/base.py).
 """
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql.operations import DatabaseOperations as PostgresOperations
+
+from helpdesk.postgresql import base
 
 
-class DatabaseOperations(base.DatabaseOperations):
+class DatabaseOperations(PostgresOperations):
     def sql_flush(self, style, tables, *, reset_sequences=False, allow_cascade=False):
         if not tables or reset_sequences:
             return super().sql_flush(style, tables, reset_sequences=reset_sequences, allow_cascade=allow_cascade)
