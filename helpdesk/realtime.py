@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import weakref
 from collections import deque
@@ -142,16 +143,42 @@ def deliver(group: str, message: dict) -> None:
 def _send_to_the_end(send: Callable[..., Awaitable[None]], *args) -> None:
     """Run an async send from sync code and wait for it (each send is bounded by SEND_TIMEOUT_SECONDS).
 
-    In a server worker thread whose loop has stopped (Daphne shutting down while a socket's last
-    act commits), not through async_to_sync: inside a sync_to_async thread it schedules the send on
-    the server's loop even when that loop no longer runs, and waits for it forever, so the process
-    never exited (Daphne killed after 15 s in tests, a py-spy dump showed the thread). There the
-    send runs on a loop of this thread's own.
+    In a process with no server loop (a Celery worker, beat, a command, a test), on this process's
+    sender loop (`_sender_loop`). In a server worker thread whose loop has stopped (Daphne shutting
+    down while a socket's last act commits), not through async_to_sync: inside a sync_to_async
+    thread it schedules the send on the server's loop even when that loop no longer runs, and waits
+    for it forever, so the process never exited (Daphne killed after 15 s in tests, a py-spy dump
+    showed the thread). There the send runs on a loop of this thread's own.
     """
-    if _server_loop is not None and not _server_loop.is_running():
+    if _server_loop is None:
+        sending = asyncio.run_coroutine_threadsafe(send(*args), _sender_loop())
+        sending.result(timeout=SEND_TIMEOUT_SECONDS * 2 + 1)  # the send gives up (twice) before this
+    elif not _server_loop.is_running():
         asyncio.run(send(*args))
     else:
         async_to_sync(send)(*args)
+
+
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None  # (the process it runs in, the loop)
+_sender_lock = threading.Lock()
+
+
+def _sender_loop() -> asyncio.AbstractEventLoop:
+    """This process's loop for sends from sync code, running in a daemon thread of its own.
+
+    async_to_sync ran each send on a new loop in a new thread, and the channel layer, which keeps a
+    Redis connection per loop, connected afresh every time: ~7 ms per send on the 2-core box, ~10 ms
+    of the bulk expiry's 600 frames (docs/performance.md). Kept, the loop keeps its connection; a
+    forked child (a prefork pool process) starts a loop of its own, its parent's thread not having
+    come along.
+    """
+    global _sender
+    with _sender_lock:
+        if _sender is None or _sender[0] != os.getpid():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="realtime-sender", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
 
 
 # Messages worker threads handed to the server's loop, sent in the order they came, each burst as

@@ -185,3 +185,56 @@ def test_a_worker_thread_publishing_after_the_server_loop_stopped_sends_and_retu
     finally:
         server_loop.close()
     assert frame == {"n": 1}
+
+
+def listen_to(layer, group: str, count: int, act) -> list[dict]:
+    """Join `group`, run `act` (in a thread: it sends from sync code), and receive `count` frames."""
+
+    async def scenario():
+        channel = await layer.new_channel()
+        await layer.group_add(group, channel)
+        try:
+            acting = threading.Thread(target=act, daemon=True)
+            acting.start()
+            frames = [(await asyncio.wait_for(layer.receive(channel), 10))["frame"] for _ in range(count)]
+            acting.join(10)
+            return frames
+        finally:
+            await layer.group_discard(group, channel)
+
+    return asyncio.run(scenario())
+
+
+def test_sync_code_with_no_server_loop_sends_on_one_kept_loop(layer, monkeypatch):
+    """A worker's sends: async_to_sync gave each a new loop, thread and Redis connection (~7 ms a
+    send here); they now go through one loop this process keeps, with its connection."""
+    monkeypatch.setattr(realtime, "_server_loop", None)
+    group = operator_group(930_000)
+    loops = []
+
+    def worker_task():
+        for n in range(3):
+            realtime.send(group, {"n": n})
+            loops.append(realtime._sender_loop())
+
+    assert listen_to(layer, group, 3, worker_task) == [{"n": 0}, {"n": 1}, {"n": 2}]
+    assert len(set(map(id, loops))) == 1 and loops[0].is_running()
+    assert loops[0] in layer._layers, "the kept loop keeps its half of the layer (and its connection)"
+
+
+def test_a_forked_pool_process_sends_on_a_loop_of_its_own(layer, monkeypatch):
+    """A prefork pool process is forked from a worker whose sender loop may already run: the loop
+    object comes along, its thread does not, and a send handed to it would wait until it timed out."""
+    import multiprocessing
+
+    monkeypatch.setattr(realtime, "_server_loop", None)
+    group = operator_group(931_000)
+    realtime.send(operator_group(931_001), {"warm": True})  # the parent's loop runs now
+    child = multiprocessing.get_context("fork").Process(target=realtime.send, args=(group, {"from": "child"}))
+
+    def fork_and_wait():
+        child.start()
+        child.join(8)
+
+    assert listen_to(layer, group, 1, fork_and_wait) == [{"from": "child"}]
+    assert child.exitcode == 0
