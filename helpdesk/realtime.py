@@ -152,7 +152,7 @@ def _send_to_the_end(send: Callable[..., Awaitable[None]], *args) -> None:
     """
     if _server_loop is None:
         sending = asyncio.run_coroutine_threadsafe(send(*args), _sender_loop())
-        sending.result(timeout=SEND_TIMEOUT_SECONDS * 2 + 1)  # the send gives up (twice) before this
+        sending.result(timeout=SEND_TIMEOUT_SECONDS * 2 + 1)  # a backstop: the send gives up after SEND_TIMEOUT_SECONDS
     elif not _server_loop.is_running():
         asyncio.run(send(*args))
     else:
