@@ -16,7 +16,6 @@ It creates what it reads on first use (a company of its own in DATABASE_URL):
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -61,44 +60,29 @@ def main() -> None:
 
     connection.ensure_connection()
     adapters = connection.connection.adapters
-    loaders = {
-        "product": lambda: adapters.register_loader("timestamptz", timestamp_loader(connection.timezone)),
-        "django": lambda: register_tzloader(connection.timezone, connection.connection),
-    }
     reads = {
         "chat_lines": lambda: message_frames_after(engagement_id=chat.pk, after_seq=0),
         "transfers_drawn": lambda: drawn_transfers(Transfer.objects.filter(pk__in=ids)),
     }
-    times: dict[str, dict[str, list[float]]] = {read: {loader: [] for loader in loaders} for read in reads}
-    results: dict[str, dict[str, object]] = {read: {} for read in reads}
-    for round_number in range(args.rounds + 3):
-        for loader, register in loaders.items() if round_number % 2 else reversed(loaders.items()):
-            register()
-            for read, run in reads.items():
-                started = time.perf_counter()
-                rows = run()
-                elapsed = (time.perf_counter() - started) * 1000
-                if round_number >= 3:  # the first rounds warm the connection and the ORM's caches
-                    times[read][loader].append(elapsed)
-                results[read][loader] = rows
+    times, results = common.time_alternating(
+        {
+            "product": (lambda: adapters.register_loader("timestamptz", timestamp_loader(connection.timezone)), reads),
+            "django": (lambda: register_tzloader(connection.timezone, connection.connection), reads),
+        },
+        rounds=args.rounds,
+    )
     # Both loaders read the same values.
-    assert results["chat_lines"]["product"] == results["chat_lines"]["django"]
-    assert [t.requested_at for t in results["transfers_drawn"]["product"]] == [
-        t.requested_at for t in results["transfers_drawn"]["django"]
+    assert results["product"]["chat_lines"] == results["django"]["chat_lines"]
+    assert [t.requested_at for t in results["product"]["transfers_drawn"]] == [
+        t.requested_at for t in results["django"]["transfers_drawn"]
     ]
     figures = {"benchmark": "timestamp_reads", "rounds": args.rounds, "messages": args.messages}
     for read in reads:
-        figures[read] = {loader: common.summary(values) for loader, values in times[read].items()}
+        figures[read] = {loader: common.summary(times[loader][read]) for loader in times}
         figures[read]["p50_saved_percent"] = round(
             100 * (1 - figures[read]["product"]["p50"] / figures[read]["django"]["p50"]), 1
         )
-    figures["machine"] = common.load_note()
-    figures["rerun"] = (
-        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_transfer_bench REDIS_URL=redis://127.0.0.1:6379/4 "
-        ".venv/bin/python bench/timestamp_reads.py --rounds 40"
-    )
-    print(json.dumps(figures, indent=2))
-    common.write_json(args.json, figures)
+    common.print_figures(figures, script_args=f"bench/timestamp_reads.py --rounds {args.rounds}", json_path=args.json)
 
 
 if __name__ == "__main__":

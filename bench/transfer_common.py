@@ -188,6 +188,38 @@ def load_note() -> str:
         return "load unknown"
 
 
+BENCH_ENV = "DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_transfer_bench REDIS_URL=redis://127.0.0.1:6379/4"
+
+
+def time_alternating(variants: dict, *, rounds: int, warmup: int = 3) -> tuple[dict, dict]:
+    """Time in-process variants of the same work, alternating their order round by round.
+
+    `variants` maps a name to (prepare, {label: run}): each round, each variant's `prepare()` runs,
+    then its runs, each timed. Returns the times in ms by variant and label (the `warmup` rounds
+    left out) and each run's last result, for the caller to check the variants agree.
+    """
+    times = {name: {label: [] for label in runs} for name, (_, runs) in variants.items()}
+    results: dict = {name: {} for name in variants}
+    for round_number in range(rounds + warmup):
+        order = list(variants.items())
+        for name, (prepare, runs) in order if round_number % 2 else reversed(order):
+            prepare()
+            for label, run in runs.items():
+                started = time.perf_counter()
+                results[name][label] = run()
+                if round_number >= warmup:
+                    times[name][label].append((time.perf_counter() - started) * 1000)
+    return times, results
+
+
+def print_figures(figures: dict, *, script_args: str, json_path: str | None) -> None:
+    """Print the figures with the machine's load and the command that reproduces them."""
+    figures["machine"] = load_note()
+    figures["rerun"] = f"{BENCH_ENV} .venv/bin/python {script_args}"
+    print(json.dumps(figures, indent=2))
+    write_json(json_path, figures)
+
+
 def write_json(path: str | None, figures: dict) -> None:
     if path:
         Path(path).write_text(json.dumps(figures, indent=2))

@@ -16,9 +16,7 @@ hiredis (requirements.txt) speeds both ways' pipelines; `pip uninstall hiredis` 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -53,36 +51,32 @@ def main() -> None:
     }  # fmt: skip
     pairs = [(realtime.operator_group(990_000 + n % 2), dict(frame, n=n)) for n in range(600)]
     wrapped = [(group, {"type": "frame.send", "frame": f}) for group, f in pairs]
-    ways = {
-        "product": {
-            "one_frame": lambda: realtime.send(realtime.operator_group(990_000), frame),
-            "600_frames": lambda: realtime.publish_many(pairs),  # outside a transaction: sent at once
-        },
-        "async_to_sync": {
-            "one_frame": lambda: async_to_sync(realtime.group_send)(
-                realtime.operator_group(990_000), {"type": "frame.send", "frame": frame}
+    nothing = lambda: None  # noqa: E731
+    times, _ = common.time_alternating(
+        {
+            "product": (
+                nothing,
+                {
+                    "one_frame": lambda: realtime.send(realtime.operator_group(990_000), frame),
+                    "600_frames": lambda: realtime.publish_many(pairs),  # outside a transaction: sent at once
+                },
             ),
-            "600_frames": lambda: async_to_sync(realtime.group_send_many)(wrapped),
+            "async_to_sync": (
+                nothing,
+                {
+                    "one_frame": lambda: async_to_sync(realtime.group_send)(
+                        realtime.operator_group(990_000), {"type": "frame.send", "frame": frame}
+                    ),
+                    "600_frames": lambda: async_to_sync(realtime.group_send_many)(wrapped),
+                },
+            ),
         },
-    }
-    times = {way: {send: [] for send in sends} for way, sends in ways.items()}
-    for round_number in range(args.rounds + 3):
-        for way, sends in ways.items() if round_number % 2 else reversed(ways.items()):
-            for send, run in sends.items():
-                started = time.perf_counter()
-                run()
-                if round_number >= 3:
-                    times[way][send].append((time.perf_counter() - started) * 1000)
-    figures = {"benchmark": "worker_sends", "rounds": args.rounds, "hiredis": HIREDIS_AVAILABLE}
-    for way in ways:
-        figures[way] = {send: common.summary(values) for send, values in times[way].items()}
-    figures["machine"] = common.load_note()
-    figures["rerun"] = (
-        "DATABASE_URL=postgres://postgres@127.0.0.1:5432/helpdesk_transfer_bench REDIS_URL=redis://127.0.0.1:6379/4 "
-        ".venv/bin/python bench/worker_sends.py --rounds 40"
+        rounds=args.rounds,
     )
-    print(json.dumps(figures, indent=2))
-    common.write_json(args.json, figures)
+    figures = {"benchmark": "worker_sends", "rounds": args.rounds, "hiredis": HIREDIS_AVAILABLE}
+    for way, sends in times.items():
+        figures[way] = {send: common.summary(values) for send, values in sends.items()}
+    common.print_figures(figures, script_args=f"bench/worker_sends.py --rounds {args.rounds}", json_path=args.json)
 
 
 if __name__ == "__main__":
