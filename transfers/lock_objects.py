@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from django.db.models import Subquery
+
+from helpdesk.models import Engagement
+
 from .models import Transfer
 from .selectors import drawn_transfers
+
+
+def lock_engagement_of(transfer_id: int) -> bool:
+    """Lock the engagement of a transfer (the order's first lock) in one statement; False if there
+    is no such transfer. The transfer's row is only read, not locked: its engagement never changes."""
+    of_transfer = Transfer.objects.filter(pk=transfer_id).order_by().values("engagement_id")
+    return Engagement.objects.select_for_update().filter(pk=Subquery(of_transfer)).values_list("pk").exists()
 
 
 def lock_transfer(transfer_id: int) -> Transfer:

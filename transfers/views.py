@@ -26,9 +26,15 @@ def owned_engagement(engagement_id: int, operator) -> Engagement:
     return engagement
 
 
-def answer(transfer) -> JsonResponse:
-    """The transfer as the act committed it, read afresh: the service's instance may predate its updates."""
-    return JsonResponse({"transfer": selectors.transfer_view(selectors.drawn_transfer(transfer.pk))})
+def answer(transfer, *, as_written: bool = False) -> JsonResponse:
+    """The transfer as the act committed it, read afresh: the service's instance may predate its updates.
+
+    `as_written`: the act returns the instance it locked with its relations and then wrote (Transfer
+    Now: `move` sets every field it updates), so it is drawn as it is; a read would cost two
+    statements in the request thread while the loop delivers the new owner's frames (issue 16).
+    """
+    current = transfer if as_written else selectors.drawn_transfer(transfer.pk)
+    return JsonResponse({"transfer": selectors.transfer_view(current)})
 
 
 @require_GET
@@ -187,4 +193,4 @@ def cancel(request, operator, transfer_id: int):
 @require_POST
 @operator_json_view
 def transfer_now(request, operator, transfer_id: int):
-    return answer(services.transfer_now(transfer_id=transfer_id, operator=operator))
+    return answer(services.transfer_now(transfer_id=transfer_id, operator=operator), as_written=True)

@@ -185,6 +185,54 @@ def test_transfer_now_clicked_twice_hands_over_once(engagement, alice, bob):
     assert Availability.objects.get(operator=alice, media="chat").load == 0
 
 
+def test_transfer_now_takes_the_engagements_lock_first_and_then_sees_it_as_committed(engagement, alice, bob):
+    """Transfer Now's first statement locks the transfer's engagement (found through the transfer):
+    held meanwhile by the visitor leaving, it waits there, before reading or locking the transfer,
+    and then finds the chat ended (and the transfer cancelled with it) instead of handing it over."""
+    from helpdesk.services.engagements import end_engagement
+
+    transfer = services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk)
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    held, release = threading.Event(), threading.Event()
+
+    def visitor_leaves():
+        try:
+            with transaction.atomic():
+                Engagement.objects.select_for_update().get(pk=engagement.pk)
+                held.set()
+                release.wait(20)
+                end_engagement(engagement_id=engagement.pk, reason="visitor_left")
+        finally:
+            connection.close()
+
+    leaving = threading.Thread(target=visitor_leaves)
+    leaving.start()
+    assert held.wait(10)
+    result: list = []
+    clicking = threading.Thread(target=lambda: result.extend(race(lambda: services.transfer_now(
+        transfer_id=transfer.pk, operator=alice))))  # fmt: skip
+    clicking.start()
+    deadline = time.monotonic() + 10
+    while waiting_for_locks() < 1 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert waiting_for_locks() == 1
+    with connection.cursor() as cursor:  # nobody holds or waits for the transfer's row yet
+        cursor.execute("SELECT id FROM transfers_transfer WHERE id = %s FOR UPDATE NOWAIT", [transfer.pk])
+    release.set()
+    leaving.join(20)
+    clicking.join(20)
+    assert result[0][0] == "error"
+    transfer.refresh_from_db()
+    assert (transfer.state, transfer.end_reason) == ("cancelled", "visitor_left")
+    assert Engagement.objects.get(pk=engagement.pk).owner == alice
+
+
+def test_transfer_now_of_no_such_transfer_is_refused_as_invalid(alice):
+    with pytest.raises(TransferError) as refused:
+        services.transfer_now(transfer_id=987654321, operator=alice)
+    assert refused.value.code == "invalid"
+
+
 def test_two_requests_at_once_open_one_transfer(engagement, alice, bob, carol):
     results = race(
         lambda: services.request_transfer(engagement_id=engagement.pk, initiator=alice, target_operator_id=bob.pk).pk,

@@ -99,9 +99,39 @@ def test_an_acts_answer_reads_the_transfer_in_two_statements(
     assert (drawn["state"], drawn["warm_message"], drawn["accepted_by_name"]) == ("accepted", "Order 42", "Bob Baker")
     assert drawn["reason_name"] == reason.name
     client = client_for(alice)
-    with django_assert_max_num_queries(25):  # session, user, operator; the act's 20; the answer's 2
+    with django_assert_max_num_queries(20):  # session, user, operator; the act's 17; its answer none
         done = post(client, f"/transfers/{transfer.pk}/now/").json()["transfer"]
     assert (done["state"], done["accepted_by_name"]) == ("completed", "Bob Baker")
+
+
+def test_transfer_nows_answer_is_the_transfer_it_wrote_drawn_without_a_read(
+    engagement, alice, bob, django_assert_num_queries
+):
+    """Transfer Now answers with the instance it locked and wrote: the same JSON as reading it
+    afresh after the commit, with no statement in the request thread while the new owner's frames
+    go out (issue 16)."""
+    from transfers.views import answer
+
+    reason = DispositionCodeFactory(queue=engagement.queue, kind=DispositionCode.Kind.TRANSFER)
+    transfer = services.request_transfer(
+        engagement_id=engagement.pk,
+        initiator=alice,
+        target_operator_id=bob.pk,
+        warm_message="Order 42",
+        reason_id=str(reason.pk),
+    )
+    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    written = services.transfer_now(transfer_id=transfer.pk, operator=alice)
+    with django_assert_num_queries(0):
+        as_written = json.loads(answer(written, as_written=True).content)["transfer"]
+    assert as_written == json.loads(answer(written).content)["transfer"]
+    assert (as_written["state"], as_written["reason_name"], as_written["warm_message"]) == (
+        "completed",
+        reason.name,
+        "Order 42",
+    )
+    again = services.transfer_now(transfer_id=transfer.pk, operator=alice)  # a second click: read under the lock
+    assert json.loads(answer(again, as_written=True).content)["transfer"] == as_written
 
 
 def test_domain_errors_answer_json_with_code_and_status(engagement, alice, bob, carol):

@@ -17,7 +17,7 @@ from helpdesk.services.wrapup import clean_code
 
 from .. import events
 from ..errors import TransferError, TransferErrorCode
-from ..lock_objects import lock_transfer
+from ..lock_objects import lock_engagement_of, lock_transfer
 from ..models import OPEN_STATES, EndReason, Transfer, TransferOffer, TransferState
 from .steps import (
     cancel_open_transfer,
@@ -263,14 +263,13 @@ def transfer_now(*, transfer_id: int, operator: Operator) -> Transfer:
 
     Only the initiator, only once accepted and before `hand_over_by` (past it, the transfer is
     cancelled as `not_handed_over`, as the timer would). If the target has no room left, the
-    transfer stops with "at capacity" and the initiator keeps the engagement.
+    transfer stops with "at capacity" and the initiator keeps the engagement. Returns the transfer
+    as written, its relations drawn (the view answers with it, unread: `views.answer`).
     """
-    engagement_id = Transfer.objects.filter(pk=transfer_id).values_list("engagement_id", flat=True).first()
-    if engagement_id is None:
-        raise TransferError(TransferErrorCode.INVALID, "That transfer does not exist.")
     refusal: TransferError | None = None
     with transaction.atomic():
-        lock_engagement(engagement_id)
+        if not lock_engagement_of(transfer_id):
+            raise TransferError(TransferErrorCode.INVALID, "That transfer does not exist.")
         transfer = lock_transfer(transfer_id)
         # Read with the transfer after both locks, its visitor along: the engagement as it is now.
         engagement = transfer.engagement
