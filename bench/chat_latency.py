@@ -591,6 +591,24 @@ def row(name: str, figures: dict, load=None) -> str:
     )
 
 
+def print_issue_16_budget(kind: str, chat: dict, relay: dict, results: dict, budget_ok: bool) -> None:
+    """Issue 16's tighter budget 1 on the same figures: p99 ≤ 20 ms, p50 ≤ 1.5× and Daphne CPU per
+    message ≤ 1.2× the relay's, nothing lost (and the checks of the line above)."""
+    chat_cpu, relay_cpu = chat.get("server_cpu_ms_per_message"), relay.get("server_cpu_ms_per_message")
+    checks = {
+        "p99 ≤ 20 ms": chat["p99"] is not None and chat["p99"] <= 20,
+        "p50 ≤ 1.5× relay": bool(relay["p50"]) and chat["p50"] <= 1.5 * relay["p50"],
+    }
+    if chat_cpu and relay_cpu:
+        results["ratio_cpu"] = chat_cpu / relay_cpu
+        ratio = results["ratio_cpu"]
+        print(f"  {kind}: chat CPU / relay CPU per message = {chat_cpu:.2f} / {relay_cpu:.2f} ms = {ratio:.2f}")
+        checks["CPU ≤ 1.2× relay"] = results["ratio_cpu"] <= 1.2
+    failed = [name for name, ok in checks.items() if not ok] + ([] if budget_ok else ["the line above"])
+    verdict = "MET" if not failed else f"NOT MET ({', '.join(failed)})"
+    print(f"  {kind} issue 16 budget 1 ({', '.join(checks)}): {verdict}")
+
+
 def measure(args, kind: str) -> dict:
     """One server's figures: its own site(s), so no engagement carries lines of an earlier phase."""
     population = build_population(args)
@@ -668,6 +686,8 @@ def main() -> None:
         all_ok = all_ok and budget_ok
         print(f"  {kind} budget (0 lost, p99 ≤ 50 ms, p50 ≤ 2× relay, all sockets open, no server error"
               f"{', watchers add ≤ 10 % to p99' if watched else ''}): {'MET' if budget_ok else 'NOT MET'}")  # fmt: skip
+        if relay:
+            print_issue_16_budget(kind, chat, relay, results, budget_ok)
     env = " ".join(f"{k}={shlex.quote(os.environ[k])}" for k in ("DATABASE_URL", "REDIS_URL") if k in os.environ)
     print(f"\nreproduce: {env} {sys.executable} {' '.join(shlex.quote(a) for a in sys.argv)}")
     if args.json:

@@ -45,6 +45,7 @@ connection of a chat socket's process).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import select
 import weakref
@@ -57,8 +58,13 @@ from django.db import connections
 logger = logging.getLogger(__name__)
 
 
+@functools.cache
 def available() -> bool:
-    """The async path needs PostgreSQL; with the SQLite default the sockets use worker threads."""
+    """The async path needs PostgreSQL; with the SQLite default the sockets use worker threads.
+
+    Asked once per process (the database does not change under it): looking the connection up
+    through Django's context-local handler on every chat line cost ~3 % of a line's Daphne CPU
+    in a py-spy profile at 400 lines a second (docs/performance.md)."""
     return connections["default"].vendor == "postgresql"
 
 
