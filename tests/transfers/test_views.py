@@ -77,14 +77,8 @@ def test_whole_flow_over_http(engagement, alice, bob):
     assert history["history"][0]["offers"][0]["outcome"] == "accepted"
 
 
-def test_an_acts_answer_reads_the_transfer_in_two_statements(
-    engagement, alice, bob, django_assert_max_num_queries, django_assert_num_queries
-):
-    """The answer is drawn after the act commits, while the new owner's console draws the chat
-    (issue 16): refreshing the service's instance dropped its relations, and drawing it then read
-    the engagement, visitor, note and four operators one by one (eight statements after the act)."""
-    from transfers.views import answer
-
+def accepted_with_a_warm_message_and_a_reason(engagement, alice, bob):
+    """Alice's transfer to Bob as on the floor (a warm message, a reason), accepted by Bob."""
     reason = DispositionCodeFactory(queue=engagement.queue, kind=DispositionCode.Kind.TRANSFER)
     transfer = services.request_transfer(
         engagement_id=engagement.pk,
@@ -94,6 +88,18 @@ def test_an_acts_answer_reads_the_transfer_in_two_statements(
         reason_id=str(reason.pk),
     )
     services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    return transfer, reason
+
+
+def test_an_acts_answer_reads_the_transfer_in_two_statements(
+    engagement, alice, bob, django_assert_max_num_queries, django_assert_num_queries
+):
+    """The answer is drawn after the act commits, while the new owner's console draws the chat
+    (issue 16): refreshing the service's instance dropped its relations, and drawing it then read
+    the engagement, visitor, note and four operators one by one (eight statements after the act)."""
+    from transfers.views import answer
+
+    transfer, reason = accepted_with_a_warm_message_and_a_reason(engagement, alice, bob)
     with django_assert_num_queries(2):
         drawn = json.loads(answer(transfer).content)["transfer"]
     assert (drawn["state"], drawn["warm_message"], drawn["accepted_by_name"]) == ("accepted", "Order 42", "Bob Baker")
@@ -112,15 +118,7 @@ def test_transfer_nows_answer_is_the_transfer_it_wrote_drawn_without_a_read(
     go out (issue 16)."""
     from transfers.views import answer
 
-    reason = DispositionCodeFactory(queue=engagement.queue, kind=DispositionCode.Kind.TRANSFER)
-    transfer = services.request_transfer(
-        engagement_id=engagement.pk,
-        initiator=alice,
-        target_operator_id=bob.pk,
-        warm_message="Order 42",
-        reason_id=str(reason.pk),
-    )
-    services.accept_transfer(transfer_id=transfer.pk, operator=bob)
+    transfer, reason = accepted_with_a_warm_message_and_a_reason(engagement, alice, bob)
     written = services.transfer_now(transfer_id=transfer.pk, operator=alice)
     with django_assert_num_queries(0):
         as_written = json.loads(answer(written, as_written=True).content)["transfer"]
