@@ -152,7 +152,9 @@ class Message(models.Model):
         # A supervisor who joined the chat (barge): the visitor sees their lines.
         SUPERVISOR = "supervisor", "Supervisor"
 
-    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="messages")
+    # No index of its own: message_seq_unique (engagement, seq) serves every lookup by engagement,
+    # and each chat line would pay for a second one.
+    engagement = models.ForeignKey(Engagement, on_delete=models.CASCADE, related_name="messages", db_index=False)
     seq = models.PositiveIntegerField()
     sender = models.CharField(max_length=10, choices=Sender.choices)
     operator = models.ForeignKey("helpdesk.Operator", null=True, blank=True, on_delete=models.PROTECT)
@@ -167,6 +169,17 @@ class Message(models.Model):
 
     class Meta:
         ordering = ["engagement", "seq"]
+        indexes = [
+            # The visitor's message limit in the post's one statement (services/messages_async.py):
+            # the limit-th latest visitor line, read backwards from this index alone. Without it the
+            # planner read every line of the engagement and sorted them, once per visitor line.
+            models.Index(
+                fields=["engagement", "seq"],
+                include=["created_at"],
+                condition=Q(sender="visitor"),
+                name="message_visitor_lines",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(fields=["engagement", "seq"], name="message_seq_unique"),
             models.UniqueConstraint(

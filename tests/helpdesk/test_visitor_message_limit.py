@@ -97,3 +97,36 @@ def test_the_orm_path_asks_the_same_rule(engagement):
     assert selectors.visitor_over_message_limit(engagement_id=engagement.pk)
     later = timezone.now() + timedelta(seconds=61)
     assert not selectors.visitor_over_message_limit(engagement_id=engagement.pk, now=later)
+
+
+def test_the_limits_lookup_reads_the_index_of_visitor_lines_not_the_whole_chat(engagement):
+    """On a long chat the planner took the foreign key's own index, read every line and sorted them,
+    once per visitor line (docs/performance.md; bench/visitor_line.py). Migration 0010 drops that
+    index and adds `message_visitor_lines`: the lookup reads backwards from it alone."""
+    from django.db import connection
+
+    from helpdesk.services.messages_async import POST_VISITOR_LINE
+
+    engagement, _ = engagement
+    old = timezone.now() - timedelta(hours=1)
+    Message.objects.bulk_create(
+        Message(engagement=engagement, seq=seq, sender=VISITOR if seq % 2 else "system", body="x", created_at=old)
+        for seq in range(1, 2001)
+    )
+    now = timezone.now()
+    params = {
+        "engagement": engagement.pk,
+        "sender": VISITOR,
+        "operator": None,
+        "body": "y",
+        "client_id": "",
+        "created_at": now,
+        "limit_offset": 59,
+        "window_start": now - timedelta(seconds=60),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE helpdesk_message")
+        cursor.execute("EXPLAIN " + POST_VISITOR_LINE, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan Backward using message_visitor_lines" in plan, plan
+    assert "Sort" not in plan, plan
