@@ -50,8 +50,9 @@ POST_LINE = (
 # The visitor's message limit (VISITOR_MESSAGES_PER_MINUTE in any 60 s) is checked in the same
 # statement, instead of a Redis round trip before it (a third of a visitor line's CPU, measured in
 # docs/performance.md): the line is refused when the limit-th latest visitor line is younger than
-# the window. One backward probe of the (engagement, seq) index. The subquery reads the statement's
-# snapshot, so two lines of one visitor racing at the limit may both pass: a limit, not a ledger.
+# the window: one backward probe of the index of visitor lines (`message_visitor_lines`, migration
+# 0010; without it the planner read the whole chat). The subquery reads the statement's snapshot,
+# so two lines of one visitor racing at the limit may both pass: a limit, not a ledger.
 VISITOR_LIMIT_CLAUSE = (
     f"AND coalesce((SELECT created_at FROM {MESSAGES} WHERE engagement_id = %(engagement)s"
     " AND sender = 'visitor' ORDER BY seq DESC OFFSET %(limit_offset)s LIMIT 1) <= %(window_start)s, true)"
