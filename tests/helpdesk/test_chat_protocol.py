@@ -220,3 +220,17 @@ def test_a_visitor_entering_a_queue_sends_the_oldest_waiting_time_to_the_sites_c
     (published,) = [q for q in frame["queues"] if q["id"] == queue.pk]
     assert published["waiting"] == 2
     assert published["oldest_queued_at"] == earlier.queued_at.isoformat()
+
+
+def test_a_line_with_a_client_id_keeps_its_savepoint(chat):
+    """Only lines without a client id may skip their savepoint (`post_system_message` does): a
+    duplicate gives its seq back by rolling its savepoint back, so asking otherwise is refused
+    before anything is written."""
+    engagement, _ = chat
+    lines_before = Message.objects.filter(engagement_id=engagement.pk).count()
+    with pytest.raises(ValueError, match="needs its savepoint"):
+        post_message(
+            engagement_id=engagement.pk, sender=Message.Sender.VISITOR, body="Hi", client_id="c-1", savepoint=False
+        )
+    assert Message.objects.filter(engagement_id=engagement.pk).count() == lines_before
+    assert Engagement.objects.get(pk=engagement.pk).last_seq == engagement.last_seq
