@@ -697,6 +697,8 @@ def test_transfer_now_shows_the_history_accepting_brought_and_fills_in_what_came
     visitor = start_visitor(new_page, "Hana Held")
     expect(console_a.locator("#visitor-name")).to_have_text("Hana Held")
     send(visitor, "My card was charged twice")
+    # Alice answers what she has read: sent at once, the two lines raced for the first seq.
+    expect(console_a.locator("#transcript")).to_contain_text("My card was charged twice")
     send(console_a, "Let me get Bob from billing")
     expect(visitor.locator("#transcript")).to_contain_text("Let me get Bob")
 
